@@ -1,0 +1,45 @@
+"""Dust filtering: positions too small to be worth tracking are ignored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from tracker.models import Market, Position
+
+
+@dataclass(frozen=True, slots=True)
+class DustPolicy:
+    """Notional thresholds in the quote currency: per symbol, else per base asset, else default."""
+
+    default: Decimal = Decimal("1")
+    assets: Mapping[str, Decimal] = field(default_factory=dict)
+    symbols: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def threshold(self, symbol: str, base: str) -> Decimal:
+        if symbol in self.symbols:
+            return self.symbols[symbol]
+        if base in self.assets:
+            return self.assets[base]
+        return self.default
+
+
+def base_of(symbol: str) -> str:
+    return symbol.split("/", 1)[0]
+
+
+def without_dust(
+    positions: Iterable[Position], policy: DustPolicy, markets: Mapping[str, Market]
+) -> list[Position]:
+    """Drop zero sizes and positions whose notional is below the dust threshold."""
+    kept = []
+    for p in positions:
+        if p.size <= 0:
+            continue
+        market = markets.get(p.symbol)
+        base = market.base if market is not None else base_of(p.symbol)
+        if p.notional < policy.threshold(p.symbol, base):
+            continue
+        kept.append(p)
+    return kept

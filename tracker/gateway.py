@@ -1,0 +1,92 @@
+"""The exchange gateway protocol the tracker drives, and the errors it may raise.
+
+Gateways retry transient faults themselves within their own caps; whatever they raise
+has already exhausted those retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from tracker.models import Fill, Market, Order, PositionSnapshot, Side
+
+
+class ExchangeError(Exception):
+    """Base of every error a gateway raises."""
+
+
+class TransientExchangeError(ExchangeError):
+    """Network error, timeout, 5xx or rate limit that outlived the retries."""
+
+
+class PermanentExchangeError(ExchangeError):
+    """Authentication, permission, bad symbol: retrying cannot help."""
+
+
+class OrderRejectedError(PermanentExchangeError):
+    """The exchange refused an order (invalid, insufficient funds, would trigger now...)."""
+
+
+class ExchangeGateway(Protocol):
+    """What the tracker needs from one exchange account."""
+
+    account: str
+    calls: int  # exchange requests made so far; the tracker reads deltas per cycle
+
+    async def markets(self) -> Mapping[str, Market]:
+        """Markets by unified symbol, loaded once and cached (refresh is the gateway's job)."""
+        ...
+
+    async def fetch_positions(self) -> PositionSnapshot:
+        """Every non-zero position of the account in one call (or one per settle coin)."""
+        ...
+
+    async def fetch_open_orders(self) -> list[Order]:
+        """Ordinary (non-conditional) open orders: resting bot entries and manual orders."""
+        ...
+
+    async def fetch_open_stop_orders(self) -> list[Order]:
+        """Open conditional orders (stop losses). On Binance these live in the Algo service."""
+        ...
+
+    async def fetch_order(
+        self, symbol: str, *, order_id: str | None = None,
+        client_order_id: str | None = None, stop: bool = False,
+    ) -> Order | None:
+        """One order by id or client id, or None when the exchange does not know it."""
+        ...
+
+    async def fetch_fills(self, symbol: str, since: datetime) -> list[Fill]:
+        """The account's fills on ``symbol`` at or after ``since``, oldest first."""
+        ...
+
+    async def place_stop_loss(
+        self, symbol: str, position_side: Side, amount: Decimal, trigger_price: Decimal,
+        client_order_id: str, hedge: bool,
+    ) -> Order:
+        """A reduce-only stop-market order closing ``amount`` of the ``position_side`` position."""
+        ...
+
+    async def place_entry(
+        self, symbol: str, side: Side, amount: Decimal, price: Decimal | None,
+        client_order_id: str, hedge: bool,
+    ) -> Order:
+        """An opening order: market when ``price`` is None, otherwise a resting limit."""
+        ...
+
+    async def place_reduce(
+        self, symbol: str, position_side: Side, amount: Decimal, client_order_id: str, hedge: bool,
+    ) -> Order:
+        """A reduce-only market order closing ``amount`` of the ``position_side`` position."""
+        ...
+
+    async def cancel_order(self, symbol: str, order_id: str, *, stop: bool = False) -> None:
+        """Cancel an order; an order that is already gone is not an error."""
+        ...
+
+    async def close(self) -> None:
+        """Release sessions."""
+        ...
