@@ -1,0 +1,292 @@
+"""The SQLite store: the only code that talks to the database.
+
+One process owns a database file (see ``storage.lock``). Within that process, every
+operation runs under one asyncio lock, so a multi-statement transaction of the tracker can
+never interleave with a statement of the notifier on the shared connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage import codec
+from storage.batch import FillCursor, OutboxRow, WriteBatch
+from storage.lock import DatabaseInUseError, DatabaseLock
+from storage.schema import migrate
+from tracker.models import PositionEvent, SyncState, Trade, TradeStatus
+
+__all__ = ["DatabaseInUseError", "Store"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+_MAX_ERROR_CHARS = 1000
+# Literal values, not parameters, so that the partial index trades_active applies. Hot queries
+# name their index: without statistics the planner would otherwise scan or sort large tables.
+_ACTIVE = f"status IN ('{TradeStatus.PENDING.value}', '{TradeStatus.OPEN.value}')"
+
+_SELECT_TRADES = f"SELECT {', '.join(codec.TRADE_COLUMNS)} FROM trades"
+_UPSERT_TRADE = (
+    f"INSERT INTO trades ({', '.join(codec.TRADE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in codec.TRADE_COLUMNS)}) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in codec.TRADE_COLUMNS[1:])
+)
+_INSERT_EVENT = (
+    f"INSERT INTO position_events ({', '.join(codec.EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in codec.EVENT_COLUMNS)})"
+)
+_INSERT_NOTIFICATION = (
+    "INSERT INTO notifications (chat_id, account, kind, dedupe_key, fields, trade_id, notional, "
+    "created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (dedupe_key, chat_id) DO NOTHING"
+)
+_UPSERT_SYNC_STATE = (
+    f"INSERT INTO sync_state ({', '.join(codec.SYNC_STATE_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (account) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in codec.SYNC_STATE_COLUMNS[1:])
+)
+_UPSERT_FILL_CURSOR = (
+    "INSERT INTO fill_cursors (account, symbol, at, fill_ids) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (account, symbol) DO UPDATE SET at = excluded.at, fill_ids = excluded.fill_ids"
+)
+# A row is due when its own retry time has come and no earlier pending row of the same chat
+# is still waiting for its retry: that is what keeps delivery in order per chat.
+_PENDING_NOTIFICATIONS = (
+    f"SELECT {', '.join(codec.OUTBOX_COLUMNS)} FROM notifications AS n "
+    "INDEXED BY notifications_pending "
+    "WHERE n.status = 'pending' AND n.next_attempt_at <= :now AND NOT EXISTS ("
+    " SELECT 1 FROM notifications AS e INDEXED BY notifications_pending_by_chat"
+    " WHERE e.status = 'pending' AND e.chat_id = n.chat_id AND e.id < n.id"
+    " AND e.next_attempt_at > :now) "
+    "ORDER BY n.id LIMIT :limit"
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Repositories over one SQLite file, plus the notification outbox."""
+
+    def __init__(
+        self, path: Path, db: aiosqlite.Connection, lock: DatabaseLock, last_trade_id: int,
+        clock: Clock,
+    ) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = db
+        self._file_lock = lock
+        self._last_trade_id = last_trade_id
+        self._clock = clock
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path, *, clock: Clock = utc_now) -> Store:
+        """Lock, open and migrate the database; ``clock`` stamps outbox rows (tests pin it)."""
+        path = Path(path)
+        lock = DatabaseLock.acquire(path)
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+            try:
+                await _configure(db)
+                await migrate(db, path)
+                rows = list(await db.execute_fetchall("SELECT MAX(id) FROM trades"))
+            except BaseException:
+                await db.close()
+                raise
+        except BaseException:
+            lock.release()
+            raise
+        return cls(path, db, lock, rows[0][0] or 0, clock)
+
+    async def close(self) -> None:
+        """Close the connection and release the file lock; safe to call twice."""
+        async with self._lock:
+            if self._db is None:
+                return
+            db, self._db = self._db, None
+            try:
+                await db.close()
+            finally:
+                self._file_lock.release()
+
+    def new_trade_id(self) -> int:
+        """Next free trade id; an in-memory counter is safe because one process owns the file."""
+        self._last_trade_id += 1
+        return self._last_trade_id
+
+    async def load_active_trades(self, account: str | None = None) -> list[Trade]:
+        """Pending and open trades, by id."""
+        sql = f"{_SELECT_TRADES} INDEXED BY trades_active WHERE {_ACTIVE}"
+        params: list[Any] = []
+        if account is not None:
+            sql += " AND account = ?"
+            params.append(account)
+        rows = await self._fetch(sql + " ORDER BY id", params)
+        return [codec.trade_from_row(r) for r in rows]
+
+    async def get_trade(self, trade_id: int) -> Trade | None:
+        rows = await self._fetch(f"{_SELECT_TRADES} WHERE id = ?", (trade_id,))
+        return codec.trade_from_row(rows[0]) if rows else None
+
+    async def list_trades(
+        self, account: str | None = None, statuses: Iterable[TradeStatus] | None = None,
+        limit: int = 20,
+    ) -> list[Trade]:
+        """Newest first (by id), optionally filtered by account and statuses."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        if account is not None:
+            conditions.append("account = ?")
+            params.append(account)
+        if statuses is not None:
+            wanted = sorted({s.value for s in statuses})
+            if not wanted:
+                return []
+            conditions.append(f"status IN ({', '.join('?' for _ in wanted)})")
+            params.extend(wanted)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        sql = f"{_SELECT_TRADES}{where} ORDER BY id DESC LIMIT ?"
+        rows = await self._fetch(sql, [*params, limit])
+        return [codec.trade_from_row(r) for r in rows]
+
+    async def events_for_trade(self, trade_id: int) -> list[PositionEvent]:
+        rows = await self._fetch(
+            f"SELECT {', '.join(codec.EVENT_COLUMNS)} FROM position_events "
+            "WHERE trade_id = ? ORDER BY seq",
+            (trade_id,),
+        )
+        return [codec.event_from_row(r) for r in rows]
+
+    async def get_sync_state(self, account: str) -> SyncState:
+        """The account's sync state, or a fresh one if it never synced."""
+        rows = await self._fetch(
+            f"SELECT {', '.join(codec.SYNC_STATE_COLUMNS)} FROM sync_state WHERE account = ?",
+            (account,),
+        )
+        return codec.sync_state_from_row(rows[0]) if rows else SyncState(account)
+
+    async def all_sync_states(self) -> list[SyncState]:
+        rows = await self._fetch(
+            f"SELECT {', '.join(codec.SYNC_STATE_COLUMNS)} FROM sync_state ORDER BY account", ()
+        )
+        return [codec.sync_state_from_row(r) for r in rows]
+
+    async def get_fill_cursor(self, account: str, symbol: str) -> FillCursor | None:
+        rows = await self._fetch(
+            "SELECT at, fill_ids FROM fill_cursors WHERE account = ? AND symbol = ?",
+            (account, symbol),
+        )
+        return codec.fill_cursor_from_row(rows[0]) if rows else None
+
+    async def commit(self, batch: WriteBatch) -> None:
+        """Write the whole batch in one transaction: all of it lands, or none of it does."""
+        if batch.is_empty:
+            return
+        # Encode first: a value that cannot be stored fails before the transaction starts.
+        now = codec.dt_text(self._clock())
+        trades = [codec.trade_row(t) for t in batch.trades]
+        events = [codec.event_row(e) for e in batch.events]
+        notifications = codec.outbox_rows(batch.notices, batch.chat_ids, now)
+        sync_state = None if batch.sync_state is None else codec.sync_state_row(batch.sync_state)
+        cursors = [
+            codec.fill_cursor_row(batch.account, symbol, cursor)
+            for symbol, cursor in batch.fill_cursors.items()
+        ]
+        async with self._exclusive() as db:
+            # BEGIN sits inside the try: however the task is cancelled, ROLLBACK is queued behind
+            # every statement already sent, before the connection is handed to anyone else.
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                if trades:
+                    await db.executemany(_UPSERT_TRADE, trades)
+                if events:
+                    await db.executemany(_INSERT_EVENT, events)
+                if notifications:
+                    await db.executemany(_INSERT_NOTIFICATION, notifications)
+                if sync_state is not None:
+                    await db.execute(_UPSERT_SYNC_STATE, sync_state)
+                if cursors:
+                    await db.executemany(_UPSERT_FILL_CURSOR, cursors)
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.rollback()
+                raise
+        if batch.trades:
+            self._last_trade_id = max(self._last_trade_id, max(t.id for t in batch.trades))
+
+    async def pending_notifications(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
+        """Rows due for delivery, by id; a row waits while an earlier one of its chat waits."""
+        rows = await self._fetch(
+            _PENDING_NOTIFICATIONS, {"now": codec.dt_text(now), "limit": limit}
+        )
+        return [codec.outbox_from_row(r) for r in rows]
+
+    async def mark_sent(self, row_id: int, message_id: int | None, at: datetime) -> None:
+        await self._update_pending(
+            "status = 'sent', attempts = attempts + 1, sent_at = ?, message_id = ?",
+            (codec.dt_text(at), message_id),
+            row_id,
+        )
+
+    async def mark_retry(self, row_id: int, error: str, next_attempt_at: datetime) -> None:
+        """Record a failed attempt; the row is due again at ``next_attempt_at``."""
+        await self._update_pending(
+            "attempts = attempts + 1, error = ?, next_attempt_at = ?",
+            (error[:_MAX_ERROR_CHARS], codec.dt_text(next_attempt_at)),
+            row_id,
+        )
+
+    async def mark_failed(self, row_id: int, error: str, at: datetime) -> None:
+        """Give up on the row for good (chat not found, bot blocked): it is never retried."""
+        await self._update_pending(
+            "status = 'failed', attempts = attempts + 1, error = ?, sent_at = ?",
+            (error[:_MAX_ERROR_CHARS], codec.dt_text(at)),
+            row_id,
+        )
+
+    async def outbox_backlog(self) -> int:
+        rows = await self._fetch("SELECT COUNT(*) FROM notifications WHERE status = 'pending'", ())
+        return int(rows[0][0])
+
+    async def _update_pending(self, assignments: str, params: tuple[Any, ...], row_id: int) -> None:
+        """Update a pending outbox row; a row already sent or failed is left alone."""
+        async with self._exclusive() as db:
+            cursor = await db.execute(
+                f"UPDATE notifications SET {assignments} WHERE id = ? AND status = 'pending'",
+                (*params, row_id),
+            )
+            changed = cursor.rowcount
+            await cursor.close()
+        if changed == 0:
+            log.warning("outbox row %d is not pending; update ignored", row_id)
+
+    async def _fetch(self, sql: str, params: Any) -> list[Any]:
+        async with self._exclusive() as db:
+            return list(await db.execute_fetchall(sql, params))
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection, for this caller alone, outside any transaction."""
+        async with self._lock:
+            if self._db is None:
+                raise RuntimeError(f"store {self.path} is closed")
+            yield self._db
+
+
+async def _configure(db: aiosqlite.Connection) -> None:
+    rows = list(await db.execute_fetchall("PRAGMA journal_mode = WAL"))
+    if rows[0][0] != "wal":
+        raise RuntimeError(f"SQLite refused WAL mode (journal_mode={rows[0][0]})")
+    for pragma in ("foreign_keys = ON", "busy_timeout = 5000", "synchronous = NORMAL"):
+        await db.execute(f"PRAGMA {pragma}")
