@@ -1,0 +1,55 @@
+"""Shared fixtures for the paper exchange tests: a hand-driven clock and ready venues."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from tracker.models import PositionMode
+from tracker.paper import PaperExchange, PaperGateway, default_markets
+
+BTC = "BTC/USDT:USDT"
+ETH = "ETH/USDT:USDT"
+START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class HandClock:
+    """A clock that only moves when a test moves it."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+def d(value: str) -> Decimal:
+    return Decimal(value)
+
+
+@pytest.fixture
+def clock() -> HandClock:
+    return HandClock()
+
+
+@pytest.fixture
+def exchange(clock: HandClock) -> PaperExchange:
+    return PaperExchange(default_markets(), clock=clock,
+                         marks={BTC: d("50000"), ETH: d("3000")})
+
+
+@pytest.fixture
+def hedge_exchange(clock: HandClock) -> PaperExchange:
+    return PaperExchange(default_markets(), mode=PositionMode.HEDGE, clock=clock,
+                         marks={BTC: d("50000"), ETH: d("3000")})
+
+
+@pytest.fixture
+def gateway(exchange: PaperExchange) -> PaperGateway:
+    return PaperGateway(exchange, account="acc-1")
