@@ -14,9 +14,15 @@ from decimal import Decimal
 
 from tracker.models import ZERO, Fill, OrderSide, Side
 
-
 FEE_SPLIT_QUANTUM = Decimal("1e-18")
 """A fee split across a flip is rounded here so its two parts add up exactly to the fee."""
+
+
+def tidy(value: Decimal) -> Decimal:
+    """Drop trailing zeros without switching to exponent notation (10.50 → 10.5, 10.0 → 10)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
 
 
 def weighted_average(old_avg: Decimal, old_qty: Decimal, add_price: Decimal, add_qty: Decimal) -> Decimal:
@@ -125,7 +131,7 @@ def replay_fills(
             closing = min(abs(pos), f.amount)
             opening = f.amount - closing
             side = Side.LONG if pos > 0 else Side.SHORT
-            close_fee = (f.fee * closing / f.amount).quantize(FEE_SPLIT_QUANTUM)
+            close_fee = tidy((f.fee * closing / f.amount).quantize(FEE_SPLIT_QUANTUM))
             books[-1] = book.plus(
                 Book(
                     reduced_qty=closing,

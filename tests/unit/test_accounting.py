@@ -103,8 +103,9 @@ fill_st = st.builds(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(fill_st, min_size=1, max_size=30), st.sampled_from([D("1"), D("0.01"), D("10")]))
-def test_replay_realized_matches_the_cash_flow_identity(raw: list[tuple[OrderSide, Decimal, Decimal, Decimal]],
-                                                       cs: Decimal) -> None:
+def test_replay_realized_matches_the_cash_flow_identity(
+    raw: list[tuple[OrderSide, Decimal, Decimal, Decimal]], cs: Decimal
+) -> None:
     """Realized P&L = cash received − cash paid + cost basis still held, for any fill sequence."""
     fills: list[Fill] = [fill(s, str(a), str(p), str(f), secs=i) for i, (s, a, p, f) in enumerate(raw)]
     signed = sum((f.amount if f.side is BUY else -f.amount for f in fills), D(0))

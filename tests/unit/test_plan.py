@@ -70,7 +70,8 @@ def test_decrease_from_fills_books_realized_pnl_and_fees() -> None:
 
 def test_decrease_without_fills_is_an_estimate_at_the_mark() -> None:
     t0 = trade(size="1", avg="100")
-    out = run(PricedChange(Change(ChangeKind.DECREASED, KEY, t0, pos(size="0.5", mark="110")), None, D("108")))
+    change = Change(ChangeKind.DECREASED, KEY, t0, pos(size="0.5", mark="110"))
+    out = run(PricedChange(change, None, D("108")))
     ev = out.events[0]
     assert ev.estimated and ev.price == D("108") and ev.realized_pnl == D("4")
     assert out.notices[0].fields["estimated"] == "1"

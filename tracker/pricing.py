@@ -1,0 +1,120 @@
+"""Pricing changes from the account's fills: the one place the cycle asks for fills."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from tracker.accounting import Replay, replay_fills
+from tracker.classify import Change
+from tracker.fills import FillCursor, advance, cursor_key, for_side, unconsumed
+from tracker.gateway import ExchangeError, ExchangeGateway
+from tracker.models import ZERO, ChangeKind, Fill, PositionMode, Side
+
+log = logging.getLogger(__name__)
+
+FILL_LOOKBACK = timedelta(seconds=5)  # clock skew allowance when no cursor exists yet
+
+
+class CursorSource(Protocol):
+    """Where cursors come from: the store."""
+
+    async def get_fill_cursor(self, account: str, symbol: str) -> FillCursor | None: ...
+
+
+@dataclass(slots=True)
+class PricingResult:
+    replays: dict[int, Replay | None] = field(default_factory=dict)  # by change index
+    cursors: dict[str, FillCursor] = field(default_factory=dict)
+    fetches: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+async def price_changes(
+    gateway: ExchangeGateway,
+    cursors: CursorSource,
+    account: str,
+    changes: Sequence[Change],
+    mode: PositionMode,
+    last_success: datetime | None,
+    max_symbols: int,
+) -> PricingResult:
+    """Replay each change's fills; a change whose fills cannot be had stays unpriced (estimated).
+
+    On the first sync ever, positions are adopted at the exchange's entry price without
+    fills: their history predates the bot. At most ``max_symbols`` symbols are fetched per
+    cycle so a burst of changes cannot turn one cycle into thousands of requests.
+    """
+    result = PricingResult()
+    by_symbol: dict[str, list[int]] = {}
+    for i, c in enumerate(changes):
+        if c.kind is ChangeKind.OPENED and last_success is None:
+            result.replays[i] = None
+            continue
+        by_symbol.setdefault(c.key[0], []).append(i)
+    for n, (symbol, indexes) in enumerate(by_symbol.items()):
+        if n >= max_symbols:
+            for i in indexes:
+                result.replays[i] = None
+            continue
+        await _price_symbol(gateway, cursors, account, symbol, [changes[i] for i in indexes],
+                            indexes, mode, last_success, result)
+    return result
+
+
+async def _price_symbol(
+    gateway: ExchangeGateway, cursors: CursorSource, account: str, symbol: str,
+    changes: Sequence[Change], indexes: Sequence[int], mode: PositionMode,
+    last_success: datetime | None, result: PricingResult,
+) -> None:
+    keys = {i: cursor_key(symbol, _side(c), mode) for i, c in zip(indexes, changes, strict=True)}
+    loaded = {k: await cursors.get_fill_cursor(account, k) for k in set(keys.values())}
+    starts = [cur.at for cur in loaded.values() if cur is not None]
+    if not starts and last_success is None:
+        for i in indexes:
+            result.replays[i] = None
+        return
+    if starts:
+        since = min(starts)
+    else:
+        assert last_success is not None
+        since = last_success - FILL_LOOKBACK
+    try:
+        result.fetches += 1
+        fills = await gateway.fetch_fills(symbol, since)
+    except ExchangeError as e:
+        log.warning("fills for %s unavailable, estimating: %s", symbol, e)
+        result.errors.append(f"fills {symbol}: {e}")
+        for i in indexes:
+            result.replays[i] = None
+        return
+    for i, c in zip(indexes, changes, strict=True):
+        key = keys[i]
+        side = _side(c)
+        mine = for_side(unconsumed(fills, loaded[key]), side, mode)
+        replay = _replay(c, mine)
+        result.replays[i] = replay
+        consumed: Sequence[Fill] = mine[: replay.consumed] if replay else mine
+        new_cursor = advance(loaded[key], consumed)
+        if new_cursor is not None and new_cursor != loaded[key]:
+            result.cursors[key] = new_cursor
+
+
+def _side(c: Change) -> Side:
+    if c.trade is not None:
+        return c.trade.side
+    assert c.position is not None
+    return c.position.side
+
+
+def _replay(c: Change, fills: Sequence[Fill]) -> Replay | None:
+    t, p = c.trade, c.position
+    contract_size = t.contract_size if t is not None else (p.contract_size if p else ZERO)
+    return replay_fills(
+        t.side if t else None, t.size if t else ZERO, t.avg_entry_price if t else ZERO,
+        fills, p.side if p else None, p.size if p else ZERO, contract_size,
+    )
+
