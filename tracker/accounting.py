@@ -165,3 +165,4 @@ def _summarise(
         # Opened from flat: every leg, round trips included, belongs to the new trade.
         old, new = Book(), old.plus(new)
     return Replay(consumed, old, new, final_side, abs(pos), avg)
+

@@ -42,6 +42,12 @@ def stop_notice(kind: NoticeKind, t: Trade, key: str, **extra: str) -> Notice:
     return Notice(kind.value, t.account, f"{t.account}/sl/{t.id}/{key}", fields, t.id)
 
 
+def pending_cancelled_notice(t: Trade, reason: str) -> Notice:
+    return Notice(NoticeKind.PENDING_CANCELLED.value, t.account, f"{t.account}/pending/{t.id}/cancelled",
+                  {"symbol": t.symbol, "side": t.side.value, "reason": reason, "trade_id": str(t.id),
+                   "source": t.source.value}, t.id)
+
+
 async def place_stop(gw: ExchangeGateway, t: Trade, price: Decimal, size: Decimal, hedge: bool) -> Order:
     """Place a stop, or find the one an earlier attempt already placed: never two."""
     cid = client_order_id(t.id, "sl", t.event_seq, price, size)
@@ -54,13 +60,21 @@ async def place_stop(gw: ExchangeGateway, t: Trade, price: Decimal, size: Decima
         raise
 
 
-def _failure(t: Trade, message: str, out: ActResult) -> None:
+def stop_failure(t: Trade, message: str) -> tuple[Trade, Notice | None]:
+    """Remember the failure on the trade; push it only when it differs from the last one."""
     if t.stop_loss_note == message:
-        return
-    out.trades.append(replace(t, stop_loss_note=message))
-    out.notices.append(stop_notice(NoticeKind.STOP_LOSS_FAILED, t,
-                                   f"failed/{t.event_seq}/{_digest(message)}", error=message))
+        return t, None
+    notice = stop_notice(NoticeKind.STOP_LOSS_FAILED, t, f"failed/{t.event_seq}/{_digest(message)}",
+                         error=message)
+    return replace(t, stop_loss_note=message), notice
+
+
+def _failure(t: Trade, message: str, out: ActResult) -> None:
     out.errors.append(f"stop loss {t.symbol}: {message}")
+    updated, notice = stop_failure(t, message)
+    if notice is not None:
+        out.trades.append(updated)
+        out.notices.append(notice)
 
 
 async def execute_stop_actions(
@@ -140,25 +154,28 @@ async def resolve_orphans(
         return out
     for t in orphans:
         try:
-            order = None
-            if t.entry_order_id is not None:
-                order = open_orders.get(t.entry_order_id) or await gw.fetch_order(
-                    t.symbol, order_id=t.entry_order_id)
+            order = await _entry_order(gw, t, open_orders)
             decision = orphan_decision(t, order, now, pending_timeout)
             if decision.verdict is OrphanVerdict.KEEP:
                 continue
-            if decision.verdict is OrphanVerdict.CANCEL_ORDER:
-                assert t.entry_order_id is not None
-                await gw.cancel_order(t.symbol, t.entry_order_id)
+            if decision.verdict is OrphanVerdict.CANCEL_ORDER and order is not None:
+                await gw.cancel_order(t.symbol, order.id)
         except ExchangeError as e:
             out.errors.append(f"pending trade {t.id}: {e}")
             continue
         cancelled = replace(t, status=TradeStatus.CANCELLED, close_reason=decision.reason,
-                            closed_at=now, stop_loss_order_id=None)
+                            closed_at=now, stop_loss_order_id=None,
+                            entry_order_id=order.id if order is not None else t.entry_order_id)
         out.trades.append(cancelled)
-        out.notices.append(Notice(
-            NoticeKind.PENDING_CANCELLED.value, t.account, f"{t.account}/pending/{t.id}/cancelled",
-            {"symbol": t.symbol, "side": t.side.value, "reason": decision.reason,
-             "trade_id": str(t.id), "source": t.source.value}, t.id))
+        out.notices.append(pending_cancelled_notice(t, decision.reason))
         out.lines.append(f"pending trade {t.id} {t.symbol} cancelled: {decision.reason}")
     return out
+
+
+async def _entry_order(gw: ExchangeGateway, t: Trade, open_orders: Mapping[str, Order]) -> Order | None:
+    if t.entry_order_id is not None:
+        return open_orders.get(t.entry_order_id) or await gw.fetch_order(
+            t.symbol, order_id=t.entry_order_id)
+    if t.entry_client_order_id is not None:
+        return await gw.fetch_order(t.symbol, client_order_id=t.entry_client_order_id)
+    return None

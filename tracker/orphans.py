@@ -36,10 +36,11 @@ def orphan_decision(
 ) -> OrphanDecision:
     """Decide the fate of a pending trade for which the exchange shows no position.
 
-    ``entry_order`` is the entry order as the exchange reports it now (None when the trade
-    has no entry order id, or the exchange does not know the order).
+    ``entry_order`` is the entry order as the exchange reports it now, found by its id or,
+    when the bot crashed before recording the id, by its client order id (None when the
+    exchange does not know it).
     """
-    if trade.entry_order_id is None:
+    if trade.entry_order_id is None and trade.entry_client_order_id is None:
         return OrphanDecision(OrphanVerdict.CANCEL, "no entry order")
     if entry_order is None:
         return OrphanDecision(OrphanVerdict.CANCEL, "entry order not found on the exchange")

@@ -21,6 +21,9 @@ from tracker.models import (
     TradeStatus,
 )
 
+BOT_CLOSE = "bot_close"
+"""Set on an open trade when the bot sends a close, so the push can say where it came from."""
+
 
 @dataclass(frozen=True, slots=True)
 class AppliedChange:
@@ -165,12 +168,14 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
             avg = t0.avg_entry_price
         at = book.add_vwap if kind is ChangeKind.INCREASED else book.exit_vwap
         t = replace(t0, size=p.size, avg_entry_price=avg, realized_pnl=t0.realized_pnl + book.realized_net,
-                    fees=t0.fees + book.fees, last_synced_at=now, exchange_entry_price=p.entry_price)
+                    fees=t0.fees + book.fees, last_synced_at=now, exchange_entry_price=p.entry_price,
+                    close_reason=None)
         t, ev = _event(t, kind.value, t0.size, p.size, at, book, estimated, now)
         out.trades.append(t)
         out.events.append(ev)
         nk = NoticeKind.INCREASED if kind is ChangeKind.INCREASED else NoticeKind.DECREASED
-        out.notices.append(_notice(nk, t, ev, {}))
+        extra = {"reason": BOT_CLOSE} if t0.close_reason == BOT_CLOSE else {}
+        out.notices.append(_notice(nk, t, ev, extra))
         out.applied.append(AppliedChange(kind, t, t0.size, p.size, at, book.realized_net,
                                          book.fees, estimated))
         return
@@ -184,6 +189,8 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
         reason = "flipped"
     elif pc.stop_hit:
         reason = "stop_loss"
+    elif t0.close_reason == BOT_CLOSE:
+        reason = BOT_CLOSE
     elif pc.dust:
         reason = "dust"
     else:

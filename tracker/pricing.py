@@ -5,18 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Protocol
 
 from tracker.accounting import Replay, replay_fills
 from tracker.classify import Change
 from tracker.fills import FillCursor, advance, cursor_key, for_side, unconsumed
 from tracker.gateway import ExchangeError, ExchangeGateway
-from tracker.models import ZERO, ChangeKind, Fill, PositionMode, Side
+from tracker.models import ZERO, Fill, PositionMode, Side
 
 log = logging.getLogger(__name__)
 
-FILL_LOOKBACK = timedelta(seconds=5)  # clock skew allowance when no cursor exists yet
+EPOCH_KEY = "*"
+"""The account's fill epoch: written by the first successful sync, it anchors every position
+key that has no cursor of its own, so every fill after it is accounted for exactly once."""
 
 
 class CursorSource(Protocol):
@@ -39,19 +40,20 @@ async def price_changes(
     account: str,
     changes: Sequence[Change],
     mode: PositionMode,
-    last_success: datetime | None,
     max_symbols: int,
 ) -> PricingResult:
     """Replay each change's fills; a change whose fills cannot be had stays unpriced (estimated).
 
-    On the first sync ever, positions are adopted at the exchange's entry price without
-    fills: their history predates the bot. At most ``max_symbols`` symbols are fetched per
-    cycle so a burst of changes cannot turn one cycle into thousands of requests.
+    Before the first successful sync there is no epoch: positions are adopted at the
+    exchange's entry price without fills, their history predating the bot. At most
+    ``max_symbols`` symbols are fetched per cycle so a burst of changes cannot turn one cycle
+    into thousands of requests.
     """
     result = PricingResult()
+    epoch = await cursors.get_fill_cursor(account, EPOCH_KEY) if changes else None
     by_symbol: dict[str, list[int]] = {}
     for i, c in enumerate(changes):
-        if c.kind is ChangeKind.OPENED and last_success is None:
+        if epoch is None:
             result.replays[i] = None
             continue
         by_symbol.setdefault(c.key[0], []).append(i)
@@ -60,28 +62,20 @@ async def price_changes(
             for i in indexes:
                 result.replays[i] = None
             continue
+        assert epoch is not None
         await _price_symbol(gateway, cursors, account, symbol, [changes[i] for i in indexes],
-                            indexes, mode, last_success, result)
+                            indexes, mode, epoch, result)
     return result
 
 
 async def _price_symbol(
     gateway: ExchangeGateway, cursors: CursorSource, account: str, symbol: str,
     changes: Sequence[Change], indexes: Sequence[int], mode: PositionMode,
-    last_success: datetime | None, result: PricingResult,
+    epoch: FillCursor, result: PricingResult,
 ) -> None:
     keys = {i: cursor_key(symbol, _side(c), mode) for i, c in zip(indexes, changes, strict=True)}
-    loaded = {k: await cursors.get_fill_cursor(account, k) for k in set(keys.values())}
-    starts = [cur.at for cur in loaded.values() if cur is not None]
-    if not starts and last_success is None:
-        for i in indexes:
-            result.replays[i] = None
-        return
-    if starts:
-        since = min(starts)
-    else:
-        assert last_success is not None
-        since = last_success - FILL_LOOKBACK
+    loaded = {k: await cursors.get_fill_cursor(account, k) or epoch for k in set(keys.values())}
+    since = min(cur.at for cur in loaded.values())
     try:
         result.fetches += 1
         fills = await gateway.fetch_fills(symbol, since)
@@ -117,4 +111,3 @@ def _replay(c: Change, fills: Sequence[Fill]) -> Replay | None:
         t.side if t else None, t.size if t else ZERO, t.avg_entry_price if t else ZERO,
         fills, p.side if p else None, p.size if p else ZERO, contract_size,
     )
-

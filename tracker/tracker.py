@@ -13,10 +13,17 @@ from decimal import Decimal
 from storage.batch import WriteBatch
 from storage.store import Store
 from tracker.accounting import Replay
-from tracker.actions import execute_stop_actions, place_stop, resolve_orphans, stop_notice
+from tracker.actions import (
+    execute_stop_actions,
+    place_stop,
+    resolve_orphans,
+    stop_failure,
+    stop_notice,
+)
 from tracker.classify import Change, PositionKey, classify, confirmed, key_of, needs_verification
 from tracker.clock import utc_now
 from tracker.dust import without_dust
+from tracker.fills import FillCursor
 from tracker.gateway import ExchangeError, ExchangeGateway
 from tracker.models import (
     ChangeKind,
@@ -33,7 +40,7 @@ from tracker.models import (
     TradeStatus,
 )
 from tracker.plan import PricedChange, apply_changes
-from tracker.pricing import price_changes
+from tracker.pricing import EPOCH_KEY, price_changes
 from tracker.report import CycleReport, EntryMismatch, StopLossResult, TrackerSettings
 from tracker.stoploss import closed_by_stop, is_crossed, round_stop_price, stop_loss_actions
 from tracker.sync_state import failure_state, success_state
@@ -75,6 +82,26 @@ class SimplePositionTracker:
 
     def gateway(self, account: str) -> ExchangeGateway:
         return self._gateways[account]
+
+    def account_lock(self, account: str) -> asyncio.Lock:
+        """Held by every cycle; commands that trade take it too so they never race a cycle."""
+        return self._locks[account]
+
+    def new_trade_id(self) -> int:
+        return self._store.new_trade_id()
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def find_active(self, trade_id: int) -> Trade | None:
+        for trades in self._active.values():
+            if trade_id in trades:
+                return trades[trade_id]
+        return None
+
+    def is_hedge(self, account: str) -> bool:
+        snap = self._snapshots.get(account)
+        return snap is not None and snap.mode is PositionMode.HEDGE
 
     async def start(self) -> None:
         """Load the open trades and sync state, and queue the startup summary."""
@@ -180,8 +207,9 @@ class SimplePositionTracker:
 
         previous = self._snapshots.get(account)
         pricing = await price_changes(gw, self._store, account, changes, snap.mode,
-                                      self._sync[account].last_success_at,
                                       self.settings.max_fill_symbols)
+        if self._sync[account].last_success_at is None:
+            pricing.cursors[EPOCH_KEY] = FillCursor(started, ())
         priced = await self._price(gw, account, changes, pricing.replays, snap.mode, previous,
                                    stops, raw_keys)
 
@@ -310,7 +338,7 @@ class SimplePositionTracker:
                 price = round_stop_price(t.side, price, markets[t.symbol].price_tick)
             if t.status is TradeStatus.PENDING:
                 stored = replace(t, stop_loss_price=price, stop_loss_note=None)
-                await self._commit_trade(stored, [])
+                await self.commit_trade(stored, [])
                 return StopLossResult(stored, False, None,
                                       f"stop loss {price} stored; placed when the entry fills")
             return await self._place_now(t, price)
@@ -321,16 +349,18 @@ class SimplePositionTracker:
         if mark is not None and is_crossed(t.side, price, mark):
             side = "below" if t.side.value == "long" else "above"
             raise ValueError(f"a {t.side.value} stop must be {side} the mark {mark}; got {price}")
-        snap = self._snapshots.get(t.account)
-        hedge = snap is not None and snap.mode is PositionMode.HEDGE
+        hedge = self.is_hedge(t.account)
         wanted = replace(t, stop_loss_price=price, stop_loss_note=None)
         gw = self._gateways[t.account]
         try:
             order = await place_stop(gw, wanted, price, t.size, hedge)
         except ExchangeError as e:
-            failed = replace(wanted, stop_loss_order_id=None, stop_loss_size=None,
-                             stop_loss_note=str(e))
-            await self._commit_trade(failed, [])
+            if t.stop_loss_order_id is not None:
+                # The live stop stays in force; forgetting it would leave two stops later.
+                return StopLossResult(t, False, t.stop_loss_order_id,
+                                      f"exchange refused the new stop: {e}; the previous one stays")
+            failed, notice = stop_failure(wanted, str(e))
+            await self.commit_trade(failed, [notice] if notice else [])
             return StopLossResult(failed, False, None, f"exchange refused the stop: {e}; will retry")
         old = t.stop_loss_order_id
         if old is not None and old != order.id:
@@ -341,7 +371,7 @@ class SimplePositionTracker:
         placed = replace(wanted, stop_loss_order_id=order.id, stop_loss_size=t.size)
         notice = stop_notice(NoticeKind.STOP_LOSS_PLACED, placed, f"placed/{order.id}",
                              order_id=order.id)
-        await self._commit_trade(placed, [notice])
+        await self.commit_trade(placed, [notice])
         return StopLossResult(placed, True, order.id,
                               f"stop loss placed at {order.trigger_price or price} for {t.size}")
 
@@ -356,10 +386,11 @@ class SimplePositionTracker:
                           stop_loss_note=None)
         notice = stop_notice(NoticeKind.STOP_LOSS_CLEARED, t,
                              f"cleared/{self._clock().isoformat()}", reason="cleared from the chat")
-        await self._commit_trade(cleared, [notice])
+        await self.commit_trade(cleared, [notice])
         return StopLossResult(cleared, False, None, "stop loss cleared")
 
-    async def _commit_trade(self, trade: Trade, notices: list[Notice]) -> None:
+    async def commit_trade(self, trade: Trade, notices: list[Notice]) -> None:
+        """Write one trade (and its notices) and keep the cache in step; call under the account lock."""
         await self._store.commit(WriteBatch(trade.account, trades=[trade], notices=notices,
                                             chat_ids=self._chats))
         self._remember(trade.account, [trade])
