@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from storage.batch import WriteBatch
 from storage.store import Store
 from tests.tracker.conftest import BTC, BUY, SELL, D, Env, make_tracker
@@ -27,10 +29,8 @@ async def test_crash_before_commit_the_change_is_seen_again_once(env: Env, tmp_p
     await tracker.start()
     store.crash_next = True
     env.clock.advance(15)
-    try:
+    with pytest.raises(SystemExit):
         await tracker.run_cycle("paper")
-    except SystemExit:
-        pass
     await store.close()
     env.store = await Store.open(env.path, clock=env.clock)
     env.tracker = make_tracker(env.store, env.gateway, env.clock)
