@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -155,6 +156,10 @@ class SimplePositionTracker:
                 report = await self._cycle(account, started, t0, calls0)
             except ExchangeError as e:
                 report = await self._failed(account, started, t0, calls0, str(e))
+            except sqlite3.Error as e:
+                log.error("cycle %s: database %s: %s", account, self._store.path, e)
+                report = await self._failed(account, started, t0, calls0,
+                                            f"database error ({self._store.path}): {e}")
             except Exception as e:  # a bug must not kill the loop; it is logged loudly instead
                 log.exception("cycle %s crashed", account)
                 report = await self._failed(account, started, t0, calls0, f"internal error: {e!r}")
