@@ -1,0 +1,167 @@
+"""Wiring: the PTB application with its handlers, notifier and jobs; and the ``run`` command.
+
+``build_application`` only assembles; ``start``/``stop`` bring the bot up and down in the
+order that loses nothing: the outbox is flushed once more after the last cycle finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import AIORateLimiter, ApplicationBuilder
+
+from bot.config import AppConfig
+from bot.handlers import bot_commands, register_handlers
+from bot.handlers_common import App, Services
+from bot.markets_cache import MarketsCache
+from bot.notifier import DeliveryPolicy, Notifier
+from bot.scheduler import Scheduler, Timing
+from bot.wiring import StartupError, open_runtime
+from storage.store import Store
+from tracker.tracker import SimplePositionTracker
+
+log = logging.getLogger(__name__)
+
+_SCHEDULER_KEY = "positionbot.scheduler"
+_NOTIFIER_KEY = "positionbot.notifier"
+POLL_TIMEOUT_S = 30
+FLUSH_TIMEOUT_S = 10.0
+CONCURRENT_UPDATES = 8  # a slow /sync must not hold up a refresh or another command
+STARTUP_ATTEMPTS = 8  # Telegram unreachable at start: retry with capped backoff, then give up
+
+
+def file_url_for(base_url: str) -> str:
+    """The file endpoint of a Bot API server from its method endpoint (``.../bot``)."""
+    root = base_url.rstrip("/")
+    return (root[: -len("/bot")] if root.endswith("/bot") else root) + "/file/bot"
+
+
+def build_application(
+    config: AppConfig, tracker: SimplePositionTracker, store: Store, *,
+    base_url: str | None = None, token: str | None = None, poll_timeout: float = POLL_TIMEOUT_S,
+    timing: Timing | None = None, delivery: DeliveryPolicy | None = None,
+) -> App:
+    """The bot, ready for ``start``. ``base_url`` (else ``telegram.base_url``) selects a
+    self-hosted Bot API server; ``token`` overrides the one read from the environment."""
+    # With max_retries=0 the limiter logs every 429 as an error with a traceback before
+    # re-raising it; the notifier handles and logs 429s itself. APScheduler logs three INFO
+    # lines per job run (several jobs a second); its warnings (skipped runs) still show.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    telegram = config.telegram
+    secret = token if token is not None else telegram.token().get_secret_value()
+    builder = (
+        ApplicationBuilder().token(secret).rate_limiter(AIORateLimiter(max_retries=0))
+        .connect_timeout(10).read_timeout(15).write_timeout(15).pool_timeout(5)
+        .get_updates_read_timeout(poll_timeout + 10)
+        .concurrent_updates(CONCURRENT_UPDATES)
+    )
+    url = base_url or telegram.base_url
+    if url:
+        builder = builder.base_url(url).base_file_url(file_url_for(url))
+    application: App = builder.build()
+    markets = MarketsCache(tracker.markets)
+    services = Services(tracker, store, telegram, markets,
+                        cycle_timeout=config.tracker.cycle_timeout_seconds)
+    register_handlers(application, services)
+    notifier = Notifier(application.bot, store, telegram, markets=markets, policy=delivery)
+    if timing is None:
+        timing = Timing(config.tracker.interval_seconds, config.tracker.cycle_timeout_seconds,
+                        config.tracker.watchdog_seconds)
+    assert application.job_queue is not None, "python-telegram-bot[job-queue] is required"
+    scheduler = Scheduler(application.job_queue, tracker, store, notifier, timing,
+                          telegram.notify_chats)
+    application.bot_data[_SCHEDULER_KEY] = scheduler
+    application.bot_data[_NOTIFIER_KEY] = notifier
+    application.bot_data["poll_timeout"] = poll_timeout
+    return application
+
+
+def scheduler_of(application: App) -> Scheduler:
+    scheduler: Scheduler = application.bot_data[_SCHEDULER_KEY]
+    return scheduler
+
+
+def notifier_of(application: App) -> Notifier:
+    notifier: Notifier = application.bot_data[_NOTIFIER_KEY]
+    return notifier
+
+
+async def start(application: App) -> None:
+    """Initialize (retrying while Telegram is unreachable), register commands, poll, schedule."""
+    for attempt in range(1, STARTUP_ATTEMPTS + 1):
+        try:
+            await application.initialize()
+            break
+        except TelegramError as err:
+            if attempt == STARTUP_ATTEMPTS or isinstance(err, InvalidToken):
+                raise
+            delay = min(2.0 ** attempt, 60.0)
+            log.warning("Telegram unreachable at startup (%s); retrying in %.0fs", err, delay)
+            await asyncio.sleep(delay)
+    try:
+        await application.bot.set_my_commands(bot_commands())
+    except TelegramError as err:  # clients only lose the command menu; the bot still works
+        log.warning("could not register the command list: %s", err)
+    assert application.updater is not None
+    await application.updater.start_polling(
+        poll_interval=0, timeout=timedelta(seconds=application.bot_data["poll_timeout"]),
+        allowed_updates=["message", "callback_query"],
+    )
+    await application.start()
+    scheduler_of(application).start()
+
+
+async def stop(application: App) -> None:
+    """Stop polling and jobs (a running cycle finishes), flush the outbox once, shut down."""
+    scheduler_of(application).stop()
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()  # waits for running jobs
+    try:
+        await asyncio.wait_for(notifier_of(application).drain(), FLUSH_TIMEOUT_S)
+    except Exception as err:  # whatever is left stays in the outbox for the next start
+        log.warning("final outbox flush incomplete: %r", err)
+    await application.shutdown()
+
+
+async def serve(config: AppConfig) -> int:
+    """Run until SIGINT/SIGTERM; the exit code for the CLI."""
+    token = config.telegram.token().get_secret_value()  # a missing token fails before anything
+    try:
+        async with open_runtime(config) as runtime:
+            application = build_application(config, runtime.tracker, runtime.store, token=token)
+            try:
+                await start(application)
+            except TelegramError as err:
+                log.error("cannot start the Telegram bot: %s", err)
+                return 1
+            await _wait_for_signal()
+            log.info("shutting down")
+            await stop(application)
+            return 0
+    except StartupError as err:
+        log.error("%s", err)
+        return 2
+
+
+async def _wait_for_signal() -> None:
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopped.set)
+    try:
+        await stopped.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def run(config: AppConfig) -> int:
+    """``positionbot run``: the bot in the foreground until SIGINT/SIGTERM."""
+    return asyncio.run(serve(config))

@@ -1,0 +1,262 @@
+"""The notifier: drains the outbox into Telegram, in order per chat, exactly once where it can.
+
+A row is marked sent the moment Telegram accepts its message, so a crash can at worst repeat
+the one message in flight. Rate limits (429) pause delivery for ``retry_after``; network
+trouble backs off exponentially (capped) and keeps the rows; a chat that is gone or has
+blocked the bot fails its rows for good and is never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from html import unescape
+
+from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+
+from bot.config import NotifyMode, TelegramConfig
+from bot.keyboards import info_keyboard
+from bot.markets_cache import MarketsCache
+from bot.render_format import Chunk
+from bot.render_notices import NoticeView, render_digest, render_notice
+from storage.batch import OutboxRow
+from storage.store import Store
+from tracker.clock import utc_now
+from tracker.models import Market
+
+log = logging.getLogger(__name__)
+
+_CHAT_GONE = ("chat not found", "user not found", "chat_id is empty", "peer_id_invalid",
+              "have no rights", "not enough rights")
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass(slots=True)
+class DrainStats:
+    sent: int = 0  # rows delivered (a digest counts each row it carries)
+    messages: int = 0
+    skipped: int = 0  # rows of kinds the chat turned off
+    failed: int = 0
+    retried: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """Pacing and retry limits; the defaults suit Telegram, tests shrink them."""
+
+    chat_interval: float = 1.0  # seconds between messages to one private chat
+    backoff_base: float = 2.0  # first retry delay after a network error, doubling per attempt
+    backoff_cap: float = 300.0
+    send_timeout: float = 30.0  # one send, including the rate limiter's queueing
+    batch_limit: int = 200  # rows read per drain: bounds memory and one drain's length
+
+
+class _StopChat(Exception):
+    """Delivery to this chat stops for this drain (the rows are already marked)."""
+
+
+def _retry_after_seconds(err: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = err.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _is_chat_gone(err: TelegramError) -> bool:
+    """Blocked, kicked, deleted or migrated: no message to this chat can succeed."""
+    if isinstance(err, Forbidden | ChatMigrated):
+        return True
+    text = err.message.lower()
+    return any(p in text for p in _CHAT_GONE)
+
+
+def plain_text(html_text: str) -> str:
+    """The visible text of our HTML, for a last-chance send when Telegram rejects the markup."""
+    return unescape(_TAG.sub("", html_text))
+
+
+class Notifier:
+    """Call ``drain()`` on a schedule; drains never overlap (the scheduler guarantees it)."""
+
+    def __init__(
+        self, bot: Bot, store: Store, telegram: TelegramConfig, *,
+        markets: MarketsCache | None = None, clock: Callable[[], datetime] = utc_now,
+        policy: DeliveryPolicy | None = None,
+    ) -> None:
+        self._bot = bot
+        self._store = store
+        self._telegram = telegram
+        self._markets = markets
+        self._clock = clock
+        self.policy = policy or DeliveryPolicy()
+        self._last_send: dict[int, float] = {}  # private chat -> monotonic time, pruned
+        self._paused_until: datetime | None = None  # a 429 holds the whole bot back
+
+    async def drain(self) -> DrainStats:
+        """Deliver every due row once; return what happened."""
+        stats = DrainStats()
+        now = self._clock()
+        if self._paused_until is not None and now < self._paused_until:
+            return stats
+        rows = await self._store.pending_notifications(now, self.policy.batch_limit)
+        by_chat: dict[int, list[OutboxRow]] = {}
+        for row in rows:
+            by_chat.setdefault(row.chat_id, []).append(row)
+        markets = await self._markets_for({row.account for row in rows})
+        await asyncio.gather(*(self._drain_chat(chat, chat_rows, markets, stats)
+                               for chat, chat_rows in by_chat.items()))
+        self._prune_pacing()
+        return stats
+
+    async def _drain_chat(
+        self, chat_id: int, rows: list[OutboxRow], markets: Mapping[str, Mapping[str, Market]],
+        stats: DrainStats,
+    ) -> None:
+        wanted: list[tuple[OutboxRow, bool]] = []
+        for row in rows:
+            mode = self._telegram.mode_for(chat_id, row.kind)
+            if mode is NotifyMode.OFF:
+                log.info("outbox row %d (%s) skipped: off for chat %d", row.id, row.kind, chat_id)
+                await self._store.mark_sent(row.id, None, self._clock())
+                stats.skipped += 1
+                continue
+            quiet = (row.notional is not None
+                     and row.notional < self._telegram.quiet_below(chat_id))
+            wanted.append((row, mode is NotifyMode.SILENT or quiet))
+        views = [NoticeView(row.kind, row.account, row.fields,
+                            markets.get(row.account, {}).get(row.fields.get("symbol", "")), row.id)
+                 for row, _ in wanted]
+        queue = [row for row, _ in wanted]
+        try:
+            if len(wanted) > self._telegram.digest_threshold:
+                await self._send_digest(chat_id, wanted, views, stats)
+                return
+            for i, ((row, silent), view) in enumerate(zip(wanted, views, strict=True)):
+                try:
+                    rendered = render_notice(view)
+                except Exception as err:  # a push that cannot be rendered must not block the chat
+                    log.exception("cannot render outbox row %d", row.id)
+                    await self._fail([row], f"render error: {err!r}", stats)
+                    continue
+                await self._deliver(chat_id, [row], queue[i + 1:], rendered.text,
+                                    rendered.keyboard, silent, stats)
+        except _StopChat:
+            return
+
+    async def _send_digest(
+        self, chat_id: int, wanted: list[tuple[OutboxRow, bool]], views: list[NoticeView],
+        stats: DrainStats,
+    ) -> None:
+        rows_by_id = {row.id: row for row, _ in wanted}
+        silent = all(quiet for _, quiet in wanted)
+        accounts = {row.account for row, _ in wanted}
+        keyboard = info_keyboard(next(iter(accounts)) if len(accounts) == 1 else None)
+        chunks: list[Chunk] = render_digest(views)
+        for i, chunk in enumerate(chunks):
+            carried = [rows_by_id[owner] for owner in chunk.owners]
+            later = [rows_by_id[owner] for c in chunks[i + 1:] for owner in c.owners]
+            await self._deliver(chat_id, carried, later, chunk.text,
+                                keyboard if i == len(chunks) - 1 else None, silent, stats)
+
+    async def _deliver(
+        self, chat_id: int, carried: Sequence[OutboxRow], later: Sequence[OutboxRow], text: str,
+        keyboard: InlineKeyboardMarkup | None, silent: bool, stats: DrainStats,
+    ) -> None:
+        """Send one message carrying ``carried`` and mark them; ``later`` are the chat's next rows.
+
+        A transient failure books the first carried row for a retry and ends the chat's turn
+        (``_StopChat``) so order holds; a chat that is gone fails ``carried`` and ``later``
+        for good; a message Telegram refuses as such fails only its own rows.
+        """
+        await self._pace(chat_id)
+        first = carried[0]
+        try:
+            message = await self._send(chat_id, text, keyboard, silent)
+        except RetryAfter as err:
+            resume = self._clock() + timedelta(seconds=_retry_after_seconds(err))
+            self._paused_until = max(resume, self._paused_until or resume)
+            log.warning("Telegram flood control: row %d waits until %s", first.id, resume)
+            await self._store.mark_retry(first.id, str(err), resume)
+            stats.retried += 1
+            raise _StopChat from err
+        except (BadRequest, Forbidden, ChatMigrated) as err:
+            if _is_chat_gone(err):
+                log.error("chat %d cannot receive pushes (%s); %d row(s) failed for good",
+                          chat_id, err.message, len(carried) + len(later))
+                await self._fail([*carried, *later], err.message, stats)
+                raise _StopChat from err
+            log.error("Telegram refused row %d: %s", first.id, err.message)
+            await self._fail(carried, err.message, stats)
+            return
+        except TelegramError as err:
+            await self._retry_later(first, f"{type(err).__name__}: {err.message}", stats)
+            raise _StopChat from err
+        except TimeoutError as err:
+            await self._retry_later(first, "send timed out", stats)
+            raise _StopChat from err
+        except Exception as err:  # unknown: keep the row and back off rather than spin or drop
+            log.exception("unexpected failure delivering row %d", first.id)
+            await self._retry_later(first, f"internal error: {err!r}", stats)
+            raise _StopChat from err
+        now = self._clock()
+        for row in carried:
+            await self._store.mark_sent(row.id, message.message_id, now)
+        stats.sent += len(carried)
+        stats.messages += 1
+
+    async def _send(self, chat_id: int, text: str, keyboard: InlineKeyboardMarkup | None,
+                    silent: bool) -> Message:
+        """HTML first; if Telegram cannot parse our markup, the same words as plain text."""
+        try:
+            return await asyncio.wait_for(self._bot.send_message(
+                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
+                disable_notification=silent), self.policy.send_timeout)
+        except BadRequest as err:
+            if "can't parse entities" not in err.message.lower():
+                raise
+            log.error("Telegram rejected our markup (%s); sending plain text", err.message)
+            return await asyncio.wait_for(self._bot.send_message(
+                chat_id, plain_text(text), reply_markup=keyboard, disable_notification=silent),
+                self.policy.send_timeout)
+
+    async def _retry_later(self, row: OutboxRow, error: str, stats: DrainStats) -> None:
+        policy = self.policy
+        delay = min(policy.backoff_cap, policy.backoff_base * 2 ** min(row.attempts, 30))
+        log.warning("push %d not delivered (%s); retry %d in %.1fs",
+                    row.id, error, row.attempts + 1, delay)
+        await self._store.mark_retry(row.id, error, self._clock() + timedelta(seconds=delay))
+        stats.retried += 1
+
+    async def _fail(self, rows: Sequence[OutboxRow], error: str, stats: DrainStats) -> None:
+        now = self._clock()
+        for row in rows:
+            await self._store.mark_failed(row.id, error, now)
+        stats.failed += len(rows)
+
+    async def _pace(self, chat_id: int) -> None:
+        """About one message per second per private chat (AIORateLimiter only paces groups)."""
+        if chat_id <= 0:
+            return
+        wait = self._last_send.get(chat_id, 0.0) + self.policy.chat_interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_send[chat_id] = time.monotonic()
+
+    def _prune_pacing(self) -> None:
+        horizon = time.monotonic() - self.policy.chat_interval
+        for chat in [c for c, at in self._last_send.items() if at < horizon]:
+            del self._last_send[chat]
+
+    async def _markets_for(self, accounts: set[str]) -> dict[str, Mapping[str, Market]]:
+        """Markets for number precision; without them numbers are shown normalised."""
+        if self._markets is None:
+            return {}
+        return {account: await self._markets.get(account) for account in accounts}

@@ -1,0 +1,155 @@
+"""Jobs on PTB's JobQueue (APScheduler): a cycle per account, the notifier, and a watchdog.
+
+Each job runs with ``max_instances=1`` and ``coalesce``: a slow cycle delays the next one
+rather than stacking copies. The watchdog notices a cycle job that stopped completing cycles
+(removed, paused, hung past its timeout) and restarts it, pushing a WATCHDOG alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from telegram.ext import CallbackContext, Job, JobQueue
+
+from bot.notifier import Notifier
+from storage.batch import WriteBatch
+from storage.store import Store
+from tracker.clock import utc_now
+from tracker.models import Notice, NoticeKind
+from tracker.tracker import SimplePositionTracker
+
+log = logging.getLogger(__name__)
+
+_JOB_KWARGS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+Context = CallbackContext[Any, Any, Any, Any]
+
+
+def _now_kwargs() -> dict[str, Any]:
+    """First run right away: ``first=0`` would land in the past and wait a whole interval."""
+    return {**_JOB_KWARGS, "next_run_time": datetime.now(UTC)}
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    interval: float  # seconds between cycles of one account
+    cycle_timeout: float
+    watchdog_after: float  # no completed cycle for this long means the job is stalled
+    notify_interval: float = 1.0
+    hung_grace: float = 5.0  # beyond cycle_timeout, how long a cancelled cycle may take to unwind
+
+
+@dataclass(slots=True)
+class _Running:
+    task: asyncio.Task[Any]
+    started: float
+
+
+class Scheduler:
+    """Owns the jobs; ``start`` after the application started, ``stop`` before it stops."""
+
+    def __init__(
+        self, job_queue: JobQueue[Any], tracker: SimplePositionTracker, store: Store,
+        notifier: Notifier, timing: Timing, notify_chats: Sequence[int],
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._queue = job_queue
+        self._tracker = tracker
+        self._store = store
+        self._notifier = notifier
+        self.timing = timing
+        self._chats = tuple(notify_chats)
+        self._clock = clock
+        self._jobs: dict[str, Job[Any]] = {}
+        self._running: dict[str, _Running] = {}
+        self._progress: dict[str, float] = {}  # account -> monotonic time of last completion
+        self.restarts = 0
+
+    def start(self) -> None:
+        for account in self._tracker.accounts:
+            self._schedule_cycle(account)
+        self._queue.run_repeating(self._drain_job, self.timing.notify_interval, name="notifier",
+                                  job_kwargs=_now_kwargs())
+        check = max(min(self.timing.interval, self.timing.watchdog_after / 4), 0.05)
+        self._queue.run_repeating(self._watchdog_job, check, first=check, name="watchdog",
+                                  job_kwargs=_JOB_KWARGS)
+
+    def stop(self) -> None:
+        for job in self._queue.jobs():
+            job.schedule_removal()
+        self._jobs.clear()
+
+    def cycle_job(self, account: str) -> Job[Any]:
+        return self._jobs[account]
+
+    def _schedule_cycle(self, account: str) -> None:
+        self._jobs[account] = self._queue.run_repeating(
+            self._cycle_job, self.timing.interval, data=account, name=f"cycle:{account}",
+            job_kwargs=_now_kwargs(),
+        )
+        self._progress[account] = time.monotonic()
+
+    async def _cycle_job(self, context: Context) -> None:
+        account = str(context.job.data if context.job else "")
+        task = asyncio.ensure_future(self._tracker.run_cycle(account))
+        self._running[account] = _Running(task, time.monotonic())
+        try:
+            await asyncio.wait_for(task, self.timing.cycle_timeout)
+        except TimeoutError:
+            log.error("cycle %s took longer than %gs and was cancelled",
+                      account, self.timing.cycle_timeout)
+            return
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            log.error("cycle %s was cancelled by the watchdog", account)
+            return
+        finally:
+            if self._running.get(account) is not None and self._running[account].task is task:
+                del self._running[account]
+        self._progress[account] = time.monotonic()
+
+    async def _drain_job(self, _: Context) -> None:
+        try:
+            await self._notifier.drain()
+        except Exception:  # the outbox keeps everything; the next drain tries again
+            log.exception("notifier drain failed")
+
+    async def _watchdog_job(self, _: Context) -> None:
+        now = time.monotonic()
+        for account in self._tracker.accounts:
+            running = self._running.get(account)
+            if running is not None:
+                age = now - running.started
+                if age > self.timing.cycle_timeout + self.timing.hung_grace:
+                    running.task.cancel()
+                    await self._restart(account, f"cycle hung for {age:.0f}s; cancelled and "
+                                                 "restarted")
+                continue
+            idle = now - self._progress.get(account, now)
+            if idle > self.timing.watchdog_after:
+                await self._restart(account, f"no completed cycle for {idle:.0f}s; "
+                                             "cycle job restarted")
+
+    async def _restart(self, account: str, detail: str) -> None:
+        job = self._jobs.get(account)
+        name = job.name if job is not None and job.name else f"cycle:{account}"
+        log.error("watchdog: %s — %s", name, detail)
+        if job is not None:
+            job.schedule_removal()
+        self._running.pop(account, None)
+        self._schedule_cycle(account)
+        self.restarts += 1
+        now = self._clock()
+        notice = Notice(NoticeKind.WATCHDOG.value, account, f"watchdog/{account}/{now.isoformat()}",
+                        {"job": name, "detail": detail})
+        try:
+            await self._store.commit(WriteBatch(account, notices=[notice], chat_ids=self._chats))
+        except Exception:
+            log.exception("could not queue the watchdog alert for %s", account)

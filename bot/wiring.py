@@ -1,0 +1,113 @@
+"""From an ``AppConfig`` to running parts: gateways, tracker settings, and an opened runtime.
+
+Shared by ``run``, ``sync --once`` and the demo, so all three build the tracker the same way.
+Anything that stops the runtime from opening (database in use, an exchange ccxt cannot serve)
+becomes a ``StartupError`` whose message says what to do about it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pydantic import SecretStr
+
+from bot.config import AppConfig
+from storage.lock import DatabaseInUseError
+from storage.schema import SchemaVersionError
+from storage.store import Store
+from tracker.dust import DustPolicy
+from tracker.gateway import ExchangeGateway
+from tracker.report import TrackerSettings
+from tracker.tracker import SimplePositionTracker
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The runtime cannot open; the message is meant for the person starting positionbot."""
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """An opened store and a started tracker over the account gateways."""
+
+    store: Store
+    tracker: SimplePositionTracker
+    gateways: Mapping[str, ExchangeGateway]
+
+
+def tracker_settings(config: AppConfig) -> TrackerSettings:
+    t = config.tracker
+    dust = DustPolicy(t.dust.default_notional, dict(t.dust.assets), dict(t.dust.symbols))
+    return TrackerSettings(
+        verify_delay=t.verify_delay_seconds,
+        pending_timeout=timedelta(minutes=t.pending_timeout_minutes),
+        alert_after_failures=t.alert_after_failures,
+        dust=dust,
+        cycle_timeout=t.cycle_timeout_seconds,
+    )
+
+
+def build_gateways(config: AppConfig) -> dict[str, ExchangeGateway]:
+    """One ccxt gateway per account, kept for the life of the process (its rate limiter lives
+    in it), with credentials read from the environment variables the file names."""
+    from tracker.ccxt_gateway import CcxtGateway  # deferred: ccxt takes a second to import
+
+    gateways: dict[str, ExchangeGateway] = {}
+    for account in config.accounts:
+        credentials = account.credentials()
+        try:
+            gateways[account.name] = CcxtGateway(
+                account.name, account.exchange,
+                api_key=_plain(credentials.api_key), secret=_plain(credentials.secret),
+                password=_plain(credentials.password), sandbox=account.sandbox,
+                ccxt_config=account.ccxt_config, settle_coins=account.settle_coins or None,
+            )
+        except ValueError as err:
+            raise StartupError(f"{config.source_path}: {err}") from None
+    return gateways
+
+
+def _plain(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+async def close_gateways(gateways: Mapping[str, ExchangeGateway]) -> None:
+    """Close every gateway; one that fails to close does not keep the others open."""
+    for name, gateway in gateways.items():
+        try:
+            await gateway.close()
+        except Exception as err:
+            log.warning("closing the gateway of %s failed: %r", name, err)
+
+
+@asynccontextmanager
+async def open_runtime(
+    config: AppConfig, gateways: Mapping[str, ExchangeGateway] | None = None,
+) -> AsyncIterator[Runtime]:
+    """Open the store, build and start the tracker; on exit close the gateways and the store.
+
+    ``gateways`` replaces the ccxt gateways the configuration describes (the demo passes its
+    paper exchange); they are closed on exit all the same.
+    """
+    try:
+        store = await Store.open(config.storage.path)
+    except (DatabaseInUseError, SchemaVersionError) as err:
+        raise StartupError(str(err)) from None
+    try:
+        built = dict(gateways) if gateways is not None else build_gateways(config)
+    except BaseException:
+        await store.close()
+        raise
+    try:
+        tracker = SimplePositionTracker(store, built, tracker_settings(config),
+                                        config.telegram.notify_chats)
+        await tracker.start()
+        yield Runtime(store, tracker, built)
+    finally:
+        await close_gateways(built)
+        await store.close()

@@ -1,0 +1,42 @@
+"""Number precision comes from markets, which must never hold a message back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from bot.markets_cache import MarketsCache
+from tracker.models import Market
+from tracker.paper import default_markets
+
+MARKETS = {m.symbol: m for m in default_markets()}
+
+
+async def test_loads_once_and_backs_off_after_a_failure() -> None:
+    calls: list[str] = []
+    down = True
+
+    async def load(account: str) -> Mapping[str, Market]:
+        calls.append(account)
+        if down:
+            raise ConnectionError("exchange down")
+        return MARKETS
+
+    cache = MarketsCache(load, retry_after=0.05)
+    assert await cache.get("main") == {}
+    assert await cache.get("main") == {}  # inside the back-off: not even tried
+    assert calls == ["main"]
+    down = False
+    await asyncio.sleep(0.06)
+    assert await cache.get("main") is MARKETS
+    assert await cache.get("main") is MARKETS
+    assert calls == ["main", "main"]
+
+
+async def test_a_slow_exchange_is_not_waited_for() -> None:
+    async def hang(_: str) -> Mapping[str, Market]:
+        await asyncio.sleep(10)
+        return MARKETS
+
+    cache = MarketsCache(hang, timeout=0.05)
+    assert await asyncio.wait_for(cache.get("main"), 1) == {}
