@@ -87,7 +87,8 @@ async def close_gateways(gateways: Mapping[str, ExchangeGateway]) -> None:
 
 @asynccontextmanager
 async def open_runtime(
-    config: AppConfig, gateways: Mapping[str, ExchangeGateway] | None = None,
+    config: AppConfig, gateways: Mapping[str, ExchangeGateway] | None = None, *,
+    announce: bool = True,
 ) -> AsyncIterator[Runtime]:
     """Open the store, build and start the tracker; on exit close the gateways and the store.
 
@@ -106,7 +107,7 @@ async def open_runtime(
     try:
         tracker = SimplePositionTracker(store, built, tracker_settings(config),
                                         config.telegram.notify_chats)
-        await tracker.start()
+        await tracker.start(announce=announce)
         yield Runtime(store, tracker, built)
     finally:
         await close_gateways(built)

@@ -63,7 +63,7 @@ def test_check_config_accepts_the_example_file(tmp_path: Path) -> None:
     env = {name: f"value-{index}-sekrit" for index, name in enumerate(names)}
     result = positionbot("check-config", "-c", str(EXAMPLE), cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
-    assert "OK — 3 account(s): binance-test, bybit, okx" in result.stderr
+    assert "OK — 3 account(s): binance-demo, bybit, okx" in result.stderr
     assert "sekrit" not in result.stdout + result.stderr
 
 
