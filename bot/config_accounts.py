@@ -82,7 +82,6 @@ class AccountConfig(BaseModel):
     sandbox: bool = False
     settle_coins: list[str] = Field(default_factory=list)
     ccxt_config: dict[str, Any] = Field(default_factory=dict)
-    hedge_mode: bool | None = None  # None: detect from the exchange
     _source: str = PrivateAttr("config")
     _key: str = PrivateAttr("accounts[?]")
 

@@ -104,8 +104,9 @@ class SimplePositionTracker:
         snap = self._snapshots.get(account)
         return snap is not None and snap.mode is PositionMode.HEDGE
 
-    async def start(self) -> None:
-        """Load the open trades and sync state, and queue the startup summary."""
+    async def start(self, *, announce: bool = True) -> None:
+        """Load the open trades and sync state, and queue the startup summary (unless a
+        one-shot command runs: its summary would reach the chat as a stale push later)."""
         now = self._clock()
         opened = pending = 0
         for account in self._gateways:
@@ -114,6 +115,8 @@ class SimplePositionTracker:
             self._sync[account] = await self._store.get_sync_state(account)
             opened += sum(t.is_open for t in trades)
             pending += sum(t.status is TradeStatus.PENDING for t in trades)
+        if not announce:
+            return
         first = self.accounts[0] if self.accounts else ""
         notice = Notice(NoticeKind.STARTUP.value, first, f"startup/{now.isoformat()}", {
             "accounts": ", ".join(self.accounts), "open_trades": str(opened),

@@ -25,10 +25,11 @@ def test_example_loads_with_the_variables_it_names() -> None:
     env = _named_variables()
     config = load_config(EXAMPLE, env)
     assert [(a.name, a.exchange) for a in config.accounts] == [
-        ("binance-test", "binanceusdm"), ("bybit", "bybit"), ("okx", "okx"),
+        ("binance-demo", "binanceusdm"), ("bybit", "bybit"), ("okx", "okx"),
     ]
     binance, bybit, okx = config.accounts
-    assert binance.sandbox is True
+    assert binance.sandbox is False
+    assert "demo-fapi" in binance.ccxt_config["urls"]["api"]["fapiPrivate"]
     assert bybit.settle_coins == ["USDT", "USDC"]
     assert bybit.ccxt_config == {"options": {"defaultType": "swap"}}
     assert okx.credentials(env).password is not None
@@ -39,7 +40,7 @@ def test_example_loads_with_the_variables_it_names() -> None:
 
 def test_example_names_five_secret_variables_and_no_secret() -> None:
     assert set(_named_variables()) == {
-        "POSITIONBOT_TELEGRAM_TOKEN", "BINANCE_TESTNET_API_KEY", "BINANCE_TESTNET_SECRET",
+        "POSITIONBOT_TELEGRAM_TOKEN", "BINANCE_DEMO_API_KEY", "BINANCE_DEMO_SECRET",
         "BYBIT_API_KEY", "BYBIT_SECRET", "OKX_API_KEY", "OKX_SECRET", "OKX_PASSPHRASE",
     }
 

@@ -31,7 +31,7 @@ def test_minimal_file_takes_every_default(write_config: WriteConfig) -> None:
     assert telegram.mode_for(1, "opened") is NotifyMode.ON
     [account] = config.accounts
     assert (account.name, account.exchange, account.sandbox) == ("main", "binanceusdm", False)
-    assert account.password_env is None and account.hedge_mode is None
+    assert account.password_env is None
     assert account.settle_coins == [] and account.ccxt_config == {}
 
 

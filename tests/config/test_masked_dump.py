@@ -29,7 +29,6 @@ startup = "off"
 [telegram.chats."-1002"]
 notifications = { opened = "silent" }
 """ + ACCOUNT + """
-hedge_mode = false
 [accounts.ccxt_config]
 timeout = 5000
 httpsProxy = "http://trader:proxy-pa55word@proxy.example:8080"
