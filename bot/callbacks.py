@@ -17,6 +17,7 @@ ALL_ACCOUNTS = "*"
 _TRADE_ID = re.compile(r"[1-9][0-9]{0,11}")
 _ACCOUNT = re.compile(r"[A-Za-z0-9_.:-]{1,40}|\*")
 _STOP_VALUE = re.compile(r"off|[0-9]{1,12}(?:\.[0-9]{1,12})?")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{8,22}")  # a key into the bot's bounded confirmation store
 
 
 class Action(StrEnum):
@@ -25,7 +26,10 @@ class Action(StrEnum):
     SYNC = "s"  # run a cycle now for one account or all
     STOP_MENU = "sl"  # offer stop-loss choices for a trade
     STOP_SET = "ss"  # set (or clear, "off") a trade's stop loss at a price
-    CLOSE = "c"  # close a trade (the command arrives with /close)
+    CLOSE = "c"  # ask to close an open trade, or to cancel a pending one
+    CONFIRM = "ok"  # carry out the order-placing action a token stands for
+    ABORT = "no"  # drop the action a token stands for; nothing is sent
+    PICK = "pk"  # the trader chose one of several candidates; preview it
 
 
 _ARG_RULES: dict[Action, re.Pattern[str]] = {
@@ -35,6 +39,9 @@ _ARG_RULES: dict[Action, re.Pattern[str]] = {
     Action.STOP_MENU: _TRADE_ID,
     Action.STOP_SET: _TRADE_ID,
     Action.CLOSE: _TRADE_ID,
+    Action.CONFIRM: _TOKEN,
+    Action.ABORT: _TOKEN,
+    Action.PICK: _TOKEN,
 }
 
 
@@ -102,3 +109,15 @@ def stop_set(trade_id: int, value: str) -> str:
 
 def close(trade_id: int) -> str:
     return Callback(Action.CLOSE, str(trade_id)).encode()
+
+
+def confirm(token: str) -> str:
+    return Callback(Action.CONFIRM, token).encode()
+
+
+def abort(token: str) -> str:
+    return Callback(Action.ABORT, token).encode()
+
+
+def pick(token: str) -> str:
+    return Callback(Action.PICK, token).encode()

@@ -1,4 +1,5 @@
-"""Commands: /start, /help, /positions, /sync, /sl, /history, /status, and their registration."""
+"""Commands: /start, /help, /positions, /sync, /sl, the trading commands, /history, /status,
+and their registration."""
 
 from __future__ import annotations
 
@@ -28,10 +29,12 @@ from bot.handlers_common import (
     sync_accounts,
 )
 from bot.handlers_sl import sl_command
+from bot.handlers_trading import cancel_command, close_command, entry_command
 from bot.keyboards import info_keyboard
 from bot.render_format import esc
 from bot.render_listing import render_history, render_status
-from tracker.models import TradeStatus
+from bot.trading_desk import TradingDesk
+from tracker.models import Side, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("positions", "Open positions: P&L, stop loss, age"),
     ("sync", "Sync with the exchange now and show what changed"),
     ("sl", "Set, move or clear a stop loss: /sl BTC 58000"),
+    ("long", "Open a long (asks to confirm): /long BTC 0.01 @59000 sl 58000"),
+    ("short", "Open a short (asks to confirm): /short ETH 0.5 sl -2%"),
+    ("close", "Close a position, all or part: /close BTC 50%"),
+    ("cancel", "Cancel a pending bot entry: /cancel 12"),
     ("history", "Recently closed trades"),
     ("status", "Accounts, last sync, failures, outbox"),
     ("help", "How to use the bot"),
@@ -53,6 +60,13 @@ HELP = """<b>PositionBot</b> keeps your positions true to the exchange and pushe
   above it for a short (a pending trade counts from its limit price)
 /sl BTC off — remove the stop loss
 /sl — pick a trade from a list
+/long BTC 0.01 — buy 0.01 BTC at market; <code>/short</code> sells
+/long BTC 0.01 @59000 sl 58000 — a limit entry with its stop loss (<code>sl -2%</code>: 2% from
+  the entry)
+/close BTC — close the BTC position (reduce-only market); <code>/close BTC 50%</code> or
+  <code>/close BTC 0.004</code> for part of it
+/cancel 12 — cancel pending entry #12 and its order; <code>/cancel</code> lists them
+Every order is shown first and sent only when you tap Confirm.
 /history — the last 10 closed trades (<code>/history 30</code> for more)
 /status — accounts, last sync, failures, cycle timings, outbox backlog, version
 
@@ -159,15 +173,20 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 def register_handlers(application: App, services: Services) -> None:
     """Every command and button; updates from outside the allow-list stop at the guard."""
     application.add_handler(TypeHandler(Update, guard(services)), group=-1)
+    desk = TradingDesk(services)
     application.add_handlers([
         CommandHandler("start", _start(services)),
         CommandHandler("help", _help),
         CommandHandler("positions", _positions(services)),
         CommandHandler("sync", _sync(services)),
         CommandHandler("sl", sl_command(services)),
+        CommandHandler("long", entry_command(desk, Side.LONG)),
+        CommandHandler("short", entry_command(desk, Side.SHORT)),
+        CommandHandler("close", close_command(desk)),
+        CommandHandler("cancel", cancel_command(desk)),
         CommandHandler("history", _history(services)),
         CommandHandler("status", _status(services)),
-        CallbackQueryHandler(button_handler(services)),
+        CallbackQueryHandler(button_handler(services, desk)),
         MessageHandler(filters.COMMAND, _unknown),
     ])
     application.add_error_handler(_on_error)

@@ -14,13 +14,14 @@ from bot import callbacks
 from bot.callbacks import ALL_ACCOUNTS, Action, Callback
 from bot.handlers_common import Handler, Services, fit_one_message, reply_html, sync_accounts
 from bot.handlers_sl import StopInputError, StopRequest, apply_stop, stop_menu, stop_price_for
+from bot.handlers_trading import TRADING_ACTIONS, trading_button
 from bot.keyboards import info_keyboard
+from bot.trading_desk import TradingDesk
 from tracker.models import Trade
 
 log = logging.getLogger(__name__)
 
 STALE = "This button is out of date — send /positions for fresh ones."
-CLOSE_LATER = "Closing from a button comes with /close, which is not available yet."
 _MENU_ACTIONS = frozenset({Action.STOP_MENU, Action.STOP_SET})
 
 
@@ -117,7 +118,7 @@ async def _stop_set(services: Services, query: CallbackQuery, trade: Trade, valu
     await _show(query, await apply_stop(services, trade, price), None)
 
 
-def button_handler(services: Services) -> Handler:
+def button_handler(services: Services, desk: TradingDesk) -> Handler:
     async def handle(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None:
@@ -134,8 +135,8 @@ def button_handler(services: Services) -> Handler:
             await _list(services, query)
         elif pressed.action is Action.SYNC:
             await _sync(services, query, pressed.arg)
-        elif pressed.action is Action.CLOSE:
-            await query.answer(CLOSE_LATER, show_alert=True)
+        elif pressed.action in TRADING_ACTIONS:
+            await trading_button(desk, query, pressed)
         else:
             trade = _active_trade(services, pressed.trade_id)
             if trade is None:

@@ -130,11 +130,14 @@ def _body_increased(v: NoticeView) -> list[str]:
 
 def _body_decreased(v: NoticeView) -> list[str]:
     f, m, ccy = v.fields, v.market, _ccy(v)
-    return [_sizes(v),
-            f"{PNL} <b>{fmt_money(f.get('realized_pnl'), ccy)}</b>"
-            f" · fees {fmt_money(f.get('fees'), ccy, signed=False)}",
-            f"Trade {PNL} {fmt_money(f.get('trade_realized_pnl'), ccy)}",
-            f"Entry {fmt_price(f.get('avg_entry'), m)} · {_stop(f, m)}"]
+    lines = [_sizes(v),
+             f"{PNL} <b>{fmt_money(f.get('realized_pnl'), ccy)}</b>"
+             f" · fees {fmt_money(f.get('fees'), ccy, signed=False)}",
+             f"Trade {PNL} {fmt_money(f.get('trade_realized_pnl'), ccy)}",
+             f"Entry {fmt_price(f.get('avg_entry'), m)} · {_stop(f, m)}"]
+    if f.get("reason") == "bot_close":
+        lines.append(esc(_REASONS["bot_close"]))
+    return lines
 
 
 def _close_lines(v: NoticeView) -> list[str]:

@@ -230,6 +230,19 @@ class CcxtGateway:
         raw = await with_retries(self._retry, what, fetch)
         return None if raw is None else normalize_order(raw, self._id, is_stop=stop)
 
+    async def fetch_mark_price(self, symbol: str) -> Decimal | None:
+        if self._exchange.has.get("fetchMarkPrice"):
+            ticker = await self._call(f"mark price of {symbol}",
+                                      lambda: self._exchange.fetch_mark_price(symbol))
+        else:
+            ticker = await self._call(f"ticker of {symbol}",
+                                      lambda: self._exchange.fetch_ticker(symbol))
+        info = ticker.get("info") or {}
+        raw = info.get("markPrice") if isinstance(info, dict) else None
+        if raw is None:
+            raw = ticker.get("markPrice")
+        return Decimal(str(raw)) if raw not in (None, "") else None
+
     async def fetch_fills(self, symbol: str, since: datetime) -> list[Fill]:
         what = f"{self.account}: fetch fills on {symbol}"
         market = (await self.markets()).get(symbol)

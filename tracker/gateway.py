@@ -59,6 +59,10 @@ class ExchangeGateway(Protocol):
         """One order by id or client id, or None when the exchange does not know it."""
         ...
 
+    async def fetch_mark_price(self, symbol: str) -> Decimal | None:
+        """The symbol's current mark price (market entries are previewed and checked at it)."""
+        ...
+
     async def fetch_fills(self, symbol: str, since: datetime) -> list[Fill]:
         """The account's fills on ``symbol`` at or after ``since``, oldest first."""
         ...

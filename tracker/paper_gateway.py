@@ -74,6 +74,15 @@ class PaperGateway:
         self._end(fault)
         return order
 
+    async def fetch_mark_price(self, symbol: str) -> Decimal | None:
+        fault = self._begin()
+        try:
+            mark: Decimal | None = self.exchange.mark(symbol)
+        except KeyError:
+            mark = None
+        self._end(fault)
+        return mark
+
     async def fetch_fills(self, symbol: str, since: datetime) -> list[Fill]:
         fault = self._begin()
         fills = self.exchange.fills_since(symbol, since)

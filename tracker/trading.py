@@ -139,6 +139,9 @@ async def close_position(tracker: SimplePositionTracker, trade_id: int, amount: 
         gw = tracker.gateway(t.account)
         try:
             return await gw.place_reduce(t.symbol, t.side, qty, cid, tracker.is_hedge(t.account))
+        except OrderRejectedError:
+            await tracker.commit_trade(current, [])  # refused: a later close is not the bot's
+            raise
         except TransientExchangeError:
             found = await gw.fetch_order(t.symbol, client_order_id=cid)
             if found is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.handlers_buttons import CLOSE_LATER, STALE
+from bot.handlers_buttons import STALE
 from tests.telegram.conftest import BTC, CHAT, PUSH_CHAT, BotEnv, open_position
 from tracker.models import Side
 
@@ -55,8 +55,10 @@ async def test_push_buttons_open_a_new_listing_and_the_stop_menu(env: BotEnv) ->
     assert "Mark 60000.0 · no SL" in menu.text
     assert [label for label, _ in menu.buttons][:2] == ["-1% · 59400.0", "-2% · 58800.0"]
     assert env.api.message(PUSH_CHAT, push.message_id).edits == 0  # the push stays as it was
-    answer = await env.press_labelled(push, "Close")
-    assert answer["text"] == CLOSE_LATER and answer["show_alert"] is True
+    await env.press_labelled(push, "Close")
+    await env.api.wait_for_messages(PUSH_CHAT, count + 3)
+    assert "<b>Close all</b>" in env.api.messages(PUSH_CHAT)[-1].text  # it asks first
+    assert env.exchange.positions() != []
 
 
 async def test_stale_and_forged_buttons_are_answered_clearly(env: BotEnv) -> None:
