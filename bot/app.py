@@ -55,7 +55,9 @@ def build_application(
     telegram = config.telegram
     secret = token if token is not None else telegram.token().get_secret_value()
     builder = (
-        ApplicationBuilder().token(secret).rate_limiter(AIORateLimiter(max_retries=0))
+        ApplicationBuilder().token(secret).rate_limiter(AIORateLimiter(
+            # No bursts: one message every 1/29 s keeps every second under Telegram's 30.
+            overall_max_rate=1, overall_time_period=1 / 29, max_retries=0))
         .connect_timeout(10).read_timeout(15).write_timeout(15).pool_timeout(5)
         .get_updates_read_timeout(poll_timeout + 10)
         .concurrent_updates(CONCURRENT_UPDATES)

@@ -65,7 +65,7 @@ async def _show(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup 
 
 
 def _active_trade(services: Services, trade_id: int) -> Trade | None:
-    return next((t for t in services.tracker.active_trades() if t.id == trade_id), None)
+    return services.tracker.find_active(trade_id)
 
 
 async def _refresh(services: Services, query: CallbackQuery) -> None:

@@ -214,7 +214,18 @@ class Notifier:
 
     async def _send(self, chat_id: int, text: str, keyboard: InlineKeyboardMarkup | None,
                     silent: bool) -> Message:
-        """HTML first; if Telegram cannot parse our markup, the same words as plain text."""
+        """HTML first; if Telegram cannot parse our markup, the same words as plain text.
+
+        The chat's pacing clock starts when the send returns: the rate limiter may have held
+        the message, and stamping it before would let the next one follow too closely."""
+        try:
+            return await self._send_html_or_plain(chat_id, text, keyboard, silent)
+        finally:
+            if chat_id > 0:
+                self._last_send[chat_id] = time.monotonic()
+
+    async def _send_html_or_plain(self, chat_id: int, text: str,
+                                  keyboard: InlineKeyboardMarkup | None, silent: bool) -> Message:
         try:
             return await asyncio.wait_for(self._bot.send_message(
                 chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
@@ -248,7 +259,6 @@ class Notifier:
         wait = self._last_send.get(chat_id, 0.0) + self.policy.chat_interval - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
-        self._last_send[chat_id] = time.monotonic()
 
     def _prune_pacing(self) -> None:
         horizon = time.monotonic() - self.policy.chat_interval

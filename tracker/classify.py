@@ -26,22 +26,32 @@ def key_of(symbol: str, side: Side, mode: PositionMode) -> PositionKey:
     return (symbol, side if mode is PositionMode.HEDGE else None)
 
 
+def positions_by_key(positions: Iterable[Position], mode: PositionMode) -> dict[PositionKey, Position]:
+    return {key_of(p.symbol, p.side, mode): p for p in positions}
+
+
 def classify(
     positions: Iterable[Position],
     open_trades: Iterable[Trade],
     mode: PositionMode,
     amount_steps: Mapping[str, Decimal],
 ) -> list[Change]:
-    """Every difference between the exchange and the open trades, in key order.
+    """Every difference between the exchange and the open trades, in key order."""
+    return classify_keyed(positions_by_key(positions, mode), open_trades, mode, amount_steps)
+
+
+def classify_keyed(
+    by_key: Mapping[PositionKey, Position],
+    open_trades: Iterable[Trade],
+    mode: PositionMode,
+    amount_steps: Mapping[str, Decimal],
+) -> list[Change]:
+    """``classify`` over positions already keyed (the cycle keys each snapshot once).
 
     A size difference smaller than the market's amount step is noise, not a change.
     In one-way mode a position whose side differs from its trade's is a FLIPPED change.
     Trades sharing a key (possible only after a hedge→one-way switch) beyond the first are CLOSED.
     """
-    by_key: dict[PositionKey, Position] = {}
-    for p in positions:
-        by_key[key_of(p.symbol, p.side, mode)] = p
-
     trades_by_key: dict[PositionKey, Trade] = {}
     changes: list[Change] = []
     for t in sorted(open_trades, key=lambda t: t.id):
@@ -57,7 +67,7 @@ def classify(
             changes.append(Change(ChangeKind.CLOSED, k, t, None))
         elif now.side is not t.side:
             changes.append(Change(ChangeKind.FLIPPED, k, t, now))
-        else:
+        elif now.size != t.size:
             step = amount_steps.get(t.symbol, DEFAULT_STEP)
             diff = now.size - t.size
             if diff >= step:
@@ -65,9 +75,8 @@ def classify(
             elif -diff >= step:
                 changes.append(Change(ChangeKind.DECREASED, k, t, now))
 
-    for k, p in by_key.items():
-        if k not in trades_by_key:
-            changes.append(Change(ChangeKind.OPENED, k, None, p))
+    for k in by_key.keys() - trades_by_key.keys():
+        changes.append(Change(ChangeKind.OPENED, k, None, by_key[k]))
 
     changes.sort(key=lambda c: (c.key[0], c.key[1] or "", c.kind))
     return changes

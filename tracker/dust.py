@@ -30,16 +30,26 @@ def base_of(symbol: str) -> str:
 
 
 def without_dust(
-    positions: Iterable[Position], policy: DustPolicy, markets: Mapping[str, Market]
+    positions: Iterable[Position], policy: DustPolicy, markets: Mapping[str, Market],
+    thresholds: dict[str, Decimal] | None = None,
 ) -> list[Position]:
-    """Drop zero sizes and positions whose notional is below the dust threshold."""
+    """Drop zero sizes and positions whose notional is below the dust threshold.
+
+    ``thresholds`` memoises each symbol's threshold across cycles; the caller owns it and
+    must drop it when the policy or the markets change.
+    """
+    memo = thresholds if thresholds is not None else {}
     kept = []
     for p in positions:
         if p.size <= 0:
             continue
-        market = markets.get(p.symbol)
-        base = market.base if market is not None else base_of(p.symbol)
-        if p.notional < policy.threshold(p.symbol, base):
+        threshold = memo.get(p.symbol)
+        if threshold is None:
+            market = markets.get(p.symbol)
+            base = market.base if market is not None else base_of(p.symbol)
+            threshold = memo[p.symbol] = policy.threshold(p.symbol, base)
+        price = p.mark_price if p.mark_price is not None else p.entry_price
+        if p.size * p.contract_size * price < threshold:
             continue
         kept.append(p)
     return kept
