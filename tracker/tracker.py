@@ -15,13 +15,22 @@ from storage.batch import WriteBatch
 from storage.store import Store
 from tracker.accounting import Replay
 from tracker.actions import (
+    cancel_leftover_stops,
     execute_stop_actions,
     place_stop,
     resolve_orphans,
     stop_failure,
     stop_notice,
 )
-from tracker.classify import Change, PositionKey, classify, confirmed, key_of, needs_verification
+from tracker.classify import (
+    Change,
+    PositionKey,
+    classify_keyed,
+    confirmed,
+    key_of,
+    needs_verification,
+    positions_by_key,
+)
 from tracker.clock import utc_now
 from tracker.dust import without_dust
 from tracker.fills import FillCursor
@@ -72,10 +81,19 @@ class SimplePositionTracker:
         self._locks = {a: asyncio.Lock() for a in self._gateways}
         self._active: dict[str, dict[int, Trade]] = {a: {} for a in self._gateways}
         self._snapshots: dict[str, PositionSnapshot] = {}
+        self._index: dict[str, dict[PositionKey, Position]] = {}  # the snapshot, keyed once
+        self._dust_thresholds: dict[str, Decimal] = {}
+        self._markets_seen: Mapping[str, Market] | None = None
+        self._steps_for: Mapping[str, Market] | None = None
+        self._steps_cache: dict[str, Decimal] = {}
+        self._entries_checked: set[int] = set()  # open trades whose entry verdict is current
         self._reports: dict[str, CycleReport] = {}
         self._sync: dict[str, SyncState] = {a: SyncState(a) for a in self._gateways}
         self.mismatches: dict[int, EntryMismatch] = {}
         self.cycles_completed = 0
+        # Accounts whose resting stops may include one no trade records (the previous process
+        # died, perhaps mid-placement; a placement failed): reconciled on the next cycle.
+        self._stops_unsure: set[str] = set(self._gateways) if store.unclean_shutdown else set()
 
     @property
     def accounts(self) -> list[str]:
@@ -143,11 +161,7 @@ class SimplePositionTracker:
         snap = self._snapshots.get(trade.account)
         if snap is None:
             return None
-        key = key_of(trade.symbol, trade.side, snap.mode)
-        for p in snap.positions:
-            if key_of(p.symbol, p.side, snap.mode) == key:
-                return p
-        return None
+        return self._index[trade.account].get(key_of(trade.symbol, trade.side, snap.mode))
 
     async def run_cycle(self, account: str) -> CycleReport:
         """One cycle; a second caller waits for the running one instead of racing it."""
@@ -185,47 +199,56 @@ class SimplePositionTracker:
                            exchange_calls=self._gateways[account].calls - calls0, errors=(error,))
 
     async def _fetch(self, gw: ExchangeGateway, markets: Mapping[str, Market]
-                     ) -> tuple[PositionSnapshot, list[Position], set[PositionKey]]:
+                     ) -> tuple[PositionSnapshot, dict[PositionKey, Position], set[PositionKey]]:
+        """The snapshot, its positions above dust keyed once, and the keys held only as dust."""
         snap = await gw.fetch_positions()
-        kept = without_dust(snap.positions, self.settings.dust, markets)
-        raw_keys = {key_of(p.symbol, p.side, snap.mode) for p in snap.positions if p.size > 0}
-        return snap, kept, raw_keys
+        if markets is not self._markets_seen:
+            self._markets_seen = markets
+            self._dust_thresholds = {}
+        kept = positions_by_key(
+            without_dust(snap.positions, self.settings.dust, markets, self._dust_thresholds),
+            snap.mode)
+        dust: set[PositionKey] = set()
+        if len(kept) < len(snap.positions):
+            dust = {key_of(p.symbol, p.side, snap.mode) for p in snap.positions if p.size > 0}
+            dust -= kept.keys()
+        return snap, kept, dust
 
     async def _cycle(self, account: str, started: datetime, t0: float, calls0: int) -> CycleReport:
         gw = self._gateways[account]
         markets = await gw.markets()
-        snap, positions, raw_keys = await self._fetch(gw, markets)
+        snap, by_key, dust_keys = await self._fetch(gw, markets)
         active = self._active[account]
         open_trades = [t for t in active.values() if t.is_open]
         stops: dict[str, Order] = {}
-        if any(t.stop_loss_order_id for t in open_trades):
+        if account in self._stops_unsure or any(t.stop_loss_order_id for t in open_trades):
             stops = {o.id: o for o in await gw.fetch_open_stop_orders()}
         local = time.perf_counter()
-        steps = {s: m.amount_step for s, m in markets.items()}
-        changes = classify(positions, open_trades, snap.mode, steps)
+        steps = self._steps(markets)
+        changes = classify_keyed(by_key, open_trades, snap.mode, steps)
         verified = False
-        if needs_verification(changes, len(open_trades), len(positions)):
+        if needs_verification(changes, len(open_trades), len(by_key)):
             local_spent = time.perf_counter() - local
             await self._sleep(self.settings.verify_delay)
-            snap, positions, raw_keys = await self._fetch(gw, markets)
+            snap, by_key, dust_keys = await self._fetch(gw, markets)
             local = time.perf_counter() - local_spent
-            changes = confirmed(changes, classify(positions, open_trades, snap.mode, steps))
+            changes = confirmed(changes, classify_keyed(by_key, open_trades, snap.mode, steps))
             verified = True
         local_s = time.perf_counter() - local
 
-        previous = self._snapshots.get(account)
+        previous = self._index.get(account, {})
         pricing = await price_changes(gw, self._store, account, changes, snap.mode,
                                       self.settings.max_fill_symbols)
         if self._sync[account].last_success_at is None:
             pricing.cursors[EPOCH_KEY] = FillCursor(started, ())
-        priced = await self._price(gw, account, changes, pricing.replays, snap.mode, previous,
-                                   stops, raw_keys)
+        priced = await self._price(gw, account, changes, pricing.replays, previous, stops,
+                                   dust_keys)
 
         local = time.perf_counter()
         now = self._clock()
         outcome = apply_changes(priced, account, self._store.new_trade_id, now)
         changed = {t.id for t in outcome.trades}
-        mismatch_updates = self._check_entries(account, positions, snap.mode, markets, changed)
+        mismatch_updates = self._check_entries(account, by_key, snap.mode, markets, changed)
         state, recovered = success_state(self._sync[account], started)
         batch = WriteBatch(account, trades=outcome.trades + mismatch_updates, events=outcome.events,
                            notices=outcome.notices + ([recovered] if recovered else []),
@@ -233,23 +256,30 @@ class SimplePositionTracker:
                            fill_cursors=pricing.cursors)
         await self._store.commit(batch)
         self._sync[account] = state
-        self._snapshots[account] = replace(snap, positions=tuple(positions))
+        self._snapshots[account] = replace(snap, positions=tuple(by_key.values()))
+        self._index[account] = by_key
         self._remember(account, batch.trades)
         local_s += time.perf_counter() - local
 
-        lines, errors = await self._act(gw, account, outcome.trades, stops, positions, snap.mode, markets)
+        lines, errors = await self._act(gw, account, outcome.trades, stops, by_key, snap.mode, markets)
         return CycleReport(
-            account, started, time.perf_counter() - t0, True, len(positions),
+            account, started, time.perf_counter() - t0, True, len(by_key),
             tuple(outcome.applied), tuple(lines), gw.calls - calls0,
             tuple(pricing.errors + errors), verified, local_s)
 
+    def _steps(self, markets: Mapping[str, Market]) -> dict[str, Decimal]:
+        if markets is not self._steps_for:
+            self._steps_for = markets
+            self._steps_cache = {s: m.amount_step for s, m in markets.items()}
+        return self._steps_cache
+
     async def _price(self, gw: ExchangeGateway, account: str, changes: Sequence[Change],
-                     replays: Mapping[int, Replay | None], mode: PositionMode,
-                     previous: PositionSnapshot | None, stops: Mapping[str, Order],
-                     raw_keys: set[PositionKey]) -> list[PricedChange]:
+                     replays: Mapping[int, Replay | None],
+                     previous: Mapping[PositionKey, Position], stops: Mapping[str, Order],
+                     dust_keys: set[PositionKey]) -> list[PricedChange]:
         """Attach to each change its fills replay, last mark, pending bot trade and stop verdict."""
-        last_marks = {key_of(p.symbol, p.side, mode): p.mark_price
-                      for p in (previous.positions if previous else ())}
+        if not changes:
+            return []
         pending = sorted((t for t in self._active[account].values()
                           if t.status is TradeStatus.PENDING), key=lambda t: t.id)
         priced = []
@@ -263,8 +293,9 @@ class SimplePositionTracker:
             hit = False
             if c.kind is ChangeKind.CLOSED and c.trade is not None and closed_by_stop(c.trade, stops):
                 hit = await self._stop_fired(gw, c.trade)
-            priced.append(PricedChange(c, replays.get(i), last_marks.get(c.key), match,
-                                       hit, c.kind is ChangeKind.CLOSED and c.key in raw_keys))
+            last = previous.get(c.key)
+            priced.append(PricedChange(c, replays.get(i), last.mark_price if last else None, match,
+                                       hit, c.kind is ChangeKind.CLOSED and c.key in dust_keys))
         return priced
 
     async def _stop_fired(self, gw: ExchangeGateway, trade: Trade) -> bool:
@@ -276,15 +307,23 @@ class SimplePositionTracker:
             return True
         return order is None or order.status in (OrderStatus.TRIGGERED, OrderStatus.CLOSED)
 
-    def _check_entries(self, account: str, positions: Iterable[Position], mode: PositionMode,
-                       markets: Mapping[str, Market], changed: set[int]) -> list[Trade]:
-        """Keep the exchange's entry beside ours; log a difference beyond one tick."""
-        by_key = {key_of(p.symbol, p.side, mode): p for p in positions}
+    def _check_entries(self, account: str, by_key: Mapping[PositionKey, Position],
+                       mode: PositionMode, markets: Mapping[str, Market], changed: set[int]
+                       ) -> list[Trade]:
+        """Keep the exchange's entry beside ours; log a difference beyond one tick.
+
+        A trade whose exchange entry has not moved since its last verdict is skipped: at
+        10,000 positions the Decimal comparisons would otherwise dominate a steady cycle."""
         updates = []
+        checked = self._entries_checked
         for t in self._active[account].values():
             p = by_key.get(key_of(t.symbol, t.side, mode))
-            if not t.is_open or p is None or t.id in changed:
+            # A flip the verification fetch saw first is not confirmed yet: not this trade's entry.
+            if not t.is_open or p is None or t.id in changed or p.side is not t.side:
                 continue
+            if t.id in checked and p.entry_price == t.exchange_entry_price:
+                continue
+            checked.add(t.id)
             if p.entry_price != t.exchange_entry_price:
                 updates.append(replace(t, exchange_entry_price=p.entry_price))
             tick = markets[t.symbol].price_tick if t.symbol in markets else Decimal(0)
@@ -300,6 +339,7 @@ class SimplePositionTracker:
     def _remember(self, account: str, trades: Iterable[Trade]) -> None:
         active = self._active[account]
         for t in trades:
+            self._entries_checked.discard(t.id)
             if t.status in (TradeStatus.PENDING, TradeStatus.OPEN):
                 active[t.id] = t
             else:
@@ -307,16 +347,25 @@ class SimplePositionTracker:
                 self.mismatches.pop(t.id, None)
 
     async def _act(self, gw: ExchangeGateway, account: str, changed: Sequence[Trade],
-                   stops: Mapping[str, Order], positions: Sequence[Position], mode: PositionMode,
-                   markets: Mapping[str, Market]) -> tuple[list[str], list[str]]:
+                   stops: Mapping[str, Order], by_key: Mapping[PositionKey, Position],
+                   mode: PositionMode, markets: Mapping[str, Market]) -> tuple[list[str], list[str]]:
         active = self._active[account]
         open_now = [t for t in active.values() if t.is_open]
         closed_now = [t for t in changed if t.status is TradeStatus.CLOSED]
-        by_key = {key_of(p.symbol, p.side, mode): p for p in positions}
-        marks = {t.id: p.mark_price for t in open_now
-                 if (p := by_key.get(key_of(t.symbol, t.side, mode))) and p.mark_price is not None}
+        marks = {t.id: p.mark_price for t in open_now if t.has_pending_stop
+                 and (p := by_key.get(key_of(t.symbol, t.side, mode))) and p.mark_price is not None}
         actions = stop_loss_actions(open_now, closed_now, stops, marks)
         result = await execute_stop_actions(gw, actions, markets, mode is PositionMode.HEDGE, marks)
+        if account in self._stops_unsure:  # the stops were fetched this cycle
+            recorded = {t.stop_loss_order_id for t in [*active.values(), *closed_now, *result.trades]
+                        if t.stop_loss_order_id is not None}
+            leftover = await cancel_leftover_stops(gw, stops, recorded)
+            result.lines += leftover.lines
+            result.errors += leftover.errors
+            if not leftover.errors:
+                self._stops_unsure.discard(account)
+        if result.errors:
+            self._stops_unsure.add(account)
         orphans = [t for t in active.values() if t.status is TradeStatus.PENDING
                    and key_of(t.symbol, t.side, mode) not in by_key]
         orphan_result = await resolve_orphans(gw, orphans, self._clock(), self.settings.pending_timeout)
@@ -363,6 +412,7 @@ class SimplePositionTracker:
         try:
             order = await place_stop(gw, wanted, price, t.size, hedge)
         except ExchangeError as e:
+            self._stops_unsure.add(t.account)  # the exchange may have accepted it after all
             if t.stop_loss_order_id is not None:
                 # The live stop stays in force; forgetting it would leave two stops later.
                 return StopLossResult(t, False, t.stop_loss_order_id,
