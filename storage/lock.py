@@ -2,6 +2,8 @@
 
 An exclusive ``flock`` on ``<db>.lock`` is held for as long as the store is open. The kernel
 drops it when the process dies, however it dies, so a crash never leaves a stale lock behind.
+The owner's pid, written into the file and erased on release, tells the next owner whether its
+predecessor died without closing.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ class DatabaseInUseError(RuntimeError):
 class DatabaseLock:
     """An acquired lock; ``release`` is idempotent."""
 
-    def __init__(self, lock_path: Path, fd: int) -> None:
+    def __init__(self, lock_path: Path, fd: int, *, owner_died: bool = False) -> None:
         self.lock_path = lock_path
+        self.owner_died = owner_died  # the previous owner never released: it crashed or was killed
         self._fd: int | None = fd
 
     @classmethod
@@ -41,9 +44,10 @@ class DatabaseLock:
         except BaseException:
             os.close(fd)
             raise
+        owner_died = bool(_read_owner(fd))
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        return cls(lock_path, fd)
+        return cls(lock_path, fd, owner_died=owner_died)
 
     def release(self) -> None:
         if self._fd is None:

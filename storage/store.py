@@ -120,6 +120,11 @@ class Store:
             finally:
                 self._file_lock.release()
 
+    @property
+    def unclean_shutdown(self) -> bool:
+        """The previous owner of the file died without closing it (killed, crashed, power lost)."""
+        return self._file_lock.owner_died
+
     def new_trade_id(self) -> int:
         """Next free trade id; an in-memory counter is safe because one process owns the file."""
         self._last_trade_id += 1

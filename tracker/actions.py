@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from tracker.client_ids import client_order_id
+from tracker.client_ids import client_order_id, is_bot_order
 from tracker.gateway import (
     ExchangeError,
     ExchangeGateway,
@@ -138,6 +138,31 @@ async def _execute_one(
         out.notices.append(stop_notice(NoticeKind.STOP_LOSS_REMOVED, t,
                                        f"removed/{t.stop_loss_order_id}"))
         out.lines.append(f"stop loss removed by hand {t.symbol}")
+
+
+async def cancel_leftover_stops(
+    gw: ExchangeGateway, stops: Mapping[str, Order], recorded: set[str]
+) -> ActResult:
+    """Cancel the bot's resting stops that no trade records.
+
+    Such a stop is left by an attempt whose outcome never reached the database: the process
+    died, or the answer was lost, between the exchange accepting the order and the commit. Its
+    trade has since placed (or will place) its own stop for its current size, so the leftover
+    would be a second, stale stop.
+    """
+    out = ActResult()
+    for order in stops.values():
+        if order.id in recorded or not is_bot_order(order.client_order_id):
+            continue
+        try:
+            await gw.cancel_order(order.symbol, order.id, stop=True)
+        except ExchangeError as e:
+            out.errors.append(f"leftover stop {order.id}: {e}")
+            continue
+        log.warning("cancelled leftover stop %s (%s) on %s: no trade records it",
+                    order.id, order.client_order_id, order.symbol)
+        out.lines.append(f"leftover stop {order.id} cancelled {order.symbol}")
+    return out
 
 
 async def resolve_orphans(
