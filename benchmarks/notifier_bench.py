@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telegram.ext import AIORateLimiter, ApplicationBuilder, ExtBot
+from telegram.ext import ApplicationBuilder, ExtBot
 
 from benchmarks.bench_env import BenchEnv
+from bot.app import telegram_rate_limiter
 from bot.config import TelegramConfig
 from bot.notifier import DeliveryPolicy, Notifier
 from tests.fakes.botapi_server import FakeBotApi
@@ -73,7 +74,7 @@ async def _bot(api: FakeBotApi, production: bool) -> AsyncIterator[ExtBot[Any]]:
     """The bot as ``bot.app`` builds it (pool, timeouts, limiter), pointed at the fake."""
     builder = (ApplicationBuilder().token(api.token).base_url(api.base_url)
                .connect_timeout(10).read_timeout(15).write_timeout(15).pool_timeout(5))
-    bot: ExtBot[Any] = (builder.rate_limiter(AIORateLimiter(max_retries=0)).build().bot
+    bot: ExtBot[Any] = (builder.rate_limiter(telegram_rate_limiter()).build().bot
                         if production else builder.build().bot)
     async with bot:
         yield bot

@@ -40,6 +40,12 @@ def file_url_for(base_url: str) -> str:
     return (root[: -len("/bot")] if root.endswith("/bot") else root) + "/file/bot"
 
 
+def telegram_rate_limiter() -> AIORateLimiter:
+    """No bursts: one message every 1/29 s keeps every second under Telegram's 30. Retries are
+    the notifier's job (it honours ``retry_after`` and keeps the row), so the limiter makes none."""
+    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 29, max_retries=0)
+
+
 def build_application(
     config: AppConfig, tracker: SimplePositionTracker, store: Store, *,
     base_url: str | None = None, token: str | None = None, poll_timeout: float = POLL_TIMEOUT_S,
@@ -55,9 +61,7 @@ def build_application(
     telegram = config.telegram
     secret = token if token is not None else telegram.token().get_secret_value()
     builder = (
-        ApplicationBuilder().token(secret).rate_limiter(AIORateLimiter(
-            # No bursts: one message every 1/29 s keeps every second under Telegram's 30.
-            overall_max_rate=1, overall_time_period=1 / 29, max_retries=0))
+        ApplicationBuilder().token(secret).rate_limiter(telegram_rate_limiter())
         .connect_timeout(10).read_timeout(15).write_timeout(15).pool_timeout(5)
         .get_updates_read_timeout(poll_timeout + 10)
         .concurrent_updates(CONCURRENT_UPDATES)
