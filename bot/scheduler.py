@@ -125,13 +125,15 @@ class Scheduler:
         now = time.monotonic()
         for account in self._tracker.accounts:
             running = self._running.get(account)
-            if running is not None:
+            if running is not None and not running.task.done():
                 age = now - running.started
                 if age > self.timing.cycle_timeout + self.timing.hung_grace:
                     running.task.cancel()
                     await self._restart(account, f"cycle hung for {age:.0f}s; cancelled and "
                                                  "restarted")
-                continue
+                    continue
+            # A cycle in progress is no excuse: each tick may meet one just started, and a job
+            # whose cycles all time out or die is running one most of the time.
             idle = now - self._progress.get(account, now)
             if idle > self.timing.watchdog_after:
                 await self._restart(account, f"no completed cycle for {idle:.0f}s; "
@@ -141,8 +143,8 @@ class Scheduler:
         job = self._jobs.get(account)
         name = job.name if job is not None and job.name else f"cycle:{account}"
         log.error("watchdog: %s — %s", name, detail)
-        if job is not None:
-            job.schedule_removal()
+        if job is not None and self._queue.scheduler.get_job(job.job.id) is not None:
+            job.schedule_removal()  # (a job that died is gone already: removing it would raise)
         self._running.pop(account, None)
         self._schedule_cycle(account)
         self.restarts += 1
