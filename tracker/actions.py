@@ -173,7 +173,7 @@ async def resolve_orphans(
     if not orphans:
         return out
     try:
-        open_orders = {o.id: o for o in await gw.fetch_open_orders()}
+        open_orders = {o.id: o for o in await gw.fetch_open_orders([t.symbol for t in orphans])}
     except ExchangeError as e:
         out.errors.append(f"open orders: {e}")
         return out

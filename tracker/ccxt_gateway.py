@@ -94,6 +94,7 @@ class CcxtGateway:
         self._markets_loaded_at = 0.0
         self._markets_lock = asyncio.Lock()
         self._mode: PositionMode | None = None
+        self._open_orders_need_symbol = False
         self._count_requests()
         self._orders = OrderPlacer(exchange, account, retry, self._lookup, self._forget_mode)
 
@@ -189,10 +190,22 @@ class CcxtGateway:
         """An order refused by the exchange may mean the mode changed while flat: ask again."""
         self._mode = None
 
-    async def fetch_open_orders(self) -> list[Order]:
-        raws = await self._sweep("fetch open orders",
-                                 lambda scope: self._exchange.fetch_open_orders(None, None, None,
-                                                                                scope))
+    async def fetch_open_orders(self, symbols: Sequence[str] = ()) -> list[Order]:
+        if not self._open_orders_need_symbol:
+            try:
+                raws = await self._sweep(
+                    "fetch open orders",
+                    lambda scope: self._exchange.fetch_open_orders(None, None, None, scope))
+            except PermanentExchangeError as exc:
+                if not isinstance(exc.__cause__, ccxt.ArgumentsRequired):
+                    raise
+                log.info("%s: %s lists open orders per symbol only", self.account, self._id)
+                self._open_orders_need_symbol = True
+        if self._open_orders_need_symbol:
+            raws = []
+            for symbol in dict.fromkeys(symbols):
+                raws.extend(await self._call(f"fetch open orders on {symbol}",
+                                             partial(self._exchange.fetch_open_orders, symbol)))
         orders = [normalize_order(raw, self._id, is_stop=False) for raw in raws]
         return [order for order in orders if order.trigger_price is None]
 

@@ -6,7 +6,7 @@ has already exhausted those retries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -44,8 +44,11 @@ class ExchangeGateway(Protocol):
         """Every non-zero position of the account in one call (or one per settle coin)."""
         ...
 
-    async def fetch_open_orders(self) -> list[Order]:
-        """Ordinary (non-conditional) open orders: resting bot entries and manual orders."""
+    async def fetch_open_orders(self, symbols: Sequence[str] = ()) -> list[Order]:
+        """Ordinary (non-conditional) open orders: resting bot entries and manual orders.
+
+        One call without a symbol where the exchange allows it; otherwise one call per symbol
+        of interest (``symbols``), the only orders the caller needs then."""
         ...
 
     async def fetch_open_stop_orders(self) -> list[Order]:

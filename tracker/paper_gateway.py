@@ -8,7 +8,7 @@ very call that consumed it. Nothing sleeps, so a "timeout" fails at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -52,7 +52,7 @@ class PaperGateway:
         self._end(fault)
         return snapshot
 
-    async def fetch_open_orders(self) -> list[Order]:
+    async def fetch_open_orders(self, symbols: Sequence[str] = ()) -> list[Order]:
         fault = self._begin()
         orders = self.exchange.open_orders()
         self._end(fault)

@@ -210,3 +210,27 @@ async def test_unknown_symbol_is_permanent_and_not_retried(gateway: CcxtGateway,
         await gateway.fetch_fills("XYZ/USDT:USDT", _since())
 
     assert server.total_requests == 1  # the market load; nothing reached the server after it
+
+
+async def test_open_orders_per_symbol_where_the_exchange_needs_one(
+        gateway: CcxtGateway, server: BinanceServer, venue: PaperExchange) -> None:
+    """Some exchanges refuse to list open orders without a symbol (ccxt raises
+    ArgumentsRequired before any request): the gateway then asks per symbol of interest."""
+    import ccxt.async_support as ccxt
+
+    exchange = gateway._exchange
+    listing = exchange.fetch_open_orders
+
+    async def symbol_required(symbol: str | None = None, *args: object) -> object:
+        if symbol is None:
+            raise ccxt.ArgumentsRequired("fetchOpenOrders() requires a symbol argument")
+        return await listing(symbol, *args)
+
+    exchange.fetch_open_orders = symbol_required
+    btc = venue.manual_order(BTC, BUY, D("0.003"), price=D("40000"))
+    eth = venue.manual_order(ETH, BUY, D("0.100"), price=D("2900"))
+
+    first = await gateway.fetch_open_orders([BTC, ETH, BTC])
+    assert sorted(o.id for o in first) == sorted([btc.id, eth.id])
+    assert [o.id for o in await gateway.fetch_open_orders([ETH])] == [eth.id]
+    assert [q["symbol"] for q in server.sent("/openOrders", "GET")] == ["BTCUSDT", "ETHUSDT", "ETHUSDT"]
