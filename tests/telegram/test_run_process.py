@@ -11,12 +11,12 @@ import sys
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.fakes.binance_server import BinanceServer, ccxt_config_for
 from tests.fakes.botapi_server import FakeBotApi
+from tests.soak.bot_process import inline_toml
 from tests.telegram.conftest import BTC, CHAT
 from tracker.models import Side
 from tracker.paper import PaperExchange, default_markets
@@ -46,12 +46,6 @@ ccxt_config = {ccxt_config}
 """
 
 
-def inline_toml(value: Any) -> str:
-    """Strings, integers and nested tables as a TOML inline value."""
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {inline_toml(v)}"
-                                for k, v in value.items()) + " }"
-    return json.dumps(value)
 
 
 @pytest.fixture
