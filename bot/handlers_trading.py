@@ -8,6 +8,8 @@ a confirmed action cannot be tapped twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
@@ -26,6 +28,7 @@ from bot.trading_desk import (
     CloseOrder,
     EntryChoice,
     EntryOrder,
+    Reply,
     TradingDesk,
 )
 from bot.trading_parse import ClosePortion
@@ -43,37 +46,31 @@ def _asker(update: Update) -> Asker | None:
     return Asker(chat.id, user.id if user else None) if chat is not None else None
 
 
-def entry_command(desk: TradingDesk, side: Side) -> Handler:
+ReplyFor = Callable[[Sequence[str], Asker], Awaitable[Reply]]
+
+
+def _command(reply_for: ReplyFor) -> Handler:
+    """A command handler: the desk turns the typed arguments into the reply (and its buttons)."""
     async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, asker = update.effective_message, _asker(update)
         if message is None or asker is None:
             return
-        reply = await desk.entry_reply(side, context.args or [], asker)
+        reply = await reply_for(context.args or [], asker)
         await reply_html(message, reply.text, reply.keyboard)
 
     return handle
+
+
+def entry_command(desk: TradingDesk, side: Side) -> Handler:
+    return _command(partial(desk.entry_reply, side))
 
 
 def close_command(desk: TradingDesk) -> Handler:
-    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message, asker = update.effective_message, _asker(update)
-        if message is None or asker is None:
-            return
-        reply = await desk.close_reply(context.args or [], asker)
-        await reply_html(message, reply.text, reply.keyboard)
-
-    return handle
+    return _command(desk.close_reply)
 
 
 def cancel_command(desk: TradingDesk) -> Handler:
-    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message, asker = update.effective_message, _asker(update)
-        if message is None or asker is None:
-            return
-        reply = await desk.cancel_reply(context.args or [], asker)
-        await reply_html(message, reply.text, reply.keyboard)
-
-    return handle
+    return _command(desk.cancel_reply)
 
 
 async def _edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None = None
