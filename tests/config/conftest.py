@@ -32,3 +32,14 @@ def write_config(tmp_path: Path) -> WriteConfig:
         return path
 
     return write
+
+
+OKX = """
+[[accounts]]
+name = "okx"
+exchange = "okx"
+api_key_env = "OKX_KEY"
+secret_env = "OKX_SECRET"
+password_env = "OKX_PASS"
+"""
+OKX_ENV = {"OKX_KEY": "okx-key-1111", "OKX_SECRET": "okx-secret-2222", "OKX_PASS": "okx-pass-3333"}

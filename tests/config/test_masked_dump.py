@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 from bot.config import load_config
-from tests.config.conftest import ACCOUNT, ENV, WriteConfig
+from tests.config.conftest import ACCOUNT, ENV, OKX, OKX_ENV, WriteConfig
 
 FULL = """
 [storage]
@@ -33,14 +33,7 @@ notifications = { opened = "silent" }
 timeout = 5000
 httpsProxy = "http://trader:proxy-pa55word@proxy.example:8080"
 options = { defaultType = "swap", adjust = 0.25, "odd key" = ["a\\"b", 1] }
-[[accounts]]
-name = "okx"
-exchange = "okx"
-api_key_env = "OKX_KEY"
-secret_env = "OKX_SECRET"
-password_env = "OKX_PASS"
-"""
-OKX_ENV = {"OKX_KEY": "okx-key-1111", "OKX_SECRET": "okx-secret-2222", "OKX_PASS": "okx-pass-3333"}
+""" + OKX
 
 
 def test_dump_never_contains_a_secret(write_config: WriteConfig) -> None:

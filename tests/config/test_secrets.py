@@ -5,17 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import ConfigError, Credentials, load_config
-from tests.config.conftest import ACCOUNT, ENV, WriteConfig
-
-OKX = """
-[[accounts]]
-name = "okx"
-exchange = "okx"
-api_key_env = "OKX_KEY"
-secret_env = "OKX_SECRET"
-password_env = "OKX_PASS"
-"""
-OKX_ENV = {"OKX_KEY": "okx-key-1111", "OKX_SECRET": "okx-secret-2222", "OKX_PASS": "okx-pass-3333"}
+from tests.config.conftest import ACCOUNT, ENV, OKX, OKX_ENV, WriteConfig
 
 
 def test_credentials_are_read_from_the_named_variables(write_config: WriteConfig) -> None:
