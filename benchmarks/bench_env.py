@@ -14,12 +14,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
-from storage.batch import WriteBatch
-from storage.store import Store
-from tracker.models import Fill, Market, Order, PositionSnapshot, Side, TradeStatus
-from tracker.paper import PaperExchange, PaperGateway, synthetic_markets
-from tracker.report import TrackerSettings
-from tracker.tracker import SimplePositionTracker
+from positionbot.storage.store import Store, fixed_recipients
+from positionbot.tracker.core.models import Fill, Market, Order, PositionSnapshot, Side, TradeStatus
+from positionbot.tracker.core.records import WriteBatch
+from positionbot.tracker.engine.report import TrackerSettings
+from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, synthetic_markets
 
 ACCOUNT = "paper"
 CHAT = 4242
@@ -168,9 +168,10 @@ class BenchEnv:
     async def start_tracker(self) -> float:
         """Open the store if needed and start a fresh tracker over it; returns the start time."""
         if self._store is None:
-            self._store = await Store.open(self.db_path, clock=self.clock)
+            self._store = await Store.open(self.db_path, clock=self.clock,
+                                             recipients=fixed_recipients(self.chats))
         self._tracker = SimplePositionTracker(self.store, {ACCOUNT: self.gateway}, self.settings,
-                                              self.chats, clock=self.clock, sleep=self.clock.sleep)
+                                              clock=self.clock, sleep=self.clock.sleep)
         t0 = time.perf_counter()
         await self._tracker.start()
         return time.perf_counter() - t0
@@ -193,7 +194,7 @@ class BenchEnv:
         Returns the restart's time: a new tracker loading every open trade from the database.
         """
         trades = [replace(t, stop_loss_price=stop_price(t.side))
-                  for t in self.tracker.active_trades(ACCOUNT) if t.status is TradeStatus.OPEN]
+                  for t in self.tracker.book.active_trades(ACCOUNT) if t.status is TradeStatus.OPEN]
         await self.store.commit(WriteBatch(ACCOUNT, trades=trades))
         return await self.start_tracker()
 

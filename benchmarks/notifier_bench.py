@@ -19,10 +19,10 @@ from typing import Any
 from telegram.ext import ApplicationBuilder, ExtBot
 
 from benchmarks.bench_env import BenchEnv
-from bot.app import telegram_rate_limiter
-from bot.config import TelegramConfig
-from bot.notifier import DeliveryPolicy, Notifier
-from tests.fakes.botapi_server import FakeBotApi
+from positionbot.bot.app import telegram_rate_limiter
+from positionbot.bot.config import TelegramConfig
+from positionbot.bot.notifier import DeliveryPolicy, Notifier
+from positionbot.fakes.botapi_server import FakeBotApi
 
 FIRST_CHAT = 7001
 TELEGRAM_OVERALL_PER_S = 30

@@ -1,5 +1,5 @@
-"""``python -m bot`` is the ``positionbot`` command."""
+"""``python -m positionbot.bot`` is the ``positionbot`` command."""
 
-from bot.cli import main
+from positionbot.bot.cli import main
 
 raise SystemExit(main())

@@ -14,15 +14,15 @@ from datetime import timedelta
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, ApplicationBuilder
 
-from bot.config import AppConfig
-from bot.handlers import bot_commands, register_handlers
-from bot.handlers_common import App, Services
-from bot.markets_cache import MarketsCache
-from bot.notifier import DeliveryPolicy, Notifier
-from bot.scheduler import Scheduler, Timing
-from bot.wiring import StartupError, open_runtime
-from storage.store import Store
-from tracker.tracker import SimplePositionTracker
+from positionbot.bot.config import AppConfig
+from positionbot.bot.handlers import bot_commands, register_handlers
+from positionbot.bot.handlers.common import App, Services
+from positionbot.bot.markets_cache import MarketsCache
+from positionbot.bot.notifier import DeliveryPolicy, Notifier
+from positionbot.bot.scheduler import Scheduler, Timing
+from positionbot.bot.wiring import StartupError, open_runtime
+from positionbot.storage.store import Store
+from positionbot.tracker.engine.runner import SimplePositionTracker
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,7 @@ def build_application(
         timing = Timing(config.tracker.interval_seconds, config.tracker.cycle_timeout_seconds,
                         config.tracker.watchdog_seconds)
     assert application.job_queue is not None, "python-telegram-bot[job-queue] is required"
-    scheduler = Scheduler(application.job_queue, tracker, store, notifier, timing,
-                          telegram.notify_chats)
+    scheduler = Scheduler(application.job_queue, tracker, store, notifier, timing)
     application.bot_data[_SCHEDULER_KEY] = scheduler
     application.bot_data[_NOTIFIER_KEY] = notifier
     application.bot_data["poll_timeout"] = poll_timeout

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bot.config import AppConfig, ConfigError, load_config
-from bot.config_errors import render_problem
-from bot.logging_setup import LEVELS, setup_logging
+from positionbot.bot.config import AppConfig, ConfigError, load_config
+from positionbot.bot.config.errors import render_problem
+from positionbot.bot.logging_setup import LEVELS, setup_logging
 
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
@@ -145,17 +145,17 @@ def _configured(args: argparse.Namespace) -> AppConfig:
 
 def _run(args: argparse.Namespace) -> int:
     config = _configured(args)
-    return _command("bot.app", "run")(config)
+    return _command("positionbot.bot.app", "run")(config)
 
 
 def _sync(args: argparse.Namespace) -> int:
     config = _configured(args)
-    return _command("bot.sync_once", "sync_once")(config)
+    return _command("positionbot.bot.sync_once", "sync_once")(config)
 
 
 def _demo(args: argparse.Namespace) -> int:
     setup_logging(args.log_level or "WARNING", "text")
-    return _command("bot.demo", "run_demo")(args.speed, args.db)
+    return _command("positionbot.bot.demo", "run_demo")(args.speed, args.db)
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from tracker.models import Market
+from positionbot.tracker.core.models import Market
 
 log = logging.getLogger(__name__)
 

@@ -22,15 +22,15 @@ from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
-from bot.config import NotifyMode, TelegramConfig
-from bot.keyboards import info_keyboard
-from bot.markets_cache import MarketsCache
-from bot.render_format import Chunk
-from bot.render_notices import NoticeView, render_digest, render_notice
-from storage.batch import OutboxRow
-from storage.store import Store
-from tracker.clock import utc_now
-from tracker.models import Market
+from positionbot.bot.config import NotifyMode, TelegramConfig
+from positionbot.bot.markets_cache import MarketsCache
+from positionbot.bot.render.format import Chunk
+from positionbot.bot.render.keyboards import info_keyboard
+from positionbot.bot.render.notices import NoticeView, render_digest, render_notice
+from positionbot.storage.store import Store
+from positionbot.tracker.clock import utc_now
+from positionbot.tracker.core.models import Market, Notice
+from positionbot.tracker.core.records import OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,17 @@ class DeliveryPolicy:
     backoff_cap: float = 300.0
     send_timeout: float = 30.0  # one send, including the rate limiter's queueing
     batch_limit: int = 200  # rows read per drain: bounds memory and one drain's length
+
+
+def notice_recipients(telegram: TelegramConfig) -> Callable[[Notice], Sequence[int]]:
+    """The outbox's fan-out: which chats a notice is queued for, decided by the bot layer and
+    applied by the store in the transaction that records the change."""
+    chats = tuple(telegram.notify_chats)
+
+    def recipients(notice: Notice) -> Sequence[int]:
+        return chats
+
+    return recipients
 
 
 class _StopChat(Exception):

@@ -10,19 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from telegram.ext import CallbackContext, Job, JobQueue
 
-from bot.notifier import Notifier
-from storage.batch import WriteBatch
-from storage.store import Store
-from tracker.clock import utc_now
-from tracker.models import Notice, NoticeKind
-from tracker.tracker import SimplePositionTracker
+from positionbot.bot.notifier import Notifier
+from positionbot.storage.store import Store
+from positionbot.tracker.clock import utc_now
+from positionbot.tracker.core.models import Notice, NoticeKind
+from positionbot.tracker.core.records import WriteBatch
+from positionbot.tracker.engine.runner import SimplePositionTracker
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Scheduler:
 
     def __init__(
         self, job_queue: JobQueue[Any], tracker: SimplePositionTracker, store: Store,
-        notifier: Notifier, timing: Timing, notify_chats: Sequence[int],
+        notifier: Notifier, timing: Timing,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._queue = job_queue
@@ -63,7 +63,6 @@ class Scheduler:
         self._store = store
         self._notifier = notifier
         self.timing = timing
-        self._chats = tuple(notify_chats)
         self._clock = clock
         self._jobs: dict[str, Job[Any]] = {}
         self._running: dict[str, _Running] = {}
@@ -99,11 +98,7 @@ class Scheduler:
         task = asyncio.ensure_future(self._tracker.run_cycle(account))
         self._running[account] = _Running(task, time.monotonic())
         try:
-            await asyncio.wait_for(task, self.timing.cycle_timeout)
-        except TimeoutError:
-            log.error("cycle %s took longer than %gs and was cancelled",
-                      account, self.timing.cycle_timeout)
-            return
+            await task  # the runner applies the cycle time limit itself
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
@@ -152,6 +147,6 @@ class Scheduler:
         notice = Notice(NoticeKind.WATCHDOG.value, account, f"watchdog/{account}/{now.isoformat()}",
                         {"job": name, "detail": detail})
         try:
-            await self._store.commit(WriteBatch(account, notices=[notice], chat_ids=self._chats))
+            await self._store.commit(WriteBatch(account, notices=[notice]))
         except Exception:
             log.exception("could not queue the watchdog alert for %s", account)

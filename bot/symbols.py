@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from tracker.models import Trade
+from positionbot.tracker.core.models import Trade
 
 
 def base_of(symbol: str) -> str:

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.config import AppConfig
-from bot.wiring import Runtime, StartupError, open_runtime
-from tracker.clock import utc_now
-from tracker.models import Position, Trade, TradeStatus
-from tracker.plan import AppliedChange
-from tracker.report import CycleReport
-from tracker.tracker import SimplePositionTracker
+from positionbot.bot.config import AppConfig
+from positionbot.bot.wiring import Runtime, StartupError, open_runtime
+from positionbot.tracker.core.ledger import AppliedChange
+from positionbot.tracker.core.models import Position, Trade, TradeStatus
+from positionbot.tracker.engine.report import CycleReport
+from positionbot.tracker.engine.runner import SimplePositionTracker
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -39,23 +37,12 @@ def sync_once(config: AppConfig, out: TextIO | None = None) -> int:
 async def _sync_all(config: AppConfig, out: TextIO) -> int:
     async with open_runtime(config, announce=False) as runtime:
         tracker = runtime.tracker
-        limit = config.tracker.cycle_timeout_seconds
-        reports = await asyncio.gather(*(_bounded_cycle(tracker, a, limit) for a in tracker.accounts))
+        reports = await asyncio.gather(*(tracker.run_cycle(a) for a in tracker.accounts))
         for report in reports:
             out.write(format_account(report, tracker))
         out.write(await _summary(reports, runtime))
         out.flush()
         return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
-
-
-async def _bounded_cycle(tracker: SimplePositionTracker, account: str, limit: float) -> CycleReport:
-    """The cycle, cut off at the configured budget so a hung exchange cannot hang the shell."""
-    started, t0 = utc_now(), time.perf_counter()
-    try:
-        return await asyncio.wait_for(tracker.run_cycle(account), limit)
-    except TimeoutError:
-        return CycleReport(account, started, time.perf_counter() - t0, False, 0,
-                           errors=(f"no answer within cycle_timeout_seconds ({limit:g} s)",))
 
 
 def format_account(report: CycleReport, tracker: SimplePositionTracker) -> str:
@@ -68,10 +55,10 @@ def format_account(report: CycleReport, tracker: SimplePositionTracker) -> str:
     verified = " · closes verified by a second fetch" if report.verified else ""
     lines = [f"{report.account}: ok in {report.duration_s:.2f} s · {report.exchange_calls} "
              f"exchange calls · {report.positions} positions{verified}"]
-    trades = tracker.active_trades(report.account)
+    trades = tracker.book.active_trades(report.account)
     opened = [t for t in trades if t.is_open]
     pending = [t for t in trades if t.status is TradeStatus.PENDING]
-    lines += _section("positions", [_position_line(t, tracker.position_for(t)) for t in opened])
+    lines += _section("positions", [_position_line(t, tracker.book.position_for(t)) for t in opened])
     lines += _section("changes", [_change_line(c) for c in report.changes])
     lines += _section("actions", list(report.actions))
     lines += _section("pending bot entries", [_pending_line(t) for t in pending])

@@ -15,14 +15,15 @@ from datetime import timedelta
 
 from pydantic import SecretStr
 
-from bot.config import AppConfig
-from storage.lock import DatabaseInUseError
-from storage.schema import SchemaVersionError
-from storage.store import Store
-from tracker.dust import DustPolicy
-from tracker.gateway import ExchangeGateway
-from tracker.report import TrackerSettings
-from tracker.tracker import SimplePositionTracker
+from positionbot.bot.config import AppConfig
+from positionbot.bot.notifier import notice_recipients
+from positionbot.storage.lock import DatabaseInUseError
+from positionbot.storage.schema import SchemaVersionError
+from positionbot.storage.store import Store
+from positionbot.tracker.core.dust import DustPolicy
+from positionbot.tracker.engine.ports import ExchangeGateway
+from positionbot.tracker.engine.report import TrackerSettings
+from positionbot.tracker.engine.runner import SimplePositionTracker
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,9 @@ def tracker_settings(config: AppConfig) -> TrackerSettings:
 def build_gateways(config: AppConfig) -> dict[str, ExchangeGateway]:
     """One ccxt gateway per account, kept for the life of the process (its rate limiter lives
     in it), with credentials read from the environment variables the file names."""
-    from tracker.ccxt_gateway import CcxtGateway  # deferred: ccxt takes a second to import
+    from positionbot.tracker.exchange.ccxt.gateway import (
+        CcxtGateway,  # deferred: ccxt takes a second to import
+    )
 
     gateways: dict[str, ExchangeGateway] = {}
     for account in config.accounts:
@@ -96,7 +99,7 @@ async def open_runtime(
     paper exchange); they are closed on exit all the same.
     """
     try:
-        store = await Store.open(config.storage.path)
+        store = await Store.open(config.storage.path, recipients=notice_recipients(config.telegram))
     except (DatabaseInUseError, SchemaVersionError) as err:
         raise StartupError(str(err)) from None
     try:
@@ -105,8 +108,7 @@ async def open_runtime(
         await store.close()
         raise
     try:
-        tracker = SimplePositionTracker(store, built, tracker_settings(config),
-                                        config.telegram.notify_chats)
+        tracker = SimplePositionTracker(store, built, tracker_settings(config))
         await tracker.start(announce=announce)
         yield Runtime(store, tracker, built)
     finally:

@@ -1,9 +1,9 @@
 """SQLite state: trades, their append-only events, the notification outbox and sync state."""
 
-from storage.batch import FillCursor, OutboxRow, WriteBatch
-from storage.lock import DatabaseInUseError
-from storage.schema import SCHEMA_VERSION, SchemaVersionError
-from storage.store import Store
+from positionbot.storage.lock import DatabaseInUseError
+from positionbot.storage.schema import SCHEMA_VERSION, SchemaVersionError
+from positionbot.storage.store import Store
+from positionbot.tracker.core.records import FillCursor, OutboxRow, WriteBatch
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -8,13 +8,13 @@ keeps them sortable as text and reads them back timezone-aware.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from storage.batch import FillCursor, OutboxRow
-from tracker.models import Notice, PositionEvent, Side, Source, SyncState, Trade, TradeStatus
+from positionbot.tracker.core.models import Notice, PositionEvent, Side, Source, SyncState, Trade, TradeStatus
+from positionbot.tracker.core.records import FillCursor, OutboxRow
 
 Row = Sequence[Any]
 
@@ -223,7 +223,7 @@ def event_from_row(row: Row) -> PositionEvent:
 
 
 def outbox_rows(
-    notices: Sequence[Notice], chat_ids: Sequence[int], now: str
+    notices: Sequence[Notice], recipients: Callable[[Notice], Sequence[int]], now: str
 ) -> list[tuple[Any, ...]]:
     """One row per (notice, chat), notice-major so each chat's rows keep the notices' order."""
     rows: list[tuple[Any, ...]] = []
@@ -232,7 +232,7 @@ def outbox_rows(
         notional = opt_dec_text(n.notional)
         rows.extend(
             (chat, n.account, n.kind, n.dedupe_key, fields, n.trade_id, notional, now, now)
-            for chat in chat_ids
+            for chat in recipients(n)
         )
     return rows
 

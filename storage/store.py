@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,17 +17,29 @@ from typing import Any
 
 import aiosqlite
 
-from storage import codec
-from storage.batch import FillCursor, OutboxRow, WriteBatch
-from storage.lock import DatabaseInUseError, DatabaseLock
-from storage.schema import migrate
-from tracker.models import PositionEvent, SyncState, Trade, TradeStatus
+from positionbot.storage import codec
+from positionbot.storage.lock import DatabaseInUseError, DatabaseLock
+from positionbot.storage.schema import migrate
+from positionbot.tracker.core.models import Notice, PositionEvent, SyncState, Trade, TradeStatus
+from positionbot.tracker.core.records import FillCursor, OutboxRow, WriteBatch
 
 __all__ = ["DatabaseInUseError", "Store"]
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+Recipients = Callable[[Notice], Sequence[int]]
+"""The chats a notice is queued for: the bot layer's fan-out policy, injected at open."""
+
+
+def no_recipients(notice: Notice) -> Sequence[int]:
+    return ()
+
+
+def fixed_recipients(chats: Iterable[int]) -> Recipients:
+    """Every notice to the same chats."""
+    chosen = tuple(chats)
+    return lambda notice: chosen
 
 _MAX_ERROR_CHARS = 1000
 # Literal values, not parameters, so that the partial index trades_active applies. Hot queries
@@ -81,9 +93,10 @@ class Store:
 
     def __init__(
         self, path: Path, db: aiosqlite.Connection, lock: DatabaseLock, last_trade_id: int,
-        clock: Clock,
+        clock: Clock, recipients: Recipients,
     ) -> None:
         self.path = path
+        self.recipients = recipients
         self._db: aiosqlite.Connection | None = db
         self._file_lock = lock
         self._last_trade_id = last_trade_id
@@ -91,8 +104,11 @@ class Store:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: str | Path, *, clock: Clock = utc_now) -> Store:
-        """Lock, open and migrate the database; ``clock`` stamps outbox rows (tests pin it)."""
+    async def open(
+        cls, path: str | Path, *, clock: Clock = utc_now, recipients: Recipients = no_recipients
+    ) -> Store:
+        """Lock, open and migrate the database; ``clock`` stamps outbox rows (tests pin it),
+        ``recipients`` says which chats each notice is queued for."""
         path = Path(path)
         lock = DatabaseLock.acquire(path)
         try:
@@ -107,7 +123,7 @@ class Store:
         except BaseException:
             lock.release()
             raise
-        return cls(path, db, lock, rows[0][0] or 0, clock)
+        return cls(path, db, lock, rows[0][0] or 0, clock, recipients)
 
     async def close(self) -> None:
         """Close the connection and release the file lock; safe to call twice."""
@@ -119,6 +135,10 @@ class Store:
                 await db.close()
             finally:
                 self._file_lock.release()
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     @property
     def unclean_shutdown(self) -> bool:
@@ -202,7 +222,7 @@ class Store:
         now = codec.dt_text(self._clock())
         trades = [codec.trade_row(t) for t in batch.trades]
         events = [codec.event_row(e) for e in batch.events]
-        notifications = codec.outbox_rows(batch.notices, batch.chat_ids, now)
+        notifications = codec.outbox_rows(batch.notices, self.recipients, now)
         sync_state = None if batch.sync_state is None else codec.sync_state_row(batch.sync_state)
         cursors = [
             codec.fill_cursor_row(batch.account, symbol, cursor)

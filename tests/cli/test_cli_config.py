@@ -33,7 +33,7 @@ def positionbot(
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("POSITIONBOT", "BINANCE"))}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, env={**clean, **(env or {})},
+        [sys.executable, "-m", "positionbot", *args], cwd=cwd, env={**clean, **(env or {})},
         capture_output=True, text=True, timeout=60, check=False,
     )
 

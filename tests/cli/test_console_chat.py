@@ -10,8 +10,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, InvalidToken
 
-from bot.console_chat import ConsoleChat
-from bot.console_chat_render import terminal_text
+from positionbot.bot.demo.console_chat import ConsoleChat
+from positionbot.bot.demo.console_render import terminal_text
 
 CHAT = 77
 KEYBOARD = InlineKeyboardMarkup([

@@ -42,7 +42,7 @@ def demo_env(tmp: Path) -> dict[str, str]:
 
 def run_demo(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", "demo", *args], cwd=ROOT, env=demo_env(tmp),
+        [sys.executable, "-m", "positionbot", "demo", *args], cwd=ROOT, env=demo_env(tmp),
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False,
     )
 
@@ -114,7 +114,7 @@ def read_until(stream: int, seen: bytearray, fragment: str, within: float = 20.0
 
 def test_ctrl_c_stops_the_demo_cleanly(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "demo", "--speed", "3"], cwd=ROOT,
+        [sys.executable, "-m", "positionbot", "demo", "--speed", "3"], cwd=ROOT,
         env=demo_env(tmp_path / "tmp"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -135,7 +135,7 @@ def test_ctrl_c_stops_the_demo_cleanly(tmp_path: Path) -> None:
 def test_a_trader_at_a_terminal_types_commands_and_presses_buttons(tmp_path: Path) -> None:
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "demo"], cwd=ROOT, env=demo_env(tmp_path / "tmp"),
+        [sys.executable, "-m", "positionbot", "demo"], cwd=ROOT, env=demo_env(tmp_path / "tmp"),
         stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     os.close(terminal)

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from storage.store import Store
-from tests.fakes.binance_server import BinanceServer, ccxt_config_for
-from tracker.models import OrderSide, Side
-from tracker.paper import PaperExchange, default_markets
+from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
+from positionbot.storage.store import Store
+from positionbot.tracker.core.models import OrderSide, Side
+from positionbot.tracker.exchange.paper import PaperExchange, default_markets
 
 BTC = "BTC/USDT:USDT"
 D = Decimal
@@ -61,7 +61,7 @@ def toml_table(name: str, table: Mapping[str, Any]) -> str:
 async def sync_once(config: Path, env: Mapping[str, str] = KEYS) -> Result:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PB_SYNC_TEST")}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "sync", "--once", "-c", str(config),
+        sys.executable, "-m", "positionbot", "sync", "--once", "-c", str(config),
         env={**clean, **env}, cwd=config.parent,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config
+from positionbot.bot.config import ConfigError, load_config
 from tests.config.conftest import ACCOUNT, ENV, WriteConfig
 
 OKX = """

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.config import AppConfig, NotifyMode, load_config
-from tracker.models import NoticeKind
+from positionbot.bot.config import AppConfig, NotifyMode, load_config
+from positionbot.tracker.core.models import NoticeKind
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import AppConfig, NotifyMode, load_config
+from positionbot.bot.config import AppConfig, NotifyMode, load_config
 from tests.config.conftest import ACCOUNT, ENV, WriteConfig
 
 

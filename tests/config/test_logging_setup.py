@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.config import load_config
-from bot.logging_setup import add_secret, setup_logging
+from positionbot.bot.config import load_config
+from positionbot.bot.logging_setup import add_secret, setup_logging
 from tests.config.conftest import ACCOUNT, WriteConfig
 
 

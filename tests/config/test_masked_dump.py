@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from bot.config import load_config
+from positionbot.bot.config import load_config
 from tests.config.conftest import ACCOUNT, ENV, OKX, OKX_ENV, WriteConfig
 
 FULL = """

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from bot.config import DustConfig, NotifyMode, TelegramConfig, load_config
+from positionbot.bot.config import DustConfig, NotifyMode, TelegramConfig, load_config
+from positionbot.tracker.core.models import NoticeKind
 from tests.config.conftest import ACCOUNT, ENV, WriteConfig
-from tracker.models import NoticeKind
 
 DUST = """
 [tracker.dust]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import ConfigError, Credentials, load_config
+from positionbot.bot.config import ConfigError, Credentials, load_config
 from tests.config.conftest import ACCOUNT, ENV, OKX, OKX_ENV, WriteConfig
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.binance_server import BinanceServer, ccxt_config_for
-from tracker.ccxt_gateway import CcxtGateway
-from tracker.ccxt_retry import RetryPolicy
-from tracker.models import PositionMode
-from tracker.paper import PaperExchange, default_markets
+from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
+from positionbot.tracker.core.models import PositionMode
+from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
+from positionbot.tracker.exchange.ccxt.retry import RetryPolicy
+from positionbot.tracker.exchange.paper import PaperExchange, default_markets
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"

@@ -11,17 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from storage.store import Store
+from positionbot.fakes.binance_faults import Fault
+from positionbot.fakes.binance_server import BinanceServer
+from positionbot.storage.store import Store, fixed_recipients
+from positionbot.tracker.clock import utc_now
+from positionbot.tracker.core.dust import DustPolicy
+from positionbot.tracker.core.models import ChangeKind, OrderSide, Side, Trade, TradeStatus
+from positionbot.tracker.engine.commands import TradeCommands
+from positionbot.tracker.engine.report import CycleReport, TrackerSettings
+from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
+from positionbot.tracker.exchange.paper import PaperExchange, default_markets, synthetic_markets
 from tests.exchange.conftest import BTC, FAST_RETRY, MARKS, GatewayFactory
-from tests.fakes.binance_faults import Fault
-from tests.fakes.binance_server import BinanceServer
-from tracker.ccxt_gateway import CcxtGateway
-from tracker.clock import utc_now
-from tracker.dust import DustPolicy
-from tracker.models import ChangeKind, OrderSide, Side, Trade, TradeStatus
-from tracker.paper import PaperExchange, default_markets, synthetic_markets
-from tracker.report import CycleReport, TrackerSettings
-from tracker.tracker import SimplePositionTracker
 
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
@@ -43,7 +44,7 @@ class Bot:
         return report
 
     def trades(self) -> list[Trade]:
-        return self.tracker.active_trades(ACCOUNT)
+        return self.tracker.book.active_trades(ACCOUNT)
 
     async def kinds(self) -> list[str]:
         rows = await self.store.pending_notifications(utc_now() + timedelta(days=1), limit=1000)
@@ -54,9 +55,9 @@ async def _bot(tmp_path: Path, venue: PaperExchange, make_gateway: GatewayFactor
                ) -> AsyncIterator[Bot]:
     async with BinanceServer(venue) as server:
         gateway = make_gateway(server)
-        store = await Store.open(tmp_path / "state.db")
+        store = await Store.open(tmp_path / "state.db", recipients=fixed_recipients([CHAT]))
         settings = TrackerSettings(verify_delay=0.05, dust=DustPolicy(D("5")))
-        tracker = SimplePositionTracker(store, {ACCOUNT: gateway}, settings, [CHAT], utc_now,
+        tracker = SimplePositionTracker(store, {ACCOUNT: gateway}, settings, utc_now,
                                         asyncio.sleep)
         await tracker.start()
         bot = Bot(server, venue, gateway, store, tracker)
@@ -107,7 +108,7 @@ async def test_stop_loss_is_placed_and_its_hit_reported_with_the_fill_price(bot:
     await bot.cycle()
     [trade] = bot.trades()
 
-    result = await bot.tracker.set_stop_loss(trade.id, D("49000"))
+    result = await TradeCommands(bot.tracker).set_stop_loss(trade.id, D("49000"))
 
     assert result.placed
     [sent] = bot.server.sent("/fapi/v1/algoOrder")
@@ -164,7 +165,7 @@ async def test_steady_cycle_with_many_stops_makes_two_requests(tmp_path: Path,
             venue.manual_order(market.symbol, BUY, D("1.000"))
         await bot.cycle()
         for trade in bot.trades():
-            assert (await bot.tracker.set_stop_loss(trade.id, D("9"))).placed
+            assert (await TradeCommands(bot.tracker).set_stop_loss(trade.id, D("9"))).placed
         await bot.cycle()
         bot.server.requests.clear()
 

@@ -6,14 +6,14 @@ from decimal import Decimal
 
 import pytest
 
+from positionbot.fakes.binance_faults import Fault
+from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
+from positionbot.tracker.core.models import OrderSide, OrderStatus, Side
+from positionbot.tracker.engine.ports import PermanentExchangeError, TransientExchangeError
+from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
+from positionbot.tracker.exchange.ccxt.retry import RetryPolicy
+from positionbot.tracker.exchange.paper import PaperExchange
 from tests.exchange.conftest import BTC, ETH, GatewayFactory
-from tests.fakes.binance_faults import Fault
-from tests.fakes.binance_server import BinanceServer, ccxt_config_for
-from tracker.ccxt_gateway import CcxtGateway
-from tracker.ccxt_retry import RetryPolicy
-from tracker.gateway import PermanentExchangeError, TransientExchangeError
-from tracker.models import OrderSide, OrderStatus, Side
-from tracker.paper import PaperExchange
 
 D = Decimal
 QUICK_TIMEOUT = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02, call_timeout=0.2)

@@ -10,11 +10,11 @@ from decimal import Decimal
 import ccxt.async_support as ccxt
 import pytest
 
+from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
+from positionbot.tracker.core.models import Fill, OrderSide, Side
+from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
+from positionbot.tracker.exchange.paper import PaperExchange, default_markets
 from tests.exchange.conftest import BTC, ETH, MARKS, SOL, GatewayFactory
-from tests.fakes.binance_server import BinanceServer, ccxt_config_for
-from tracker.ccxt_gateway import CcxtGateway
-from tracker.models import Fill, OrderSide, Side
-from tracker.paper import PaperExchange, default_markets
 
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
 
-from tracker.ccxt_gateway import CcxtGateway
-from tracker.ccxt_normalize import (
+from positionbot.tracker.core.models import Market, OrderSide, OrderStatus, PositionMode, Side
+from positionbot.tracker.engine.ports import TransientExchangeError
+from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
+from positionbot.tracker.exchange.ccxt.normalize import (
     normalize_fill,
     normalize_market,
     normalize_order,
@@ -17,10 +19,8 @@ from tracker.ccxt_normalize import (
     snapshot_mode,
     to_decimal,
 )
-from tracker.ccxt_retry import RetryPolicy, describe
-from tracker.ccxt_scopes import listing_scopes
-from tracker.gateway import TransientExchangeError
-from tracker.models import Market, OrderSide, OrderStatus, PositionMode, Side
+from positionbot.tracker.exchange.ccxt.retry import RetryPolicy, describe
+from positionbot.tracker.exchange.ccxt.scopes import listing_scopes
 
 D = Decimal
 

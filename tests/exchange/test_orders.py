@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
+from positionbot.fakes.binance_server import BinanceServer
+from positionbot.tracker.core.models import OrderSide, OrderStatus, Side
+from positionbot.tracker.engine.ports import OrderRejectedError, PermanentExchangeError
+from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
+from positionbot.tracker.exchange.paper import PaperExchange
 from tests.exchange.conftest import BTC, ETH
-from tests.fakes.binance_server import BinanceServer
-from tracker.ccxt_gateway import CcxtGateway
-from tracker.gateway import OrderRejectedError, PermanentExchangeError
-from tracker.models import OrderSide, OrderStatus, Side
-from tracker.paper import PaperExchange
 
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL

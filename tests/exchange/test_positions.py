@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from positionbot.fakes.binance_faults import Fault
+from positionbot.fakes.binance_server import BinanceServer
+from positionbot.tracker.core.models import OrderSide, PositionMode, Side
+from positionbot.tracker.engine.ports import TransientExchangeError
+from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
+from positionbot.tracker.exchange.paper import PaperExchange, synthetic_markets
 from tests.exchange.conftest import BTC, ETH, SOL, GatewayFactory
-from tests.fakes.binance_faults import Fault
-from tests.fakes.binance_server import BinanceServer
-from tracker.ccxt_gateway import CcxtGateway
-from tracker.gateway import TransientExchangeError
-from tracker.models import OrderSide, PositionMode, Side
-from tracker.paper import PaperExchange, synthetic_markets
 
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL

@@ -17,14 +17,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bot import callbacks
-from bot.app import stop
-from storage.store import Store
-from tests.fakes.botapi_rules import SentMessage
-from tests.fakes.botapi_server import FakeBotApi
+from positionbot.bot import callbacks
+from positionbot.bot.app import stop
+from positionbot.fakes.botapi_rules import SentMessage
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.storage.store import Store
+from positionbot.tracker.core.models import Order, Side
+from positionbot.tracker.exchange.paper import PaperGateway
 from tests.telegram.conftest import BTC, CHAT, BotEnv, make_env, open_position
-from tracker.models import Order, Side
-from tracker.paper import PaperGateway
 
 COMMANDS = ("/sl", "/positions", "/history", "/sync", "/status", "/long", "/short", "/close",
             "/cancel")

@@ -14,14 +14,15 @@ import asyncio
 import sys
 from pathlib import Path
 
-from storage.store import Store
-from tests.tracker.conftest import BTC, BUY, CHAT, ETH, SELL, D, Env
-from tracker.models import ChangeKind, Order, Side
-from tracker.tracker import SimplePositionTracker
+from positionbot.storage.store import Store
+from positionbot.tracker.core.models import ChangeKind, Order, Side
+from positionbot.tracker.engine.commands import TradeCommands
+from positionbot.tracker.engine.runner import SimplePositionTracker
+from tests.tracker.conftest import BTC, BUY, ETH, SELL, D, Env
 
 HOLD_OPEN = """
 import asyncio, sys
-from storage.store import Store
+from positionbot.storage.store import Store
 async def main():
     await Store.open(sys.argv[1])
     print("open", flush=True)
@@ -57,7 +58,7 @@ async def test_a_stop_whose_placement_outcome_was_lost_is_not_left_behind(env: E
     trade_id = env.trades()[0].id
     env.exchange.inject("timeout_after_submit", "timeout")  # placed; answer and look-up lost
 
-    result = await env.tracker.set_stop_loss(trade_id, D("48000"))
+    result = await TradeCommands(env.tracker).set_stop_loss(trade_id, D("48000"))
 
     assert not result.placed and env.trades()[0].has_pending_stop
     assert [o.amount for o in env.exchange.open_stop_orders()] == [D("0.010")]  # unrecorded
@@ -87,7 +88,7 @@ async def test_a_flip_seen_only_by_the_verification_fetch_is_no_entry_mismatch(e
         await env.clock.sleep(seconds)
 
     tracker = SimplePositionTracker(env.store, {"paper": env.gateway}, env.tracker.settings,
-                                    [CHAT], env.clock, flip_eth_while_waiting)
+                                    env.clock, flip_eth_while_waiting)
     await tracker.start()
     env.exchange.manual_order(BTC, SELL, D("0.010"), reduce_only=True)  # asks for verification
     env.clock.advance(15)
@@ -95,11 +96,11 @@ async def test_a_flip_seen_only_by_the_verification_fetch_is_no_entry_mismatch(e
     report = await tracker.run_cycle("paper")
 
     assert [c.kind for c in report.changes] == [ChangeKind.CLOSED]
-    assert tracker.mismatches == {}
-    assert tracker.find_active(eth.id) == eth
+    assert tracker.book.mismatches == {}
+    assert tracker.book.find_active(eth.id) == eth
     env.clock.advance(15)
     flipped = await tracker.run_cycle("paper")
     assert [c.kind for c in flipped.changes] == [ChangeKind.FLIPPED]
-    [short] = tracker.active_trades("paper")
+    [short] = tracker.book.active_trades("paper")
     assert short.side is Side.SHORT and short.avg_entry_price == D("3100")
-    assert tracker.mismatches == {}
+    assert tracker.book.mismatches == {}

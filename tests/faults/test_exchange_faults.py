@@ -20,20 +20,20 @@ from typing import Any
 import pytest
 from telegram import Bot
 
-from bot.config import TelegramConfig
-from bot.notifier import DeliveryPolicy, Notifier
-from storage.store import Store
-from tests.fakes.binance_faults import Fault
-from tests.fakes.binance_server import BinanceServer, ccxt_config_for
-from tests.fakes.botapi_server import FakeBotApi
-from tracker.ccxt_gateway import CcxtGateway
-from tracker.ccxt_retry import RetryPolicy
-from tracker.clock import utc_now
-from tracker.dust import DustPolicy
-from tracker.models import OrderSide, TradeStatus
-from tracker.paper import PaperExchange, default_markets
-from tracker.report import CycleReport, TrackerSettings
-from tracker.tracker import SimplePositionTracker
+from positionbot.bot.config import TelegramConfig
+from positionbot.bot.notifier import DeliveryPolicy, Notifier
+from positionbot.fakes.binance_faults import Fault
+from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.storage.store import Store, fixed_recipients
+from positionbot.tracker.clock import utc_now
+from positionbot.tracker.core.dust import DustPolicy
+from positionbot.tracker.core.models import OrderSide, TradeStatus
+from positionbot.tracker.engine.report import CycleReport, TrackerSettings
+from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
+from positionbot.tracker.exchange.ccxt.retry import RetryPolicy
+from positionbot.tracker.exchange.paper import PaperExchange, default_markets
 
 D = Decimal
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
@@ -74,10 +74,10 @@ async def chain(tmp_path: Path) -> AsyncIterator[Chain]:
     async with BinanceServer(venue) as server, FakeBotApi() as api:
         gateway = CcxtGateway(ACCOUNT, "binanceusdm", api_key="key", secret="secret",
                               ccxt_config=ccxt_config_for(server.base_url), retry=RETRY)
-        store = await Store.open(tmp_path / "state.db")
+        store = await Store.open(tmp_path / "state.db", recipients=fixed_recipients([CHAT]))
         settings = TrackerSettings(verify_delay=0.05, alert_after_failures=ALERT_AFTER,
                                    dust=DustPolicy(D("5")))
-        tracker = SimplePositionTracker(store, {ACCOUNT: gateway}, settings, [CHAT], utc_now,
+        tracker = SimplePositionTracker(store, {ACCOUNT: gateway}, settings, utc_now,
                                         asyncio.sleep)
         await tracker.start()
         telegram = TelegramConfig.model_validate({"allowed_chats": [CHAT], "notify_chats": [CHAT]})
@@ -123,8 +123,8 @@ async def test_an_outage_changes_nothing_alerts_once_and_recovers_once(
         report = await chain.cycle()
         assert not report.ok and report.changes == ()
         assert chain.server.count(POSITIONS) - before == per_cycle  # bounded, as configured
-        assert chain.tracker.sync_state(ACCOUNT).consecutive_failures == failure
-        assert {t.symbol for t in chain.tracker.active_trades()} == {BTC, ETH}
+        assert chain.tracker.book.sync_state(ACCOUNT).consecutive_failures == failure
+        assert {t.symbol for t in chain.tracker.book.active_trades()} == {BTC, ETH}
         await chain.notifier.drain()
     assert len(chain.server.faults) == 0
 
@@ -139,7 +139,7 @@ async def test_an_outage_changes_nothing_alerts_once_and_recovers_once(
     assert [line.split("</b>")[0] for line in chain.headlines()] == [
         "🆕 <b>Opened", "🆕 <b>Opened", "🔌 <b>Exchange unreachable", "🏁 <b>Closed",
         "🔗 <b>Exchange reachable again"]
-    assert [t.symbol for t in chain.tracker.active_trades()] == [ETH]
+    assert [t.symbol for t in chain.tracker.book.active_trades()] == [ETH]
     closed = (await chain.store.list_trades(statuses=[TradeStatus.CLOSED]))[0]
     assert [e.kind for e in await chain.store.events_for_trade(closed.id)] == ["opened", "closed"]
 
@@ -162,7 +162,7 @@ async def test_a_transient_short_position_list_closes_nothing(chain: Chain, payl
     report = await chain.cycle()
 
     assert report.ok and report.verified and report.changes == ()
-    assert {t.symbol for t in chain.tracker.active_trades()} == {BTC, ETH}
+    assert {t.symbol for t in chain.tracker.book.active_trades()} == {BTC, ETH}
     await chain.notifier.drain()
     assert await chain.outbox() == [("opened", "sent"), ("opened", "sent")]
 
@@ -175,7 +175,7 @@ async def test_a_key_revoked_mid_run_then_restored(chain: Chain) -> None:
     chain.venue.manual_order(BTC, OrderSide.BUY, D("0.005"))
     reports = [await chain.cycle() for _ in range(FAILED_CYCLES)]
     assert all(not r.ok and "authentication failed" in r.errors[0] for r in reports)
-    assert chain.tracker.active_trades()[0].size == D("0.010")
+    assert chain.tracker.book.active_trades()[0].size == D("0.010")
     chain.server.bad_api_keys.clear()
 
     report = await chain.cycle()

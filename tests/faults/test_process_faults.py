@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.binance_faults import Fault
-from tests.fakes.binance_server import ccxt_config_for
-from tests.fakes.botapi_server import FakeBotApi
+from positionbot.fakes.binance_faults import Fault
+from positionbot.fakes.binance_server import ccxt_config_for
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.tracker.core.models import OrderSide
+from positionbot.tracker.exchange.paper import PaperExchange, default_markets
 from tests.soak.audit import audit, read_ledger
 from tests.soak.bot_process import BotConfig, BotProcess
 from tests.soak.soak import COMMAND_CHAT, PUSH_CHAT, TripwireBinance
 from tests.soak.trader import BTC, MARKS
-from tracker.models import OrderSide
-from tracker.paper import PaperExchange, default_markets
 
 D = Decimal
 
@@ -81,25 +81,30 @@ async def test_a_second_instance_refuses_to_start_and_the_first_carries_on(
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-async def test_cycles_that_never_finish_are_caught_by_the_watchdog_of_the_process(
+async def test_cycles_that_never_finish_are_cut_off_and_alerted_by_the_process(
     harness: Harness,
 ) -> None:
-    # As with the defaults (15 s / 120 s), the watchdog ticks with every cycle: check = interval.
+    """Every fetch hangs: each cycle is cut at the cycle time limit (by the runner, the only
+    place that applies it), counts as a failure, and three in a row give one alert; the
+    recovery is pushed once when the exchange answers again."""
     bot = harness.bot(config=replace(harness.config, cycle_timeout=1.0, watchdog=4.0,
                                      verify_delay=0.1))
     await bot.start()
     try:
         await harness.api.wait_for(lambda: bool(harness.pushes("Opened")), within=30)
         harness.exchange.inject(*[Fault.slow(1.5, "/positionRisk")] * 40)  # every fetch hangs
-        await harness.api.wait_for(lambda: bool(harness.pushes("Watchdog")), within=12)
-        [alert] = harness.pushes("Watchdog")
-        assert "cycle:main" in alert and "no completed cycle for" in alert
-        assert "cycle main took longer than 1s and was cancelled" in bot.log_text()
+        await harness.api.wait_for(lambda: bool(harness.pushes("Exchange unreachable")), within=12)
+        [alert] = harness.pushes("Exchange unreachable")
+        assert "cycle timed out after 1s" in alert
+        assert "cycle main FAILED" in bot.log_text()
 
         harness.exchange.faults.clear()
         harness.exchange.venue.manual_order(BTC, OrderSide.BUY, D("0.005"))
         await harness.api.wait_for(lambda: bool(harness.pushes("Increased")), within=15)
-        assert len(harness.pushes("Watchdog")) == 1
+        assert len(harness.pushes("Exchange unreachable")) == 1
+        await harness.api.wait_for(lambda: bool(harness.pushes("reachable again")), within=15)
+        assert len(harness.pushes("reachable again")) == 1
+        assert not harness.pushes("Watchdog")
     finally:
         assert await bot.stop() == 0
 

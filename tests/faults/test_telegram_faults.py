@@ -17,12 +17,12 @@ from itertools import pairwise
 
 import pytest
 
-from bot.app import stop
-from bot.scheduler import Timing
-from storage.store import Store
-from tests.fakes.botapi_server import FakeBotApi
+from positionbot.bot.app import stop
+from positionbot.bot.scheduler import Timing
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.storage.store import Store
+from positionbot.tracker.core.models import OrderSide
 from tests.telegram.conftest import BTC, ETH, PUSH_CHAT, BotEnv, make_env, telegram_config
-from tracker.models import OrderSide
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -76,7 +76,7 @@ def outbox_statuses(env: BotEnv, chat: int) -> list[str]:
 
 async def trade_five_changes(env: BotEnv) -> None:
     """Five changes, each waited for until a cycle recorded it."""
-    trades = env.tracker.active_trades
+    trades = env.tracker.book.active_trades
     steps: list[tuple[Callable[[], object], Callable[[], bool]]] = [
         (lambda: env.exchange.manual_order(BTC, BUY, D("0.010")), lambda: len(trades()) == 1),
         (lambda: env.exchange.manual_order(BTC, BUY, D("0.010")),

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from tracker.models import PositionMode
-from tracker.paper import PaperExchange, PaperGateway, default_markets
+from positionbot.tracker.core.models import PositionMode
+from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"

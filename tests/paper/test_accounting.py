@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from positionbot.tracker.core.models import Market, OrderSide, Side
+from positionbot.tracker.engine.ports import OrderRejectedError
+from positionbot.tracker.exchange.paper import PaperExchange
 from tests.paper.conftest import BTC, ETH, HandClock, d
-from tracker.gateway import OrderRejectedError
-from tracker.models import Market, OrderSide, Side
-from tracker.paper import PaperExchange
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 

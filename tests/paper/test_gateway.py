@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.paper.conftest import BTC, ETH, START, HandClock, d
-from tracker.gateway import (
+from positionbot.tracker.core.models import OrderSide, OrderStatus, PositionMode, Side
+from positionbot.tracker.engine.ports import (
     OrderRejectedError,
     PermanentExchangeError,
     TransientExchangeError,
 )
-from tracker.models import OrderSide, OrderStatus, PositionMode, Side
-from tracker.paper import Fault, PaperExchange, PaperGateway
+from positionbot.tracker.exchange.paper import Fault, PaperExchange, PaperGateway
+from tests.paper.conftest import BTC, ETH, START, HandClock, d
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from positionbot.tracker.core.models import Market, OrderSide, OrderStatus, Side
+from positionbot.tracker.engine.ports import OrderRejectedError
+from positionbot.tracker.exchange.paper import PaperExchange, default_markets, synthetic_markets
 from tests.paper.conftest import BTC, ETH, START, HandClock, d
-from tracker.gateway import OrderRejectedError
-from tracker.models import Market, OrderSide, OrderStatus, Side
-from tracker.paper import PaperExchange, default_markets, synthetic_markets
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 

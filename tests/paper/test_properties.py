@@ -11,10 +11,10 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from positionbot.tracker.core.models import ZERO, Fill, Market, OrderSide, PositionMode, Side
+from positionbot.tracker.engine.ports import OrderRejectedError
+from positionbot.tracker.exchange.paper import PaperExchange
 from tests.paper.conftest import HandClock
-from tracker.gateway import OrderRejectedError
-from tracker.models import ZERO, Fill, Market, OrderSide, PositionMode, Side
-from tracker.paper import PaperExchange
 
 SYMBOL = "P/USDT:USDT"
 MARKET = Market(SYMBOL, "P", "USDT", "USDT", contract_size=Decimal("0.1"),

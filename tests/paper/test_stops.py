@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from positionbot.tracker.core.models import OrderSide, OrderStatus, Side
+from positionbot.tracker.engine.ports import OrderRejectedError
+from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway
 from tests.paper.conftest import BTC, ETH, HandClock, d
-from tracker.gateway import OrderRejectedError
-from tracker.models import OrderSide, OrderStatus, Side
-from tracker.paper import PaperExchange, PaperGateway
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from tests.fakes.botapi_rules import SentMessage
-from tracker.models import Order, Position
+from positionbot.fakes.botapi_rules import SentMessage
+from positionbot.tracker.core.models import Order, Position
 
 OPEN = "position_opened"
 

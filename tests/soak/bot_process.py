@@ -90,7 +90,7 @@ class BotConfig:
 
 @dataclass
 class BotProcess:
-    """Start, SIGKILL and restart ``python -m bot run -c <config>`` in ``workdir``.
+    """Start, SIGKILL and restart ``python -m positionbot run -c <config>`` in ``workdir``.
 
     The database is ``state.db`` beside the config file; each start logs to
     ``<name>-<n>.log`` in ``workdir``.
@@ -121,7 +121,7 @@ class BotProcess:
                SECRET_ENV: "soak-secret"}
         with log_path.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", "-c", str(self.config), env=env,
+                sys.executable, "-m", "positionbot", "run", "-c", str(self.config), env=env,
                 cwd=self.workdir, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
 
     def kill(self) -> None:

@@ -1,7 +1,7 @@
 """Crash-safety soak: the whole bot process, killed with SIGKILL at random moments, again and again.
 
 The local Binance USDⓈ-M server (real ccxt talks to it) and the local Bot API server (real
-python-telegram-bot talks to it) run in this process; ``python -m bot run`` runs as a child.
+python-telegram-bot talks to it) run in this process; ``python -m positionbot run`` runs as a child.
 A random trader works the venue by hand — opens, adds, partial closes, flips, closes, stop
 triggers via mark moves — and types ``/sl`` in the chat. The child is killed with SIGKILL:
 
@@ -35,13 +35,13 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.binance_server import BinanceServer, ccxt_config_for
-from tests.fakes.botapi_server import FakeBotApi
+from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.tracker.exchange.paper import PaperExchange, default_markets
 from tests.soak.audit import Audit, audit, read_ledger
 from tests.soak.bot_process import BotConfig, BotProcess
 from tests.soak.report import KillRecord, SoakResult
 from tests.soak.trader import MARKS, RandomTrader
-from tracker.paper import PaperExchange, default_markets
 
 COMMAND_CHAT = 4242
 PUSH_CHAT = 5151

@@ -12,10 +12,10 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from tests.fakes.botapi_server import FakeBotApi
-from tracker.gateway import OrderRejectedError
-from tracker.models import Order, OrderSide, Position, Side
-from tracker.paper import PaperExchange
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.tracker.core.models import Order, OrderSide, Position, Side
+from positionbot.tracker.engine.ports import OrderRejectedError
+from positionbot.tracker.exchange.paper import PaperExchange
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
 MARKS = {BTC: Decimal("60000"), ETH: Decimal("3000"), SOL: Decimal("150")}

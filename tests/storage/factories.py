@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tracker.models import Notice, PositionEvent, Side, Source, Trade, TradeStatus
+from positionbot.tracker.core.models import Notice, PositionEvent, Side, Source, Trade, TradeStatus
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 

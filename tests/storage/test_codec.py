@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storage import codec
+from positionbot.storage import codec
 
 # Hypothesis takes naive bounds and attaches the generated zone itself.
 aware_datetimes = st.datetimes(

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import SCHEMA_VERSION, DatabaseInUseError, SchemaVersionError, Store, WriteBatch
+from positionbot.storage import SCHEMA_VERSION, DatabaseInUseError, SchemaVersionError, Store, WriteBatch
+from positionbot.tracker.core.models import SyncState
 from tests.storage.factories import (
     T0,
     db_path,
@@ -22,11 +23,11 @@ from tests.storage.factories import (
     run_python,
     start_python,
 )
-from tracker.models import SyncState
 
 PRELUDE = """
 import asyncio, os, sys
-from storage import Store, WriteBatch
+from positionbot.storage import Store, WriteBatch
+from positionbot.storage.store import fixed_recipients
 from tests.storage.factories import make_event, make_notice, make_trade
 path = sys.argv[1]
 """
@@ -38,7 +39,6 @@ def batch_for(trade_id: int, seq: int = 1) -> WriteBatch:
         trades=[make_trade(trade_id, event_seq=seq)],
         events=[make_event(trade_id, seq)],
         notices=[make_notice(f"main:{trade_id}:{seq}", trade_id=trade_id)],
-        chat_ids=(1,),
     )
 
 
@@ -49,7 +49,6 @@ async def test_a_batch_failing_midway_writes_nothing(store: Store) -> None:
         trades=[make_trade(1, size=Decimal("9")), make_trade(2)],
         events=[make_event(2, 1), make_event(1, 1)],  # (1, 1) exists already
         notices=[make_notice("main:2:1", trade_id=2)],
-        chat_ids=(1,),
         sync_state=SyncState("main", last_success_at=T0),
     )
 
@@ -88,8 +87,7 @@ async def test_a_cancelled_commit_lands_whole_or_not_at_all(store: Store) -> Non
 
 
 async def test_concurrent_writers_do_not_share_a_transaction(store: Store) -> None:
-    await store.commit(WriteBatch("main", notices=[make_notice(f"n{i}") for i in range(50)],
-                                  chat_ids=(1,)))
+    await store.commit(WriteBatch("main", notices=[make_notice(f"n{i}") for i in range(50)]))
     rows = await store.pending_notifications(T0)
 
     await asyncio.gather(
@@ -107,9 +105,9 @@ async def test_committed_data_survives_a_process_that_dies_without_closing(
     path = db_path(tmp_path)
     script = PRELUDE + """
 async def main():
-    store = await Store.open(path)
+    store = await Store.open(path, recipients=fixed_recipients((1, 2)))
     await store.commit(WriteBatch("main", trades=[make_trade(1)], events=[make_event(1, 1)],
-                                  notices=[make_notice("main:1:1")], chat_ids=(1, 2)))
+                                  notices=[make_notice("main:1:1")]))
     os._exit(0)
 asyncio.run(main())
 """
@@ -146,7 +144,7 @@ async def main():
     await store.commit(WriteBatch("main", trades=[make_trade(1)], events=[make_event(1, 1)]))
     aiosqlite.Connection.executemany = hang_after_events
     await store.commit(WriteBatch("main", trades=[make_trade(2)], events=[make_event(2, 1)],
-                                  notices=[make_notice("main:2:1")], chat_ids=(1,)))
+                                  notices=[make_notice("main:2:1")]))
 asyncio.run(main())
 """
     proc = await start_python(script, str(path))
@@ -173,7 +171,7 @@ asyncio.run(main())
 async def test_a_second_process_is_refused_while_the_store_is_open(tmp_path: Path) -> None:
     path = db_path(tmp_path)
     script = PRELUDE + """
-from storage import DatabaseInUseError
+from positionbot.storage import DatabaseInUseError
 async def main():
     try:
         store = await Store.open(path)

@@ -6,22 +6,24 @@ import sqlite3
 from datetime import timedelta
 from decimal import Decimal
 
-from storage import Store, WriteBatch
+from positionbot.storage import Store, WriteBatch
+from positionbot.storage.store import fixed_recipients
 from tests.storage.factories import T0, make_notice, make_trade
 
 CHATS = (111, -1002, 333)
 
 
 async def commit_notices(store: Store, *keys: str, chats: tuple[int, ...] = CHATS) -> None:
-    await store.commit(WriteBatch("main", notices=[make_notice(k) for k in keys], chat_ids=chats))
+    store.recipients = fixed_recipients(chats)
+    await store.commit(WriteBatch("main", notices=[make_notice(k) for k in keys]))
 
 
 async def test_each_notice_fans_out_to_one_row_per_chat(store: Store) -> None:
     opened = make_notice("main:1:1", trade_id=1, notional=Decimal("32500.0500"),
                          fields={"symbol": "BTC/USDT:USDT", "note": "«<b>» ✓"})
     closed = make_notice("main:1:2", kind="closed", trade_id=1)
-    await store.commit(WriteBatch("main", trades=[make_trade(1)], notices=[opened, closed],
-                                  chat_ids=CHATS))
+    store.recipients = fixed_recipients(CHATS)
+    await store.commit(WriteBatch("main", trades=[make_trade(1)], notices=[opened, closed]))
 
     rows = await store.pending_notifications(T0)
 

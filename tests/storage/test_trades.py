@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from storage import FillCursor, Store, WriteBatch
+from positionbot.storage import FillCursor, Store, WriteBatch
+from positionbot.tracker.core.models import Side, Source, SyncState, Trade, TradeStatus
 from tests.storage.factories import T0, make_event, make_trade
-from tracker.models import Side, Source, SyncState, Trade, TradeStatus
 
 IST = timezone(timedelta(hours=5, minutes=30))
 

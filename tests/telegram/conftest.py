@@ -12,18 +12,18 @@ from typing import Any
 import pytest
 from telegram import Bot
 
-from bot.app import App, build_application, start, stop
-from bot.config import AppConfig, TelegramConfig, TrackerConfig
-from bot.notifier import DeliveryPolicy
-from bot.scheduler import Timing
-from storage.store import Store
-from tests.fakes.botapi_rules import SentMessage
-from tests.fakes.botapi_server import FakeBotApi
-from tracker.dust import DustPolicy
-from tracker.models import Side
-from tracker.paper import PaperExchange, PaperGateway, default_markets
-from tracker.report import TrackerSettings
-from tracker.tracker import SimplePositionTracker
+from positionbot.bot.app import App, build_application, start, stop
+from positionbot.bot.config import AppConfig, TelegramConfig, TrackerConfig
+from positionbot.bot.notifier import DeliveryPolicy, notice_recipients
+from positionbot.bot.scheduler import Timing
+from positionbot.fakes.botapi_rules import SentMessage
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.storage.store import Store
+from positionbot.tracker.core.dust import DustPolicy
+from positionbot.tracker.core.models import Side
+from positionbot.tracker.engine.report import TrackerSettings
+from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
 
 CHAT = 4242  # the trader's private chat: allowed to use commands
 PUSH_CHAT = 5151  # where pushes go (also allowed), so command replies never interleave
@@ -115,9 +115,11 @@ async def make_env(
     exchanges = {a: PaperExchange(default_markets(), marks={BTC: D("60000"), ETH: D("3000")})
                  for a in accounts}
     gateways = {a: gateway_type(exchanges[a], account=a) for a in accounts}
-    settings = TrackerSettings(verify_delay=0.0, dust=DustPolicy(D("5")), cycle_timeout=5.0)
+    settings = TrackerSettings(verify_delay=0.0, dust=DustPolicy(D("5")),
+                               cycle_timeout=timing.cycle_timeout if timing else 5.0)
     telegram = telegram or telegram_config()
-    tracker = SimplePositionTracker(store, gateways, settings, telegram.notify_chats)
+    store.recipients = notice_recipients(telegram)
+    tracker = SimplePositionTracker(store, gateways, settings)
     await tracker.start()
     timing = timing or Timing(interval=3600, cycle_timeout=5, watchdog_after=4000,
                               notify_interval=0.05)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracker.models import NoticeKind
+from positionbot.tracker.core.models import NoticeKind
 
 _POSITION = {
     "symbol": "BTC/USDT:USDT", "side": "long", "source": "external", "size_before": "0.010",

@@ -8,16 +8,16 @@ from decimal import Decimal
 
 import pytest
 
-from bot.app import build_application, file_url_for, stop
-from bot.render_format import SAFE_MESSAGE_CHARS, split_message
-from bot.render_listing import AccountView, render_positions
-from storage.store import Store
-from tests.fakes.botapi_rules import html_visible_text
-from tests.fakes.botapi_server import FakeBotApi
+from positionbot.bot.app import build_application, file_url_for, stop
+from positionbot.bot.render.format import SAFE_MESSAGE_CHARS, split_message
+from positionbot.bot.render.listing import AccountView, render_positions
+from positionbot.fakes.botapi_rules import html_visible_text
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.storage.store import Store
+from positionbot.tracker.core.models import Position, Side, Source, SyncState, Trade, TradeStatus
+from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
 from tests.telegram.conftest import app_config, make_env, telegram_config
-from tracker.models import Position, Side, Source, SyncState, Trade, TradeStatus
-from tracker.paper import PaperExchange, PaperGateway, default_markets
-from tracker.tracker import SimplePositionTracker
 
 
 async def test_telegram_base_url_from_the_config_selects_the_server(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.handlers_buttons import STALE
+from positionbot.bot.handlers.buttons import STALE
+from positionbot.tracker.core.models import Side
 from tests.telegram.conftest import BTC, CHAT, PUSH_CHAT, BotEnv, open_position
-from tracker.models import Side
 
 
 async def test_refresh_edits_the_listing_in_place(env: BotEnv) -> None:

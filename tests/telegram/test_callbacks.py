@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import callbacks
-from bot.callbacks import MAX_CALLBACK_BYTES, Action, Callback, decode
+from positionbot.bot import callbacks
+from positionbot.bot.callbacks import MAX_CALLBACK_BYTES, Action, Callback, decode
 
 
 def test_builders_round_trip_and_stay_short() -> None:

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.fakes.botapi_rules import html_visible_text
+from positionbot.fakes.botapi_rules import html_visible_text
+from positionbot.tracker.core.models import OrderSide, Side
+from positionbot.tracker.exchange.paper import Fault
 from tests.telegram.conftest import BTC, ETH, STRANGER, BotEnv, open_position
-from tracker.models import OrderSide, Side
-from tracker.paper import Fault
 
 
 async def test_command_list_is_registered_and_start_explains_the_bot(env: BotEnv) -> None:

@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from bot.app import stop
-from bot.scheduler import Timing
-from storage.store import Store
-from tests.fakes.botapi_server import FakeBotApi
+from positionbot.bot.app import stop
+from positionbot.bot.scheduler import Timing
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.storage.store import Store
+from positionbot.tracker.core.models import OrderSide
 from tests.telegram.conftest import BTC, ETH, PUSH_CHAT, BotEnv, make_env
-from tracker.models import OrderSide
 
 # PTB itself warns when it builds a RetryAfter; the 429s here are deliberate.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -42,7 +42,7 @@ async def test_telegram_down_for_a_while_then_back_delivers_all_in_order_once(
     live: BotEnv,
 ) -> None:
     await live.api.start_outage("refuse", polling=True)
-    trades = live.tracker.active_trades
+    trades = live.tracker.book.active_trades
     live.exchange.manual_order(BTC, OrderSide.BUY, Decimal("0.01"))
     await until(live, lambda: len(trades()) == 1)
     live.exchange.manual_order(BTC, OrderSide.BUY, Decimal("0.01"))

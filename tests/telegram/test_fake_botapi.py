@@ -9,8 +9,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
-from tests.fakes.botapi_rules import ApiError, html_visible_text
-from tests.fakes.botapi_server import FakeBotApi
+from positionbot.fakes.botapi_rules import ApiError, html_visible_text
+from positionbot.fakes.botapi_server import FakeBotApi
 
 # PTB itself warns when it builds a RetryAfter; the 429s here are deliberate.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

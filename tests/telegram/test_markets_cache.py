@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from bot.markets_cache import MarketsCache
-from tracker.models import Market
-from tracker.paper import default_markets
+from positionbot.bot.markets_cache import MarketsCache
+from positionbot.tracker.core.models import Market
+from positionbot.tracker.exchange.paper import default_markets
 
 MARKETS = {m.symbol: m for m in default_markets()}
 

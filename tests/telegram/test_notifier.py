@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from telegram import Bot
 
-from bot.config import TelegramConfig
-from bot.notifier import DeliveryPolicy, Notifier
-from storage.batch import WriteBatch
-from storage.store import Store
-from tests.fakes.botapi_server import FakeBotApi
+from positionbot.bot.config import TelegramConfig
+from positionbot.bot.notifier import DeliveryPolicy, Notifier
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.storage.store import Store, fixed_recipients
+from positionbot.tracker.core.models import Notice
+from positionbot.tracker.core.records import WriteBatch
 from tests.telegram.conftest import FAST_DELIVERY, telegram_config
 from tests.telegram.samples import SAMPLES
-from tracker.models import Notice
 
 # PTB itself warns when it builds a RetryAfter; the 429s here are deliberate.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -58,7 +58,8 @@ class Outbox:
             notices.append(Notice(kind, "main", f"test/{self.seq}", fields, None,
                                   Decimal(notional) if notional else None))
             tags.append(tag)
-        await self.store.commit(WriteBatch("main", notices=notices, chat_ids=chats))
+        self.store.recipients = fixed_recipients(chats)
+        await self.store.commit(WriteBatch("main", notices=notices))
         return tags
 
     def rows(self) -> list[tuple[Any, ...]]:

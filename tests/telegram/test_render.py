@@ -11,20 +11,20 @@ from hypothesis import strategies as st
 from telegram import Bot
 from telegram.constants import ParseMode
 
-from bot import callbacks
-from bot.render_format import (
+from positionbot.bot import callbacks
+from positionbot.bot.render.format import (
     SAFE_MESSAGE_CHARS,
     fmt_duration,
     fmt_money,
     fmt_number,
     split_message,
 )
-from bot.render_notices import NoticeView, notice_summary, render_digest, render_notice
-from tests.fakes.botapi_rules import MAX_TEXT, ApiError, html_visible_text
-from tests.fakes.botapi_server import FakeBotApi
+from positionbot.bot.render.notices import NoticeView, notice_summary, render_digest, render_notice
+from positionbot.fakes.botapi_rules import MAX_TEXT, ApiError, html_visible_text
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.tracker.core.models import NoticeKind
+from positionbot.tracker.exchange.paper import default_markets
 from tests.telegram.samples import SAMPLES
-from tracker.models import NoticeKind
-from tracker.paper import default_markets
 
 MARKETS = {m.symbol: m for m in default_markets()}
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.binance_server import BinanceServer, ccxt_config_for
-from tests.fakes.botapi_server import FakeBotApi
+from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.tracker.core.models import Side
+from positionbot.tracker.exchange.paper import PaperExchange, default_markets
 from tests.soak.bot_process import inline_toml
 from tests.telegram.conftest import BTC, CHAT
-from tracker.models import Side
-from tracker.paper import PaperExchange, default_markets
 
 CONFIG = """
 [storage]
@@ -66,7 +66,7 @@ async def test_run_serves_pushes_and_commands_and_stops_cleanly_on_sigterm(
     env = {**os.environ, "PB_RUN_TEST_TOKEN": api.token, "PB_RUN_TEST_KEY": "k",
            "PB_RUN_TEST_SECRET": "s"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", "-c", str(config), env=env, cwd=tmp_path,
+        sys.executable, "-m", "positionbot", "run", "-c", str(config), env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         await api.wait_for(lambda: any("Opened" in m.text for m in api.messages(CHAT)),

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.app import stop
-from bot.handlers_sl import StopInputError, parse_stop_value
-from storage.batch import WriteBatch
-from storage.store import Store
-from tests.fakes.botapi_server import FakeBotApi
+from positionbot.bot.app import stop
+from positionbot.bot.handlers.stop_loss import StopInputError, parse_stop_value
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.storage.store import Store
+from positionbot.tracker.core.models import Side, Source, Trade, TradeStatus
+from positionbot.tracker.core.records import WriteBatch
 from tests.telegram.conftest import BTC, CHAT, ETH, BotEnv, make_env, open_position
-from tracker.models import Side, Source, Trade, TradeStatus
 
 SOL = "SOL/USDT:USDT"
 
@@ -61,7 +61,7 @@ async def test_off_clears_the_stop(trading: BotEnv) -> None:
     reply = await trading.command("/sl BTC off")
     assert reply.text.startswith("🧹") and "stop loss cleared" in reply.text
     assert stop_prices(trading) == []
-    assert trading.tracker.active_trades()[0].stop_loss_price is None
+    assert trading.tracker.book.active_trades()[0].stop_loss_price is None
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -152,7 +152,7 @@ async def pending(env: BotEnv) -> BotEnv:
 async def test_a_pending_trade_stores_the_stop(pending: BotEnv) -> None:
     reply = await pending.command("/sl SOL 95")
     assert reply.text.startswith("⏳") and "placed when the entry fills" in reply.text
-    [trade] = pending.tracker.active_trades()
+    [trade] = pending.tracker.book.active_trades()
     assert trade.has_pending_stop and trade.stop_loss_price == Decimal("95")
     percent = await pending.command("/sl SOL -3%")
     assert "stop loss 97" in percent.text  # 3% below the limit price

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from storage.store import Store
-from tracker.dust import DustPolicy
-from tracker.models import OrderSide, PositionMode, Trade
-from tracker.paper import PaperExchange, PaperGateway, default_markets
-from tracker.report import TrackerSettings
-from tracker.tracker import SimplePositionTracker
+from positionbot.storage.store import Store, fixed_recipients
+from positionbot.tracker.core.dust import DustPolicy
+from positionbot.tracker.core.models import OrderSide, PositionMode, Trade
+from positionbot.tracker.engine.report import TrackerSettings
+from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -54,7 +54,7 @@ class Env:
         return report
 
     def trades(self) -> list[Trade]:
-        return self.tracker.active_trades("paper")
+        return self.tracker.book.active_trades("paper")
 
     async def notices(self) -> list[tuple[str, dict[str, str]]]:
         rows = await self.store.pending_notifications(self.clock() + timedelta(days=1), limit=10_000)
@@ -66,7 +66,7 @@ class Env:
     async def reopen(self) -> None:
         """Simulate a restart: a new store and tracker on the same file and exchange."""
         await self.store.close()
-        self.store = await Store.open(self.path, clock=self.clock)
+        self.store = await Store.open(self.path, clock=self.clock, recipients=fixed_recipients([CHAT]))
         self.tracker = make_tracker(self.store, self.gateway, self.clock)
         await self.tracker.start()
 
@@ -74,7 +74,7 @@ class Env:
 def make_tracker(store: Store, gateway: PaperGateway, clock: HandClock) -> SimplePositionTracker:
     settings = TrackerSettings(verify_delay=2.0, pending_timeout=timedelta(minutes=60),
                                alert_after_failures=3, dust=DustPolicy(D("5")))
-    return SimplePositionTracker(store, {"paper": gateway}, settings, [CHAT], clock, clock.sleep)
+    return SimplePositionTracker(store, {"paper": gateway}, settings, clock, clock.sleep)
 
 
 async def make_env(tmp_path: Path, mode: PositionMode = PositionMode.ONE_WAY) -> Env:
@@ -83,7 +83,7 @@ async def make_env(tmp_path: Path, mode: PositionMode = PositionMode.ONE_WAY) ->
                              marks={BTC: D("50000"), ETH: D("3000")})
     gateway = PaperGateway(exchange, account="paper")
     path = tmp_path / "state.db"
-    store = await Store.open(path, clock=clock)
+    store = await Store.open(path, clock=clock, recipients=fixed_recipients([CHAT]))
     tracker = make_tracker(store, gateway, clock)
     await tracker.start()
     env = Env(clock, exchange, gateway, store, tracker, path)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from storage.batch import WriteBatch
-from storage.store import Store
-from tests.tracker.conftest import BTC, BUY, SELL, D, Env, make_tracker
+from positionbot.storage.store import Store, fixed_recipients
+from positionbot.tracker.core.records import WriteBatch
+from tests.tracker.conftest import BTC, BUY, CHAT, SELL, D, Env, make_tracker
 
 
 class CrashingStore(Store):
@@ -24,7 +24,7 @@ class CrashingStore(Store):
 async def test_crash_before_commit_the_change_is_seen_again_once(env: Env, tmp_path: Path) -> None:
     env.exchange.manual_order(BTC, BUY, D("0.010"))
     await env.store.close()
-    store = await CrashingStore.open(env.path, clock=env.clock)
+    store = await CrashingStore.open(env.path, clock=env.clock, recipients=fixed_recipients([CHAT]))
     tracker = make_tracker(store, env.gateway, env.clock)
     await tracker.start()
     store.crash_next = True
@@ -32,7 +32,7 @@ async def test_crash_before_commit_the_change_is_seen_again_once(env: Env, tmp_p
     with pytest.raises(SystemExit):
         await tracker.run_cycle("paper")
     await store.close()
-    env.store = await Store.open(env.path, clock=env.clock)
+    env.store = await Store.open(env.path, clock=env.clock, recipients=fixed_recipients([CHAT]))
     env.tracker = make_tracker(env.store, env.gateway, env.clock)
     await env.tracker.start()
     await env.cycle()

@@ -4,17 +4,17 @@ from datetime import timedelta
 
 import pytest
 
+from positionbot.tracker.core.models import ChangeKind, Side, Source, TradeStatus
+from positionbot.tracker.engine.commands import Refusal, TradeCommands
 from tests.tracker.conftest import BTC, BUY, ETH, SELL, D, Env
-from tracker.models import ChangeKind, Side, Source, TradeStatus
-from tracker.trading import TradingError, cancel_pending, close_position, open_entry, preview_entry
 
 
 async def entry(env: Env, side: Side = Side.LONG, amount: str = "0.010", price: str | None = None,
                 stop: str | None = None, symbol: str = BTC):  # type: ignore[no-untyped-def]
-    preview = await preview_entry(env.tracker, "paper", symbol, side, D(amount),
+    preview = await TradeCommands(env.tracker).preview_entry("paper", symbol, side, D(amount),
                                   D(price) if price else None, D(stop) if stop else None,
                                   env.exchange.mark(symbol))
-    return await open_entry(env.tracker, preview)
+    return await TradeCommands(env.tracker).open_entry(preview)
 
 
 async def test_market_entry_becomes_a_bot_trade_with_its_stop_placed(env: Env) -> None:
@@ -44,7 +44,7 @@ async def test_limit_entry_cancelled_by_hand_is_cancelled_with_its_reason(env: E
 
 
 async def test_pending_trade_without_entry_order_is_cancelled(env: Env) -> None:
-    from tracker.models import Trade
+    from positionbot.tracker.core.models import Trade
 
     t = Trade(env.tracker.new_trade_id(), "paper", BTC, Side.LONG, TradeStatus.PENDING, Source.BOT,
               created_at=env.clock())
@@ -97,11 +97,11 @@ async def test_close_from_the_bot_is_recorded_by_the_cycle_and_labelled(env: Env
     env.exchange.manual_order(BTC, BUY, D("0.010"))  # a manual position...
     await env.cycle()
     tid = env.trades()[0].id
-    await close_position(env.tracker, tid, D("0.004"))  # ...partly closed from the chat
+    await TradeCommands(env.tracker).close_position(tid, D("0.004"))  # ...partly closed from the chat
     await env.cycle()
     assert env.trades()[0].size == D("0.006")
     assert (await env.notices())[-1][1]["reason"] == "bot_close"
-    await close_position(env.tracker, tid, None)
+    await TradeCommands(env.tracker).close_position(tid, None)
     await env.cycle()
     assert env.trades() == []
     closed = (await env.store.list_trades("paper"))[0]
@@ -110,7 +110,7 @@ async def test_close_from_the_bot_is_recorded_by_the_cycle_and_labelled(env: Env
 
 async def test_cancel_pending_cancels_the_entry_order_first(env: Env) -> None:
     pending = await entry(env, price="45000")
-    await cancel_pending(env.tracker, pending.id)
+    await TradeCommands(env.tracker).cancel_pending(pending.id)
     assert env.exchange.open_orders() == [] and env.trades() == []
     assert (await env.notices())[-1][1]["reason"] == "cancelled from the chat"
 
@@ -135,19 +135,20 @@ async def test_manual_fill_while_a_bot_entry_is_pending_on_the_same_symbol(env: 
 async def test_bad_entries_are_refused_before_anything_is_sent(
     env: Env, amount: str, price: str | None, stop: str | None, message: str) -> None:
     calls = env.gateway.calls
-    with pytest.raises(TradingError, match=message):
+    with pytest.raises(Refusal, match=message):
         await entry(env, amount=amount, price=price, stop=stop)
     assert env.gateway.calls == calls and env.trades() == []
 
 
 async def test_unknown_symbol_is_refused(env: Env) -> None:
-    with pytest.raises(TradingError, match="unknown symbol"):
-        await preview_entry(env.tracker, "paper", "NOPE/USDT:USDT", Side.LONG, D("1"), None, None, None)
+    with pytest.raises(Refusal, match="unknown symbol"):
+        await TradeCommands(env.tracker).preview_entry("paper", "NOPE/USDT:USDT", Side.LONG, D("1"),
+                                                       None, None, None)
 
 
 async def test_rejected_entry_cancels_its_pending_trade(env: Env) -> None:
     env.exchange.set_order_rejection("-2019 margin is insufficient", count=1)
-    with pytest.raises(TradingError, match="refused"):
+    with pytest.raises(Refusal, match="refused"):
         await entry(env, symbol=ETH, amount="0.010")
     assert env.trades() == []
     assert "rejected" in (await env.notices())[-1][1]["reason"]

@@ -2,8 +2,8 @@
 
 import asyncio
 
+from positionbot.tracker.core.models import ChangeKind
 from tests.tracker.conftest import BTC, BUY, SELL, D, Env
-from tracker.models import ChangeKind
 
 
 async def test_transient_empty_position_list_closes_nothing(env: Env) -> None:
@@ -32,7 +32,7 @@ async def test_failed_fetch_changes_nothing(env: Env) -> None:
     env.clock.advance(15)
     report = await env.tracker.run_cycle("paper")
     assert not report.ok and report.changes == () and len(env.trades()) == 1
-    assert env.tracker.sync_state("paper").consecutive_failures == 1
+    assert env.tracker.book.sync_state("paper").consecutive_failures == 1
 
 
 async def test_verification_fetch_failing_changes_nothing(env: Env) -> None:
@@ -50,7 +50,7 @@ async def test_unreachable_alert_once_after_three_failures_then_one_recovery(env
         env.clock.advance(15)
         assert not (await env.tracker.run_cycle("paper")).ok
     assert await env.kinds() == ["exchange_unreachable"]
-    state = env.tracker.sync_state("paper")
+    state = env.tracker.book.sync_state("paper")
     assert state.consecutive_failures == 5 and state.alerted
     await env.cycle()
     await env.cycle()
@@ -63,7 +63,7 @@ async def test_auth_error_is_reported_and_changes_nothing(env: Env) -> None:
     env.clock.advance(15)
     report = await env.tracker.run_cycle("paper")
     assert not report.ok and env.trades() == []
-    assert env.tracker.sync_state("paper").last_error == report.errors[0]
+    assert env.tracker.book.sync_state("paper").last_error == report.errors[0]
 
 
 async def test_concurrent_cycles_wait_for_each_other_instead_of_racing(env: Env) -> None:

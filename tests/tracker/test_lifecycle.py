@@ -2,8 +2,8 @@
 
 from decimal import Decimal
 
+from positionbot.tracker.core.models import ChangeKind, Side, Source, TradeStatus
 from tests.tracker.conftest import BTC, BUY, ETH, SELL, D, Env
-from tracker.models import ChangeKind, Side, Source, TradeStatus
 
 
 async def test_manual_open_is_tracked_as_external_with_exact_entry(env: Env) -> None:
@@ -126,9 +126,9 @@ async def test_steady_cycle_changes_nothing_and_writes_no_notice(env: Env) -> No
 
 
 async def test_first_sync_adopts_existing_positions_at_the_exchange_entry(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from storage.store import Store
+    from positionbot.storage.store import Store
+    from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
     from tests.tracker.conftest import HandClock, make_tracker
-    from tracker.paper import PaperExchange, PaperGateway, default_markets
 
     clock = HandClock()
     ex = PaperExchange(default_markets(), clock=clock, marks={BTC: D("50000")})
@@ -138,6 +138,6 @@ async def test_first_sync_adopts_existing_positions_at_the_exchange_entry(tmp_pa
     await tracker.start()
     report = await tracker.run_cycle("paper")
     assert report.ok and report.exchange_calls == 2  # markets + positions: no fill look-ups for old history
-    (t,) = tracker.active_trades()
+    (t,) = tracker.book.active_trades()
     assert (t.side, t.size, t.avg_entry_price, t.fees) == (Side.SHORT, D("0.5"), D("61234.5"), Decimal(0))
     await store.close()

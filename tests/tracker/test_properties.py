@@ -14,9 +14,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from positionbot.tracker.core.models import OrderSide, Side
+from positionbot.tracker.core.stoploss import percent_stop_price
+from positionbot.tracker.engine.commands import TradeCommands
 from tests.tracker.conftest import BTC, ETH, Env, make_env
-from tracker.models import OrderSide, Side
-from tracker.stoploss import percent_stop_price
 
 D = Decimal
 CHANGE_KINDS = {"opened", "increased", "decreased", "closed", "flipped", "stop_loss_hit"}
@@ -84,7 +85,7 @@ async def check_cycle(env: Env, glitched: bool = False) -> None:
         if t.is_open and abs(t.avg_entry_price - entries[(t.symbol, t.side)]) > tick:
             # Only a round trip that left the size unchanged between two cycles can move the
             # exchange's average unseen; it must then be flagged, never silently overwritten.
-            assert t.id in env.tracker.mismatches
+            assert t.id in env.tracker.book.mismatches
             assert t.exchange_entry_price == entries[(t.symbol, t.side)]
 
 
@@ -106,7 +107,8 @@ async def apply(env: Env, o: object, glitched: bool) -> bool:
             t = open_trades[o.index % len(open_trades)]
             mark = env.exchange.mark(t.symbol)
             try:
-                await env.tracker.set_stop_loss(t.id, percent_stop_price(t.side, mark, D(o.pct) / 10))
+                price = percent_stop_price(t.side, mark, D(o.pct) / 10)
+                await TradeCommands(env.tracker).set_stop_loss(t.id, price)
             except ValueError as e:  # judged against the tracker's last mark, which may lag
                 assert "the mark" in str(e), e
     elif isinstance(o, Glitch):

@@ -2,8 +2,9 @@
 
 import pytest
 
+from positionbot.tracker.core.models import ChangeKind, OrderSide, TradeStatus
+from positionbot.tracker.engine.commands import TradeCommands
 from tests.tracker.conftest import BTC, BUY, SELL, D, Env
-from tracker.models import ChangeKind, OrderSide, TradeStatus
 
 
 async def open_long(env: Env, size: str = "0.010") -> int:
@@ -15,7 +16,7 @@ async def open_long(env: Env, size: str = "0.010") -> int:
 
 async def test_set_stop_loss_places_a_reduce_only_stop_for_the_full_size(env: Env) -> None:
     tid = await open_long(env)
-    result = await env.tracker.set_stop_loss(tid, D("48000.07"))
+    result = await TradeCommands(env.tracker).set_stop_loss(tid, D("48000.07"))
     assert result.placed
     (stop,) = env.exchange.open_stop_orders()
     assert (stop.side, stop.amount, stop.trigger_price, stop.reduce_only) == (
@@ -29,7 +30,7 @@ async def test_set_stop_loss_places_a_reduce_only_stop_for_the_full_size(env: En
 
 async def test_stop_is_resized_when_the_position_changes(env: Env) -> None:
     tid = await open_long(env)
-    await env.tracker.set_stop_loss(tid, D("48000"))
+    await TradeCommands(env.tracker).set_stop_loss(tid, D("48000"))
     env.exchange.manual_order(BTC, BUY, D("0.005"))
     report = await env.cycle()
     assert [c.kind for c in report.changes] == [ChangeKind.INCREASED]
@@ -40,7 +41,7 @@ async def test_stop_is_resized_when_the_position_changes(env: Env) -> None:
 
 async def test_stop_hit_is_reported_with_the_fill_price(env: Env) -> None:
     tid = await open_long(env)
-    await env.tracker.set_stop_loss(tid, D("48000"))
+    await TradeCommands(env.tracker).set_stop_loss(tid, D("48000"))
     env.exchange.set_mark(BTC, D("47990"))  # the stop fires and fills at the mark
     report = await env.cycle()
     assert [c.kind for c in report.changes] == [ChangeKind.CLOSED]
@@ -55,7 +56,7 @@ async def test_stop_hit_is_reported_with_the_fill_price(env: Env) -> None:
 
 async def test_manual_close_cancels_the_leftover_stop(env: Env) -> None:
     tid = await open_long(env)
-    await env.tracker.set_stop_loss(tid, D("48000"))
+    await TradeCommands(env.tracker).set_stop_loss(tid, D("48000"))
     env.exchange.manual_order(BTC, SELL, D("0.010"), reduce_only=True)
     report = await env.cycle()
     assert [c.kind for c in report.changes] == [ChangeKind.CLOSED]
@@ -69,7 +70,7 @@ async def test_manual_close_cancels_the_leftover_stop(env: Env) -> None:
 
 async def test_stop_removed_by_hand_is_cleared_and_reported(env: Env) -> None:
     tid = await open_long(env)
-    await env.tracker.set_stop_loss(tid, D("48000"))
+    await TradeCommands(env.tracker).set_stop_loss(tid, D("48000"))
     (stop,) = env.exchange.open_stop_orders()
     env.exchange.manual_cancel(stop.id)
     await env.cycle()
@@ -83,14 +84,14 @@ async def test_stop_removed_by_hand_is_cleared_and_reported(env: Env) -> None:
 async def test_stop_on_the_wrong_side_of_the_mark_is_refused(env: Env) -> None:
     tid = await open_long(env)
     with pytest.raises(ValueError, match="below the mark"):
-        await env.tracker.set_stop_loss(tid, D("50001"))
+        await TradeCommands(env.tracker).set_stop_loss(tid, D("50001"))
     assert env.exchange.open_stop_orders() == []
     assert env.trades()[0].stop_loss_price is None
 
 
 async def test_pending_stop_crossed_later_is_warned_once_and_placed_when_possible(env: Env) -> None:
     tid = await open_long(env)
-    await env.tracker.set_stop_loss(tid, D("48000"))
+    await TradeCommands(env.tracker).set_stop_loss(tid, D("48000"))
     (stop,) = env.exchange.open_stop_orders()
     env.exchange.manual_cancel(stop.id)
     await env.cycle()  # removed by hand: cleared
@@ -113,7 +114,7 @@ async def test_pending_stop_crossed_later_is_warned_once_and_placed_when_possibl
 async def test_rejected_stop_is_pushed_once_and_retried(env: Env) -> None:
     tid = await open_long(env)
     env.exchange.set_order_rejection("-2010 insufficient margin", count=3)
-    result = await env.tracker.set_stop_loss(tid, D("48000"))
+    result = await TradeCommands(env.tracker).set_stop_loss(tid, D("48000"))
     assert not result.placed and "refused" in result.message
     assert env.trades()[0].has_pending_stop
     await env.cycle()
@@ -128,7 +129,7 @@ async def test_rejected_stop_is_pushed_once_and_retried(env: Env) -> None:
 async def test_timeout_after_the_exchange_accepted_never_leaves_two_stops(env: Env) -> None:
     tid = await open_long(env)
     env.exchange.inject("timeout_after_submit")
-    result = await env.tracker.set_stop_loss(tid, D("48000"))
+    result = await TradeCommands(env.tracker).set_stop_loss(tid, D("48000"))
     assert result.placed
     assert len(env.exchange.open_stop_orders()) == 1
     await env.cycle()
@@ -137,8 +138,8 @@ async def test_timeout_after_the_exchange_accepted_never_leaves_two_stops(env: E
 
 async def test_clearing_cancels_the_stop(env: Env) -> None:
     tid = await open_long(env)
-    await env.tracker.set_stop_loss(tid, D("48000"))
-    result = await env.tracker.set_stop_loss(tid, None)
+    await TradeCommands(env.tracker).set_stop_loss(tid, D("48000"))
+    result = await TradeCommands(env.tracker).set_stop_loss(tid, None)
     assert result.message == "stop loss cleared"
     assert env.exchange.open_stop_orders() == []
     assert env.trades()[0].stop_loss_price is None
@@ -147,7 +148,7 @@ async def test_clearing_cancels_the_stop(env: Env) -> None:
 
 async def test_flip_cancels_the_old_sides_stop(env: Env) -> None:
     tid = await open_long(env)
-    await env.tracker.set_stop_loss(tid, D("48000"))
+    await TradeCommands(env.tracker).set_stop_loss(tid, D("48000"))
     env.exchange.manual_order(BTC, SELL, D("0.020"))
     await env.cycle()
     assert env.exchange.open_stop_orders() == []
@@ -156,9 +157,9 @@ async def test_flip_cancels_the_old_sides_stop(env: Env) -> None:
 
 async def test_refused_change_keeps_the_live_stop(env: Env) -> None:
     tid = await open_long(env)
-    await env.tracker.set_stop_loss(tid, D("48000"))
+    await TradeCommands(env.tracker).set_stop_loss(tid, D("48000"))
     env.exchange.set_order_rejection("-2010 rejected", count=2)
-    result = await env.tracker.set_stop_loss(tid, D("49000"))
+    result = await TradeCommands(env.tracker).set_stop_loss(tid, D("49000"))
     assert not result.placed and "previous one stays" in result.message
     (stop,) = env.exchange.open_stop_orders()
     assert stop.trigger_price == D("48000") and env.trades()[0].stop_loss_order_id == stop.id

@@ -16,13 +16,21 @@ from typing import Any
 
 import pytest
 
-from bot.app import App, build_application, start, stop
-from bot.scheduler import Timing
-from storage.store import Store
+from positionbot.bot.app import App, build_application, start, stop
+from positionbot.bot.notifier import notice_recipients
+from positionbot.bot.scheduler import Timing
+from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
+from positionbot.fakes.botapi_rules import SentMessage
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.storage.store import Store
+from positionbot.tracker.clock import utc_now
+from positionbot.tracker.core.dust import DustPolicy
+from positionbot.tracker.core.models import Market
+from positionbot.tracker.engine.report import TrackerSettings
+from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
+from positionbot.tracker.exchange.paper import PaperExchange, default_markets
 from tests.exchange.conftest import FAST_RETRY
-from tests.fakes.binance_server import BinanceServer, ccxt_config_for
-from tests.fakes.botapi_rules import SentMessage
-from tests.fakes.botapi_server import FakeBotApi
 from tests.telegram.conftest import (
     CHAT,
     FAST_DELIVERY,
@@ -30,13 +38,6 @@ from tests.telegram.conftest import (
     app_config,
     telegram_config,
 )
-from tracker.ccxt_gateway import CcxtGateway
-from tracker.clock import utc_now
-from tracker.dust import DustPolicy
-from tracker.models import Market
-from tracker.paper import PaperExchange, default_markets
-from tracker.report import TrackerSettings
-from tracker.tracker import SimplePositionTracker
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -131,8 +132,8 @@ async def make_trading_env(
     settings = TrackerSettings(verify_delay=0.0, dust=DustPolicy(D("5")), cycle_timeout=5.0,
                                pending_timeout=timedelta(minutes=60))
     telegram = telegram_config()
-    tracker = SimplePositionTracker(store, {"main": gateway}, settings, telegram.notify_chats,
-                                    clock=clock)
+    store.recipients = notice_recipients(telegram)
+    tracker = SimplePositionTracker(store, {"main": gateway}, settings, clock=clock)
     await tracker.start()
     timing = Timing(interval=3600, cycle_timeout=5, watchdog_after=4000, notify_interval=0.05)
     app = build_application(app_config(telegram), tracker, store, base_url=api.base_url,

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
+from positionbot.tracker.core.models import Market, OrderSide, PositionMode, Side, Source
+from positionbot.tracker.exchange.paper import PaperExchange
 from tests.trading.conftest import BTC, MARKS, D, TradingEnv, trading_markets
 from tests.trading.test_entries import place
-from tracker.models import Market, OrderSide, PositionMode, Side, Source
-from tracker.paper import PaperExchange
 
 BTC_USDC = "BTC/USDC:USDC"
 
@@ -48,7 +48,7 @@ async def test_hedge_legs_are_told_apart_when_closing(env: TradingEnv) -> None:
     env.venue.manual_order(BTC, OrderSide.SELL, D("0.004"), position_side=Side.SHORT)
     await env.cycle()
     await place(env, "/long BTC/USDT:USDT 0.010")  # hedge mode: a long beside the short is fine
-    assert {(t.side, t.source) for t in env.tracker.active_trades("main")} == {
+    assert {(t.side, t.source) for t in env.tracker.book.active_trades("main")} == {
         (Side.SHORT, Source.EXTERNAL), (Side.LONG, Source.BOT)}
 
     picker = await env.command("/close BTC/USDT:USDT 50%")
@@ -64,7 +64,7 @@ async def test_hedge_legs_are_told_apart_when_closing(env: TradingEnv) -> None:
     assert (reduce["side"], reduce["positionSide"], D(reduce["quantity"])) == (
         "BUY", "SHORT", D("0.002"))
     await env.push("Decreased", "Size 0.004 → 0.002")
-    sizes = {t.side: t.size for t in env.tracker.active_trades("main")}
+    sizes = {t.side: t.size for t in env.tracker.book.active_trades("main")}
     assert sizes == {Side.SHORT: D("0.002"), Side.LONG: D("0.010")}
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from storage.batch import WriteBatch
-from tests.fakes.binance_faults import Fault
+from positionbot.fakes.binance_faults import Fault
+from positionbot.tracker.core.models import OrderStatus, Side, Source, Trade, TradeStatus
+from positionbot.tracker.core.records import WriteBatch
 from tests.trading.conftest import BTC, D, TradingEnv
-from tracker.models import OrderStatus, Side, Source, Trade, TradeStatus
 
 
 def only_trade(env: TradingEnv) -> Trade:
-    (trade,) = env.tracker.active_trades("main")
+    (trade,) = env.tracker.book.active_trades("main")
     return trade
 
 
@@ -25,7 +25,7 @@ async def place(env: TradingEnv, command: str) -> Trade:
     preview = await env.command(command)
     outcome = await env.confirm(preview)
     assert outcome.text.startswith("✅ <b>Entry sent"), outcome.text
-    return max(env.tracker.active_trades("main"), key=lambda t: t.id)
+    return max(env.tracker.book.active_trades("main"), key=lambda t: t.id)
 
 
 async def test_market_entry_opens_a_bot_trade_and_places_its_stop(env: TradingEnv) -> None:
@@ -67,7 +67,7 @@ async def test_limit_entry_cancelled_by_hand_is_cancelled_with_its_reason(env: T
     await env.cycle()
     push = await env.push("Pending entry cancelled")
     assert "Reason: entry order cancelled on the exchange" in push
-    assert env.tracker.active_trades("main") == []
+    assert env.tracker.book.active_trades("main") == []
     assert env.sent("/fapi/v1/algoOrder") == []  # no stop for a position that never was
 
 
@@ -81,7 +81,7 @@ async def test_entry_whose_order_never_reached_the_exchange_is_cancelled(env: Tr
     await env.cycle()
     push = await env.push("Pending entry cancelled")
     assert "entry order not found on the exchange" in push
-    assert env.tracker.active_trades("main") == []
+    assert env.tracker.book.active_trades("main") == []
 
 
 async def test_pending_trade_without_any_entry_order_is_cancelled(env: TradingEnv) -> None:
@@ -106,7 +106,7 @@ async def test_too_old_entry_is_cancelled_on_the_exchange_then_the_trade(env: Tr
     assert order is not None and order.status is OrderStatus.CANCELED
     push = await env.push("Pending entry cancelled")
     assert "not filled within 60 min: entry order cancelled" in push
-    assert env.tracker.active_trades("main") == []
+    assert env.tracker.book.active_trades("main") == []
 
 
 async def test_partial_fill_opens_at_the_filled_size_then_the_stop_grows(env: TradingEnv) -> None:
@@ -137,7 +137,7 @@ async def test_cancel_a_pending_entry_from_the_chat(env: TradingEnv) -> None:
     (cancel,) = env.sent("/fapi/v1/order", "DELETE")
     assert cancel["orderId"] == trade.entry_order_id
     assert "Reason: cancelled from the chat" in await env.push("Pending entry cancelled")
-    assert env.venue.open_orders() == [] and env.tracker.active_trades("main") == []
+    assert env.venue.open_orders() == [] and env.tracker.book.active_trades("main") == []
 
 
 async def test_cancel_by_symbol_and_from_the_picker(env: TradingEnv) -> None:
@@ -152,7 +152,7 @@ async def test_cancel_by_symbol_and_from_the_picker(env: TradingEnv) -> None:
     await env.api.wait_for(lambda: env.current(picker).text.startswith("📝"))
     assert "ETH/USDT:USDT" in env.current(picker).text
     await env.confirm(env.current(picker))
-    assert [t.symbol for t in env.tracker.active_trades("main")] == [BTC]
+    assert [t.symbol for t in env.tracker.book.active_trades("main")] == [BTC]
     by_symbol = await env.command("/cancel btc")
     assert "Cancel pending entry" in by_symbol.text and BTC in by_symbol.text
 

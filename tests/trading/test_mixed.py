@@ -8,10 +8,10 @@ import json
 import sqlite3
 from decimal import Decimal
 
+from positionbot.tracker.core.models import OrderSide, Source, TradeStatus
 from tests.telegram.conftest import PUSH_CHAT
 from tests.trading.conftest import BTC, D, TradingEnv
 from tests.trading.test_entries import only_trade, place
-from tracker.models import OrderSide, Source, TradeStatus
 
 
 def stop_sizes(env: TradingEnv) -> list[tuple[Decimal, Decimal | None]]:
@@ -73,7 +73,7 @@ async def test_manual_position_closed_through_close(env: TradingEnv) -> None:
     await env.confirm(preview)
     closed = await env.push("Closed", BTC)
     assert "closed by the bot" in closed and "Exit 51000.0" in closed
-    assert env.venue.positions() == [] and env.tracker.active_trades("main") == []
+    assert env.venue.positions() == [] and env.tracker.book.active_trades("main") == []
     (record,) = await env.store.list_trades("main")
     assert (record.source, record.close_reason) == (Source.EXTERNAL, "bot_close")
 

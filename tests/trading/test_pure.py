@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import callbacks
-from bot.callbacks import MAX_CALLBACK_BYTES, Action, Callback, decode
-from bot.confirmations import ClaimStatus, ConfirmationStore
-from bot.trading_parse import (
+from positionbot.bot import callbacks
+from positionbot.bot.callbacks import MAX_CALLBACK_BYTES, Action, Callback, decode
+from positionbot.bot.handlers.confirmations import ClaimStatus, ConfirmationStore
+from positionbot.bot.handlers.trading_parse import (
     ClosePortion,
     TradeInputError,
     close_quantity,
@@ -20,7 +20,7 @@ from bot.trading_parse import (
     parse_entry,
     parse_portion,
 )
-from tracker.models import Side
+from positionbot.tracker.core.models import Side
 
 D = Decimal
 

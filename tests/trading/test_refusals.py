@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.render_trading import CANCELLED, NOT_YOURS, STALE_CONFIRM
-from tests.fakes.binance_faults import Fault
+from positionbot.bot.render.trading import CANCELLED, NOT_YOURS, STALE_CONFIRM
+from positionbot.fakes.binance_faults import Fault
+from positionbot.tracker.core.models import OrderSide
 from tests.telegram.conftest import CHAT, STRANGER
 from tests.trading.conftest import BTC, D, TradingEnv
 from tests.trading.test_entries import place
-from tracker.models import OrderSide
 
 
 @pytest.mark.parametrize(("command", "message"), [
@@ -54,7 +54,7 @@ async def test_bad_input_is_refused_and_nothing_is_sent(
     assert message in reply.text
     assert reply.buttons == []
     assert env.orders_sent() == 0
-    assert env.tracker.active_trades("main") == []
+    assert env.tracker.book.active_trades("main") == []
 
 
 @pytest.mark.parametrize(("command", "message"), [
@@ -143,5 +143,5 @@ async def test_without_a_mark_a_market_entry_asks_for_a_limit_price(env: Trading
     assert "No mark price for <b>BTC/USDT:USDT</b> yet" in reply.text
     assert env.orders_sent() == 0
     await place(env, "/long BTC 0.010 @45000 sl -2%")  # a limit entry needs no mark
-    (stop_order,) = [t for t in env.tracker.active_trades("main")]
+    (stop_order,) = [t for t in env.tracker.book.active_trades("main")]
     assert stop_order.stop_loss_price == D("44100")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from tracker.models import (
+from positionbot.tracker.core.models import (
     Fill,
     OrderSide,
     Position,

@@ -3,9 +3,14 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from positionbot.tracker.core.accounting import (
+    implied_add_price,
+    realized_pnl,
+    replay_fills,
+    weighted_average,
+)
+from positionbot.tracker.core.models import Fill, OrderSide, Side
 from tests.unit.factories import fill
-from tracker.accounting import implied_add_price, realized_pnl, replay_fills, weighted_average
-from tracker.models import Fill, OrderSide, Side
 
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL

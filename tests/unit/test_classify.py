@@ -1,8 +1,8 @@
 from decimal import Decimal
 
+from positionbot.tracker.core.classify import Change, classify, confirmed, needs_verification
+from positionbot.tracker.core.models import ChangeKind, PositionMode, Side
 from tests.unit.factories import pos, trade
-from tracker.classify import Change, classify, confirmed, needs_verification
-from tracker.models import ChangeKind, PositionMode, Side
 
 STEPS = {"BTC/USDT:USDT": Decimal("0.001"), "ETH/USDT:USDT": Decimal("0.01")}
 ONE_WAY, HEDGE = PositionMode.ONE_WAY, PositionMode.HEDGE

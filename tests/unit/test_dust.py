@@ -1,8 +1,8 @@
 from decimal import Decimal
 
+from positionbot.tracker.core.dust import DustPolicy, without_dust
+from positionbot.tracker.core.models import Market
 from tests.unit.factories import pos
-from tracker.dust import DustPolicy, without_dust
-from tracker.models import Market
 
 D = Decimal
 MARKETS = {"DOGE/USDT:USDT": Market("DOGE/USDT:USDT", "DOGE", "USDT", "USDT")}

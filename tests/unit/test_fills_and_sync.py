@@ -1,9 +1,9 @@
 from datetime import timedelta
 
+from positionbot.tracker.core.fills import FillCursor, advance, cursor_key, for_side, unconsumed
+from positionbot.tracker.core.models import NoticeKind, OrderSide, PositionMode, Side, SyncState
+from positionbot.tracker.core.sync_health import failure_state, success_state
 from tests.unit.factories import T0, fill
-from tracker.fills import FillCursor, advance, cursor_key, for_side, unconsumed
-from tracker.models import NoticeKind, OrderSide, PositionMode, Side, SyncState
-from tracker.sync_state import failure_state, success_state
 
 BUY = OrderSide.BUY
 

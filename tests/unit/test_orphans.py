@@ -1,9 +1,9 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from positionbot.tracker.core.models import Order, OrderSide, OrderStatus, TradeStatus
+from positionbot.tracker.core.orphans import OrphanVerdict, orphan_decision
 from tests.unit.factories import T0, trade
-from tracker.models import Order, OrderSide, OrderStatus, TradeStatus
-from tracker.orphans import OrphanVerdict, orphan_decision
 
 TIMEOUT = timedelta(minutes=60)
 

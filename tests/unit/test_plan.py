@@ -2,10 +2,10 @@ from dataclasses import replace
 from decimal import Decimal
 from itertools import count
 
-from tests.unit.factories import T0, fill, pos, trade
-from tracker.accounting import replay_fills
-from tracker.classify import Change
-from tracker.models import (
+from positionbot.tracker.core.accounting import replay_fills
+from positionbot.tracker.core.classify import Change
+from positionbot.tracker.core.ledger import PricedChange, apply_changes
+from positionbot.tracker.core.models import (
     ChangeKind,
     NoticeKind,
     OrderSide,
@@ -13,7 +13,7 @@ from tracker.models import (
     Source,
     TradeStatus,
 )
-from tracker.plan import PricedChange, apply_changes
+from tests.unit.factories import T0, fill, pos, trade
 
 D = Decimal
 KEY = ("BTC/USDT:USDT", None)

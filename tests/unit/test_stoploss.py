@@ -1,8 +1,7 @@
 from decimal import Decimal
 
-from tests.unit.factories import trade
-from tracker.models import Order, OrderSide, OrderStatus, Side
-from tracker.stoploss import (
+from positionbot.tracker.core.models import Order, OrderSide, OrderStatus, Side
+from positionbot.tracker.core.stoploss import (
     StopActionKind,
     closed_by_stop,
     is_crossed,
@@ -10,6 +9,7 @@ from tracker.stoploss import (
     round_stop_price,
     stop_loss_actions,
 )
+from tests.unit.factories import trade
 
 D = Decimal
 

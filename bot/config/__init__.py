@@ -1,0 +1,237 @@
+"""Configuration: one TOML file validated by pydantic; secrets only from environment variables.
+
+Every table forbids unknown keys, so a typo is an error instead of a silently ignored setting.
+The file is parsed with ``parse_float=Decimal``: a TOML float such as ``0.1`` reaches the
+Decimal settings exactly as written (strings and integers work too), never through a binary
+float. Plain float settings (seconds, minutes) accept any of these forms.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from positionbot.bot.config.accounts import AccountConfig
+from positionbot.bot.config.dump import render_masked
+from positionbot.bot.config.errors import (
+    ConfigError,
+    ConfigProblem,
+    dotted,
+    key_problem,
+    problems_from_validation,
+)
+from positionbot.bot.config.fields import ASSET_CODE, STRICT, Credentials, NonNegativeDecimal, environment
+from positionbot.bot.config.telegram import ChatPrefs, NotifyMode, TelegramConfig
+
+__all__ = [
+    "AccountConfig", "AppConfig", "ChatPrefs", "ConfigError", "ConfigProblem", "Credentials",
+    "DustConfig", "LoggingConfig", "NotifyMode", "StorageConfig", "TelegramConfig",
+    "TrackerConfig", "load_config",
+]
+
+
+class StorageConfig(BaseModel):
+    model_config = STRICT
+
+    path: Path = Path("positionbot.db")  # load_config resolves it against the file's directory
+
+    @field_validator("path")
+    @classmethod
+    def _not_blank(cls, value: Path) -> Path:
+        if str(value) in ("", "."):
+            raise key_problem('must be a file path, like "positionbot.db"')
+        return value.expanduser()
+
+
+class LoggingConfig(BaseModel):
+    model_config = STRICT
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class DustConfig(BaseModel):
+    """Positions worth less than this notional (quote currency) are ignored as dust."""
+
+    model_config = STRICT
+
+    default_notional: NonNegativeDecimal = Decimal("1")
+    assets: dict[str, NonNegativeDecimal] = Field(default_factory=dict)  # by base asset
+    symbols: dict[str, NonNegativeDecimal] = Field(default_factory=dict)  # by unified symbol
+
+    @field_validator("assets")
+    @classmethod
+    def _upper_assets(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for asset in value:
+            if not ASSET_CODE.fullmatch(asset):
+                raise key_problem('use the base asset\'s code, like "BTC"', asset)
+        return {asset.upper(): threshold for asset, threshold in value.items()}
+
+    @field_validator("symbols")
+    @classmethod
+    def _unified_symbols(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for symbol in value:
+            if "/" not in symbol:
+                raise key_problem(
+                    'use the ccxt unified symbol, like "BTC/USDT:USDT" (not the exchange\'s '
+                    "own id such as BTCUSDT)", symbol,
+                )
+        return value
+
+    def threshold(self, symbol: str, base: str) -> Decimal:
+        """Per-symbol override, else per-asset override, else the default."""
+        if symbol in self.symbols:
+            return self.symbols[symbol]
+        return self.assets.get(base.upper(), self.default_notional)
+
+
+class TrackerConfig(BaseModel):
+    model_config = STRICT
+
+    interval_seconds: float = Field(default=15.0, ge=1, allow_inf_nan=False)
+    verify_delay_seconds: float = Field(default=2.0, ge=0, allow_inf_nan=False)
+    pending_timeout_minutes: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+    alert_after_failures: int = Field(default=3, ge=1)
+    cycle_timeout_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+    dust: DustConfig = DustConfig()
+    watchdog_seconds: float = Field(default=120.0, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _consistent_timing(self) -> TrackerConfig:
+        if self.verify_delay_seconds >= self.cycle_timeout_seconds:
+            raise key_problem(
+                f"must be shorter than cycle_timeout_seconds ({self.cycle_timeout_seconds:g}), "
+                "or no cycle could ever confirm a close", "verify_delay_seconds",
+            )
+        slowest_gap = self.interval_seconds + self.cycle_timeout_seconds
+        if self.watchdog_seconds <= slowest_gap:
+            raise key_problem(
+                f"must be longer than interval_seconds + cycle_timeout_seconds ({slowest_gap:g}), "
+                "or a healthy but slow cycle would trip the watchdog — raise it above that",
+                "watchdog_seconds",
+            )
+        return self
+
+
+
+class AppConfig(BaseModel):
+    model_config = STRICT
+
+    storage: StorageConfig = StorageConfig()
+    logging: LoggingConfig = LoggingConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    telegram: TelegramConfig = TelegramConfig()
+    accounts: list[AccountConfig] = Field(min_length=1)
+    source_path: Path = Path("config.toml")  # the file this came from; set by load_config
+
+    @model_validator(mode="after")
+    def _unique_account_names(self) -> AppConfig:
+        first_index: dict[str, int] = {}
+        for index, account in enumerate(self.accounts):
+            if account.name in first_index:
+                raise key_problem(
+                    f"duplicate account name '{account.name}' (also accounts"
+                    f"[{first_index[account.name]}]) — give each account its own name",
+                    "accounts", index, "name",
+                )
+            first_index[account.name] = index
+        return self
+
+    @model_validator(mode="after")
+    def _locate_sections(self) -> AppConfig:
+        """Secret errors raised later name the file and the account's place in it."""
+        source = str(self.source_path)
+        self.telegram._source = source
+        for index, account in enumerate(self.accounts):
+            account._source, account._key = source, f"accounts[{index}]"
+        return self
+
+    def masked_dump(self, env: Mapping[str, str] | None = None) -> str:
+        """The effective configuration as TOML; secrets appear only as set/missing."""
+        return render_masked(self, environment(env))
+
+    def warnings(self) -> list[ConfigProblem]:
+        """Settings that are valid but probably not what the trader wants."""
+        found: list[ConfigProblem] = []
+        telegram = self.telegram
+        if not telegram.allowed_chats and not telegram.allowed_users:
+            found.append(ConfigProblem("telegram.allowed_chats", (
+                "allowed_chats and allowed_users are both empty, so nobody can use the bot's "
+                "commands — add your chat id"
+            )))
+        if not telegram.notify_chats:
+            found.append(ConfigProblem(
+                "telegram.notify_chats", "empty, so no chat receives pushes — add your chat id"
+            ))
+        for chat in telegram.chats:
+            if int(chat) not in telegram.notify_chats:
+                found.append(ConfigProblem(dotted(("telegram", "chats", chat)), (
+                    "this chat is not in telegram.notify_chats, so its notification settings "
+                    "have no effect"
+                )))
+        return found
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> AppConfig:
+    """Read and validate the file, and check that every exchange credential it names is set.
+
+    The Telegram token is checked where it is needed (``TelegramConfig.token``), so a
+    one-off ``sync`` runs without it.
+    """
+    source_path = Path(path).expanduser()
+    source = str(source_path)
+    data = _read_toml(source_path, source)
+    if "source_path" in data:
+        raise ConfigError(source, [ConfigProblem(
+            "source_path", "unknown key 'source_path' — remove it (positionbot sets it itself)"
+        )])
+    try:
+        config = AppConfig.model_validate({**data, "source_path": source_path})
+    except ValidationError as error:
+        invalid = problems_from_validation(error, AppConfig, frozenset({"source_path"}))
+        raise ConfigError(source, invalid) from None
+    storage = config.storage.path
+    if not storage.is_absolute():
+        resolved = (source_path.parent / storage).absolute()
+        config = config.model_copy(update={"storage": StorageConfig(path=resolved)})
+    problems: list[ConfigProblem] = []
+    for account in config.accounts:
+        try:
+            account.credentials(env)
+        except ConfigError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def _read_toml(source_path: Path, source: str) -> dict[str, Any]:
+    try:
+        raw = source_path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(source, [ConfigProblem("", (
+            "file not found — copy config.example.toml to this path and edit it, or pass "
+            "the right file with -c"
+        ))]) from None
+    except OSError as error:
+        raise ConfigError(
+            source, [ConfigProblem("", f"cannot read the file: {error.strerror or error}")]
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            source, [ConfigProblem("", "not UTF-8 text — save the file as UTF-8")]
+        ) from None
+    try:
+        return tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(source, [ConfigProblem("", (
+            f"invalid TOML: {error} — fix the syntax there (strings need double quotes, "
+            "tables are written [name], one key = value per line)"
+        ))]) from None

@@ -1,0 +1,104 @@
+"""Telegram settings: the token by variable name, who may use the bot, who gets which push."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, SecretStr, field_validator
+
+from positionbot.bot.config.errors import ConfigError, ConfigProblem, key_problem, suggest
+from positionbot.bot.config.fields import STRICT, EnvName, NonNegativeDecimal, environment, read_secret
+from positionbot.tracker.core.models import NoticeKind
+
+_NOTICE_KINDS = tuple(kind.value for kind in NoticeKind)
+
+
+class NotifyMode(StrEnum):
+    ON = "on"
+    SILENT = "silent"  # delivered without sound
+    OFF = "off"
+
+
+def _notice_kinds(value: dict[str, NotifyMode]) -> dict[str, NotifyMode]:
+    for kind in value:
+        if kind not in _NOTICE_KINDS:
+            raise key_problem(
+                f"unknown notification kind '{kind}'{suggest(kind, _NOTICE_KINDS)} "
+                f"(kinds: {', '.join(_NOTICE_KINDS)})", kind,
+            )
+    return value
+
+
+NoticeModes = Annotated[dict[str, NotifyMode], AfterValidator(_notice_kinds)]
+
+
+class ChatPrefs(BaseModel):
+    """Overrides for one chat; unset values fall back to the [telegram] defaults."""
+
+    model_config = STRICT
+
+    notifications: NoticeModes = Field(default_factory=dict)
+    quiet_below_notional: NonNegativeDecimal | None = None
+
+
+class TelegramConfig(BaseModel):
+    model_config = STRICT
+
+    token_env: EnvName = "POSITIONBOT_TELEGRAM_TOKEN"
+    base_url: str | None = None
+    allowed_chats: list[int] = Field(default_factory=list)
+    allowed_users: list[int] = Field(default_factory=list)
+    notify_chats: list[int] = Field(default_factory=list)
+    digest_threshold: int = Field(default=5, ge=2)
+    quiet_below_notional: NonNegativeDecimal = Decimal("0")
+    notifications: NoticeModes = Field(default_factory=dict)  # default mode per push kind
+    chats: dict[str, ChatPrefs] = Field(default_factory=dict)  # key: chat id as a string
+    _source: str = PrivateAttr("config")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise key_problem(
+                'must be an http(s) URL of a Bot API server, like "http://127.0.0.1:8081/bot"'
+            )
+        return value
+
+    @field_validator("chats")
+    @classmethod
+    def _numeric_chat_ids(cls, value: dict[str, ChatPrefs]) -> dict[str, ChatPrefs]:
+        normalised: dict[str, ChatPrefs] = {}
+        for chat, prefs in value.items():
+            try:
+                normalised[str(int(chat))] = prefs
+            except ValueError:
+                raise key_problem(
+                    "the table name must be a numeric chat id, like [telegram.chats.123456789] "
+                    'or [telegram.chats."-1001234567890"] for a group', chat,
+                ) from None
+        return normalised
+
+    def token(self, env: Mapping[str, str] | None = None) -> SecretStr:
+        """The bot token from the variable named by ``token_env``."""
+        problems: list[ConfigProblem] = []
+        token = read_secret(environment(env), self.token_env, "telegram.token_env", problems)
+        if token is None:
+            raise ConfigError(self._source, problems)
+        return token
+
+    def mode_for(self, chat_id: int, kind: str) -> NotifyMode:
+        """This chat's override, else the default for the kind, else on."""
+        prefs = self.chats.get(str(chat_id))
+        if prefs is not None and kind in prefs.notifications:
+            return prefs.notifications[kind]
+        return self.notifications.get(kind, NotifyMode.ON)
+
+    def quiet_below(self, chat_id: int) -> Decimal:
+        """Changes below this notional are delivered silently to this chat."""
+        prefs = self.chats.get(str(chat_id))
+        if prefs is not None and prefs.quiet_below_notional is not None:
+            return prefs.quiet_below_notional
+        return self.quiet_below_notional

@@ -1,0 +1,215 @@
+"""/sl: set, change or clear a stop loss by price or percent, for an open or pending trade.
+
+Percent semantics: the number is a distance from the mark on the losing side, whatever its
+sign — ``/sl BTC -2%`` (or ``2%``) puts a long's stop 2% below the mark and a short's 2% above.
+``+2%`` is refused, because a stop on the winning side would fire at once. A pending trade has
+no mark yet, so its percent is taken from the entry's limit price.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import ContextTypes
+
+from positionbot.bot.handlers.common import Handler, Services, reply_html
+from positionbot.bot.render.format import esc, fmt_price, fmt_size, sentence, side_label
+from positionbot.bot.render.keyboards import choose_trade_keyboard, stop_menu_keyboard
+from positionbot.bot.render.listing import stop_state
+from positionbot.bot.symbols import base_of, matching_symbols, matching_trades
+from positionbot.tracker.core.models import Market, Trade, TradeStatus
+from positionbot.tracker.engine.commands import Refusal, StopSpec
+from positionbot.tracker.engine.ports import ExchangeError
+
+USAGE = ("Usage: <code>/sl BTC 58000</code> · <code>/sl BTC -2%</code> · "
+         "<code>/sl BTC off</code> · <code>/sl</code> to pick a trade")
+MENU_PERCENTS = (Decimal(1), Decimal(2), Decimal(3), Decimal(5), Decimal(10))
+_OFF_WORDS = frozenset({"off", "none", "clear", "remove"})
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+class StopInputError(ValueError):
+    """A /sl request that cannot be carried out; the message is HTML, safe to send."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequest:
+    off: bool = False
+    price: Decimal | None = None
+    percent: Decimal | None = None  # distance on the losing side, always positive
+
+
+def parse_stop_value(text: str) -> StopRequest:
+    raw = text.strip().replace(",", "")
+    if raw.lower() in _OFF_WORDS:
+        return StopRequest(off=True)
+    is_percent = raw.endswith("%")
+    number = raw[:-1].strip() if is_percent else raw
+    if not _NUMBER.fullmatch(number) or len(number) > 30:
+        raise StopInputError(f"<b>{esc(text)}</b> is not a price. Use a number like 58000, "
+                             "a percent like -2%, or off.")
+    try:
+        value = Decimal(number)
+    except InvalidOperation:
+        raise StopInputError(f"<b>{esc(text)}</b> is not a price.") from None
+    if is_percent:
+        if number.startswith("+"):
+            raise StopInputError("A stop sits on the losing side of the mark: use "
+                                 f"-{esc(number[1:])}% (below the mark for a long, above it "
+                                 "for a short).")
+        if value.is_zero():
+            raise StopInputError("A 0% stop would fire at once; give a distance like -2%.")
+        return StopRequest(percent=abs(value))
+    if value <= 0:
+        raise StopInputError(f"The stop price must be positive; got {esc(text)}.")
+    return StopRequest(price=value)
+
+
+def looks_like_value(text: str) -> bool:
+    try:
+        parse_stop_value(text)
+    except StopInputError:
+        return False
+    return True
+
+
+def stop_price_for(
+    services: Services, trade: Trade, request: StopRequest, market: Market | None
+) -> Decimal | None:
+    """The absolute stop price the request means for this trade (None clears it); the
+    tracker's commands validate and round it, the same code that places it."""
+    if request.off:
+        return None
+    try:
+        return services.commands.stop_price(trade, StopSpec(request.price, request.percent), market)
+    except Refusal as err:
+        raise StopInputError(esc(sentence(str(err)))) from None
+
+
+async def apply_stop(services: Services, trade: Trade, price: Decimal | None) -> str:
+    """Ask the tracker to set or clear the stop; the reply says what the exchange accepted."""
+    head = f"<b>{esc(trade.symbol)}</b> {side_label(trade.side.value)}"
+    try:
+        result = await asyncio.wait_for(
+            services.commands.set_stop_loss(trade.id, None if price is None else StopSpec(price)),
+            services.cycle_timeout)
+    except Refusal as err:
+        return f"⚠️ {head}: {esc(err)}"
+    except ExchangeError as err:
+        return f"⚠️ {head}: the exchange failed: {esc(err)}"
+    except TimeoutError:
+        return f"⚠️ {head}: the exchange did not answer in time; check /positions shortly."
+    if result.placed:
+        order = f"\nOrder <code>{esc(result.order_id)}</code>" if result.order_id else ""
+        return f"🛡 {head}: {esc(result.message)}{order}"
+    if price is None:
+        return f"🧹 {head}: {esc(result.message)}"
+    if result.trade.status is TradeStatus.PENDING:
+        return f"⏳ {head}: {esc(result.message)}"
+    return f"⚠️ {head}: {esc(result.message)}"
+
+
+async def stop_menu(services: Services, trade: Trade) -> tuple[str, InlineKeyboardMarkup]:
+    """The trade, its stop, and one-tap levels 1-10% away from the mark."""
+    market = (await services.markets(trade.account)).get(trade.symbol)
+    reference, what = services.commands.stop_reference(trade)
+    short = esc(base_of(trade.symbol))
+    lines = [f"🛑 <b>Stop loss</b> · <b>{esc(trade.symbol)}</b> {side_label(trade.side.value)} "
+             f"{fmt_size(trade.size, market) if trade.is_open else 'pending'} · "
+             f"{esc(trade.account)}",
+             f"{what.capitalize()} {fmt_price(reference, market)} · {stop_state(trade, market)}"]
+    choices: list[tuple[str, str]] = []
+    for pct in MENU_PERCENTS if reference is not None else ():
+        try:
+            price = stop_price_for(services, trade, StopRequest(percent=pct), market)
+        except StopInputError:
+            continue
+        if price is not None:
+            choices.append((f"-{pct}% · {fmt_price(price, market)}", format(price, "f")))
+    lines.append(f"Tap a level, or type <code>/sl {short} 58000</code> or "
+                 f"<code>/sl {short} -2%</code>.")
+    return "\n".join(lines), stop_menu_keyboard(trade.id, choices, trade.stop_loss_price is not None)
+
+
+async def _no_match(services: Services, query: str) -> str:
+    symbols: set[str] = set()
+    for account in services.tracker.accounts:
+        symbols.update(await services.markets(account))
+    known = matching_symbols(query, symbols)
+    if known:
+        return f"No open position or pending trade on <b>{esc(', '.join(known[:3]))}</b>."
+    if symbols:
+        return f"Unknown symbol <b>{esc(query)}</b>."
+    return f"No open position or pending trade matching <b>{esc(query)}</b>."
+
+
+async def _settle(
+    services: Services, candidates: Sequence[Trade], request: StopRequest
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Apply to the one candidate, or offer a button per candidate with its own price."""
+    priced: list[tuple[Trade, Decimal | None]] = []
+    first_error: StopInputError | None = None
+    for trade in candidates:
+        market = (await services.markets(trade.account)).get(trade.symbol)
+        try:
+            priced.append((trade, stop_price_for(services, trade, request, market)))
+        except StopInputError as err:
+            first_error = first_error or err
+    if not priced:
+        assert first_error is not None
+        return f"⚠️ {first_error}", None
+    if len(candidates) == 1:
+        trade, price = priced[0]
+        return await apply_stop(services, trade, price), None
+    keyboard = choose_trade_keyboard(
+        [(t, "off" if p is None else format(p, "f")) for t, p in priced]
+    )
+    what = "clear the stop on" if request.off else "set this stop on"
+    return f"Which trade should I {what}?", keyboard
+
+
+async def sl_reply(services: Services, args: Sequence[str]
+                   ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The whole /sl conversation as a pure-ish function of its arguments."""
+    trades = services.tracker.book.active_trades()
+    if not args:
+        if not trades:
+            return "No open or pending trades.", None
+        return "Pick a trade to set its stop loss:", choose_trade_keyboard(
+            [(t, None) for t in trades]
+        )
+    if len(args) > 2:
+        return USAGE, None
+    query: str | None = args[0]
+    value: str | None = args[1] if len(args) == 2 else None
+    if len(args) == 1 and looks_like_value(args[0]):
+        query, value = None, args[0]
+    try:
+        request = parse_stop_value(value) if value is not None else None
+    except StopInputError as err:
+        return f"⚠️ {err}\n{USAGE}", None
+    candidates = matching_trades(query, trades) if query is not None else list(trades)
+    if not candidates:
+        if query is None:
+            return "No open or pending trades.", None
+        return await _no_match(services, query), None
+    if request is None:
+        if len(candidates) == 1:
+            return await stop_menu(services, candidates[0])
+        return "Which one?", choose_trade_keyboard([(t, None) for t in candidates])
+    return await _settle(services, candidates, request)
+
+
+def sl_command(services: Services) -> Handler:
+    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message is None:
+            return
+        text, keyboard = await sl_reply(services, context.args or [])
+        await reply_html(update.effective_message, text, keyboard)
+
+    return handle

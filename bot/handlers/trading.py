@@ -1,0 +1,142 @@
+"""/long, /short, /close, /cancel and the buttons that confirm them, on python-telegram-bot.
+
+The conversation itself lives in ``bot.trading_desk``; this module reads updates, answers every
+press (a stale Confirm clearly, and without sending anything) and edits the preview in place so
+a confirmed action cannot be tapped twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from positionbot.bot.callbacks import Action, Callback
+from positionbot.bot.handlers.common import Handler, fit_one_message, reply_html
+from positionbot.bot.handlers.confirmations import ClaimStatus
+from positionbot.bot.handlers.trading_desk import (
+    Asker,
+    CancelChoice,
+    CancelOrder,
+    CloseChoice,
+    CloseOrder,
+    EntryChoice,
+    EntryOrder,
+    Reply,
+    TradingDesk,
+)
+from positionbot.bot.handlers.trading_parse import ClosePortion
+from positionbot.bot.render.trading import CANCELLED, NOT_YOURS, STALE_CONFIRM
+from positionbot.tracker.core.models import Side
+
+log = logging.getLogger(__name__)
+
+TRADING_ACTIONS = frozenset({Action.CLOSE, Action.CONFIRM, Action.ABORT, Action.PICK})
+_CHOICES = (EntryChoice, CloseChoice, CancelChoice)
+_INTENTS = (EntryOrder, CloseOrder, CancelOrder)
+
+
+def _asker(update: Update) -> Asker | None:
+    chat, user = update.effective_chat, update.effective_user
+    return Asker(chat.id, user.id if user else None) if chat is not None else None
+
+
+ReplyFor = Callable[[Sequence[str], Asker], Awaitable[Reply]]
+
+
+def _command(reply_for: ReplyFor) -> Handler:
+    """A command handler: the desk turns the typed arguments into the reply (and its buttons)."""
+    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, asker = update.effective_message, _asker(update)
+        if message is None or asker is None:
+            return
+        reply = await reply_for(context.args or [], asker)
+        await reply_html(message, reply.text, reply.keyboard)
+
+    return handle
+
+
+def entry_command(desk: TradingDesk, side: Side) -> Handler:
+    return _command(partial(desk.entry_reply, side))
+
+
+def close_command(desk: TradingDesk) -> Handler:
+    return _command(desk.close_reply)
+
+
+def cancel_command(desk: TradingDesk) -> Handler:
+    return _command(desk.cancel_reply)
+
+
+async def _edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None = None
+                ) -> None:
+    try:
+        await query.edit_message_text(fit_one_message(text), parse_mode=ParseMode.HTML,
+                                      reply_markup=keyboard)
+    except BadRequest as err:
+        if "not modified" not in err.message.lower():
+            raise
+
+
+async def _drop_keyboard(query: CallbackQuery) -> None:
+    try:
+        await query.edit_message_reply_markup(None)
+    except BadRequest as err:
+        if "not modified" not in err.message.lower():
+            raise
+
+
+async def trading_button(desk: TradingDesk, query: CallbackQuery, pressed: Callback) -> None:
+    """A press of one of ``TRADING_ACTIONS``; the guard has already checked who pressed."""
+    message = query.message if isinstance(query.message, Message) else None
+    if message is None:  # too old for Telegram to show us: nothing to confirm against
+        await query.answer(STALE_CONFIRM if pressed.action is not Action.CLOSE
+                           else "This message is too old; use /close.", show_alert=True)
+        return
+    asker = Asker(message.chat.id, query.from_user.id if query.from_user else None)
+    if pressed.action is Action.CLOSE:
+        await _close_pressed(desk, query, message, pressed.trade_id, asker)
+        return
+    claim = desk.confirmations.claim(pressed.arg, asker.chat_id, asker.user_id)
+    if claim.status is ClaimStatus.NOT_YOURS:
+        await query.answer(NOT_YOURS, show_alert=True)
+        return
+    item = claim.item
+    if pressed.action is Action.ABORT:
+        await query.answer("Cancelled" if item is not None else "Nothing was sent.")
+        await _edit(query, CANCELLED)
+    elif pressed.action is Action.PICK and isinstance(item, _CHOICES):
+        await query.answer()
+        reply = await desk.prepare(item, asker)
+        await _edit(query, reply.text, reply.keyboard)
+    elif pressed.action is Action.CONFIRM and isinstance(item, _INTENTS):
+        await query.answer("Sending…")
+        await _drop_keyboard(query)  # at once: a second tap must find nothing to press
+        text, account = await desk.execute(item)
+        await _edit(query, text)
+        if account is not None:
+            await desk.services.tracker.run_cycle(account)
+    else:
+        log.info("stale or mismatched trading button %s", pressed.action)
+        await query.answer(STALE_CONFIRM, show_alert=True)
+        await _drop_keyboard(query)
+
+
+async def _close_pressed(desk: TradingDesk, query: CallbackQuery, message: Message,
+                         trade_id: int, asker: Asker) -> None:
+    """✖ Close under a push or listing: confirm closing a position, or cancelling an entry."""
+    trade = desk.services.tracker.book.find_active(trade_id)
+    if trade is None:
+        await query.answer(f"Trade #{trade_id} is no longer open or pending.")
+        return
+    await query.answer()
+    if trade.is_open:
+        reply = await desk.prepare_close(CloseChoice(trade.id, ClosePortion()), asker)
+    else:
+        reply = await desk.prepare_cancel(CancelChoice(trade.id), asker)
+    await reply_html(message, reply.text, reply.keyboard)

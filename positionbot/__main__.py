@@ -1,0 +1,5 @@
+"""``python -m positionbot`` is the ``positionbot`` command."""
+
+from positionbot.bot.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,225 @@
+"""Turning classified, priced changes into trade rows, events and notices (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+
+from positionbot.tracker.core.accounting import Book, Replay, implied_add_price, realized_pnl
+from positionbot.tracker.core.classify import Change
+from positionbot.tracker.core.models import (
+    ZERO,
+    ChangeKind,
+    Notice,
+    NoticeKind,
+    Position,
+    PositionEvent,
+    Source,
+    Trade,
+    TradeStatus,
+)
+
+BOT_CLOSE = "bot_close"
+"""Set on an open trade when the bot sends a close, so the push can say where it came from."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedChange:
+    """One change as recorded, for reports and pushes."""
+
+    kind: ChangeKind
+    trade: Trade  # the trade row after the change (for FLIPPED: the new trade)
+    size_before: Decimal
+    size_after: Decimal
+    price: Decimal | None
+    realized_pnl: Decimal
+    fees: Decimal
+    estimated: bool
+    closed_trade: Trade | None = None  # FLIPPED: the trade that was closed
+
+
+@dataclass(frozen=True, slots=True)
+class PricedChange:
+    change: Change
+    replay: Replay | None  # None: the fills do not explain it, so it is estimated
+    last_mark: Decimal | None  # for estimates when no fills are available
+    pending: Trade | None = None  # OPENED: the pending bot trade this position fills
+    stop_hit: bool = False  # CLOSED: the trade's stop order fired
+    dust: bool = False  # CLOSED: the position shrank below the dust threshold
+
+
+@dataclass(slots=True)
+class Outcome:
+    trades: list[Trade] = field(default_factory=list)
+    events: list[PositionEvent] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    applied: list[AppliedChange] = field(default_factory=list)
+
+
+def _s(value: Decimal | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _event(trade: Trade, kind: str, before: Decimal, after: Decimal, price: Decimal | None,
+           book: Book, estimated: bool, now: datetime) -> tuple[Trade, PositionEvent]:
+    seq = trade.event_seq + 1
+    ev = PositionEvent(trade.id, seq, kind, before, after, price, book.realized_net, book.fees,
+                       estimated, now)
+    return replace(trade, event_seq=seq), ev
+
+
+def _notice(kind: NoticeKind, t: Trade, ev: PositionEvent, extra: dict[str, str]) -> Notice:
+    fields = {
+        "symbol": t.symbol, "side": t.side.value, "source": t.source.value,
+        "size_before": str(ev.size_before), "size_after": str(ev.size_after),
+        "price": _s(ev.price), "estimated": "1" if ev.estimated else "0",
+        "avg_entry": str(t.avg_entry_price), "realized_pnl": str(ev.realized_pnl),
+        "fees": str(ev.fees), "trade_realized_pnl": str(t.realized_pnl),
+        "stop_loss": _s(t.stop_loss_price), "trade_id": str(t.id),
+    }
+    fields.update(extra)
+    price = ev.price if ev.price is not None else t.avg_entry_price
+    notional = max(ev.size_before, ev.size_after) * t.contract_size * price
+    return Notice(kind.value, t.account, f"{t.account}/trade/{t.id}/{ev.seq}", fields, t.id, notional)
+
+
+def _estimate_exit(trade: Trade, qty: Decimal, mark: Decimal | None, now_position: Position | None
+                   ) -> tuple[Book, Decimal]:
+    exit_price = mark if mark is not None else (
+        now_position.mark_price if now_position and now_position.mark_price else trade.avg_entry_price)
+    gross = realized_pnl(trade.side, trade.avg_entry_price, exit_price, qty, trade.contract_size)
+    return Book(reduced_qty=qty, reduced_notional=exit_price * qty, realized_gross=gross), exit_price
+
+
+def _open(pc: PricedChange, p: Position, book: Book, avg: Decimal, new_id: Callable[[], int],
+          now: datetime, out: Outcome, account: str) -> Trade:
+    if pc.pending is not None:
+        base = replace(pc.pending, status=TradeStatus.OPEN, source=Source.BOT)
+    else:
+        base = Trade(new_id(), account, p.symbol, p.side, TradeStatus.OPEN, Source.EXTERNAL,
+                     created_at=now)
+    t = replace(base, size=p.size, avg_entry_price=avg, contract_size=p.contract_size,
+                realized_pnl=book.realized_net, fees=book.fees, opened_at=now, last_synced_at=now,
+                exchange_entry_price=p.entry_price)
+    return t
+
+
+def _close(t: Trade, book: Book, reason: str, now: datetime, stop_hit: bool) -> Trade:
+    closed = replace(t, status=TradeStatus.CLOSED, size=ZERO, close_reason=reason, closed_at=now,
+                     last_synced_at=now, realized_pnl=t.realized_pnl + book.realized_net,
+                     fees=t.fees + book.fees)
+    if stop_hit:
+        closed = replace(closed, stop_loss_order_id=None, stop_loss_size=None)
+    return closed
+
+
+def _close_fields(before: Trade, after: Trade, book: Book, now: datetime, reason: str) -> dict[str, str]:
+    basis = before.avg_entry_price * book.reduced_qty * before.contract_size
+    pct = (book.realized_net / basis * 100) if basis else ZERO
+    opened = before.opened_at or before.created_at or now
+    return {"reason": reason, "pnl_pct": str(pct.quantize(Decimal("0.01"))),
+            "duration_s": str(int((now - opened).total_seconds()))}
+
+
+def apply_changes(
+    priced: list[PricedChange], account: str, new_id: Callable[[], int], now: datetime
+) -> Outcome:
+    """Record every change: new trade rows, one event each, and the notice that reports it."""
+    out = Outcome()
+    for pc in priced:
+        _apply_one(pc, account, new_id, now, out)
+    return out
+
+
+def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: datetime,
+               out: Outcome) -> None:
+    c, rp = pc.change, pc.replay
+    kind = c.kind
+    if kind is ChangeKind.OPENED:
+        assert c.position is not None
+        p = c.position
+        book = rp.new if rp else Book()
+        avg = rp.final_avg if rp else p.entry_price
+        t = _open(pc, p, book, avg, new_id, now, out, account)
+        price = book.add_vwap or p.entry_price
+        t, ev = _event(t, kind.value, ZERO, p.size, price, book, False, now)
+        out.trades.append(t)
+        out.events.append(ev)
+        out.notices.append(_notice(NoticeKind.OPENED, t, ev, {}))
+        out.applied.append(AppliedChange(kind, t, ZERO, p.size, price, book.realized_net,
+                                         book.fees, False))
+        return
+    t0 = c.trade
+    assert t0 is not None
+    if kind in (ChangeKind.INCREASED, ChangeKind.DECREASED):
+        assert c.position is not None
+        p = c.position
+        estimated = rp is None
+        if rp is not None:
+            book, avg = rp.old, rp.final_avg
+        elif kind is ChangeKind.INCREASED:
+            add_price = implied_add_price(t0.avg_entry_price, t0.size, p.entry_price, p.size)
+            add_qty = p.size - t0.size
+            book, avg, estimated = Book(add_qty, add_price * add_qty), p.entry_price, False
+        else:
+            book, _ = _estimate_exit(t0, t0.size - p.size, pc.last_mark, p)
+            avg = t0.avg_entry_price
+        at = book.add_vwap if kind is ChangeKind.INCREASED else book.exit_vwap
+        t = replace(t0, size=p.size, avg_entry_price=avg, realized_pnl=t0.realized_pnl + book.realized_net,
+                    fees=t0.fees + book.fees, last_synced_at=now, exchange_entry_price=p.entry_price,
+                    close_reason=None)
+        t, ev = _event(t, kind.value, t0.size, p.size, at, book, estimated, now)
+        out.trades.append(t)
+        out.events.append(ev)
+        nk = NoticeKind.INCREASED if kind is ChangeKind.INCREASED else NoticeKind.DECREASED
+        extra = {"reason": BOT_CLOSE} if t0.close_reason == BOT_CLOSE else {}
+        out.notices.append(_notice(nk, t, ev, extra))
+        out.applied.append(AppliedChange(kind, t, t0.size, p.size, at, book.realized_net,
+                                         book.fees, estimated))
+        return
+    # CLOSED or FLIPPED: the old trade closes.
+    if rp is not None:
+        book = rp.old
+    else:
+        book, _ = _estimate_exit(t0, t0.size, pc.last_mark, None)
+    estimated = rp is None
+    if kind is ChangeKind.FLIPPED:
+        reason = "flipped"
+    elif pc.stop_hit:
+        reason = "stop_loss"
+    elif t0.close_reason == BOT_CLOSE:
+        reason = BOT_CLOSE
+    elif pc.dust:
+        reason = "dust"
+    else:
+        reason = "closed"
+    closed = _close(t0, book, reason, now, pc.stop_hit)
+    closed, ev = _event(closed, ChangeKind.CLOSED.value, t0.size, ZERO, book.exit_vwap, book,
+                        estimated, now)
+    out.trades.append(closed)
+    out.events.append(ev)
+    close_fields = _close_fields(t0, closed, book, now, reason)
+    if kind is ChangeKind.CLOSED:
+        nk = NoticeKind.STOP_LOSS_HIT if pc.stop_hit else NoticeKind.CLOSED
+        out.notices.append(_notice(nk, closed, ev, close_fields))
+        out.applied.append(AppliedChange(kind, closed, t0.size, ZERO, book.exit_vwap,
+                                         book.realized_net, book.fees, estimated))
+        return
+    assert c.position is not None
+    p = c.position
+    new_book = rp.new if rp else Book()
+    avg = rp.final_avg if rp else p.entry_price
+    opened = _open(PricedChange(c, rp, pc.last_mark), p, new_book, avg, new_id, now, out, account)
+    opened, ev2 = _event(opened, ChangeKind.OPENED.value, ZERO, p.size, new_book.add_vwap or p.entry_price,
+                         new_book, False, now)
+    out.trades.append(opened)
+    out.events.append(ev2)
+    extra = dict(close_fields)
+    extra.update({"new_side": opened.side.value, "new_size": str(opened.size),
+                  "new_entry": str(opened.avg_entry_price), "new_trade_id": str(opened.id)})
+    out.notices.append(_notice(NoticeKind.FLIPPED, closed, ev, extra))
+    out.applied.append(AppliedChange(kind, opened, t0.size, p.size, book.exit_vwap,
+                                     book.realized_net, book.fees + new_book.fees, estimated,
+                                     closed_trade=closed))

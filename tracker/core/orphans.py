@@ -1,0 +1,59 @@
+"""Orphaned pending bot trades (pure): a pending entry with no position gets a verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from positionbot.tracker.core.models import Order, OrderStatus, Trade
+
+
+class OrphanVerdict(StrEnum):
+    KEEP = "keep"  # the entry order is still working and not too old
+    CANCEL = "cancel"  # cancel the trade (nothing to do on the exchange)
+    CANCEL_ORDER = "cancel_order"  # cancel the resting entry order on the exchange, then the trade
+
+
+@dataclass(frozen=True, slots=True)
+class OrphanDecision:
+    verdict: OrphanVerdict
+    reason: str = ""
+
+
+_DEAD = {
+    OrderStatus.CANCELED: "entry order cancelled on the exchange",
+    OrderStatus.EXPIRED: "entry order expired on the exchange",
+    OrderStatus.REJECTED: "entry order rejected by the exchange",
+}
+
+
+def orphan_decision(
+    trade: Trade,
+    entry_order: Order | None,
+    now: datetime,
+    pending_timeout: timedelta,
+) -> OrphanDecision:
+    """Decide the fate of a pending trade for which the exchange shows no position.
+
+    ``entry_order`` is the entry order as the exchange reports it now, found by its id or,
+    when the bot crashed before recording the id, by its client order id (None when the
+    exchange does not know it).
+    """
+    if trade.entry_order_id is None and trade.entry_client_order_id is None:
+        return OrphanDecision(OrphanVerdict.CANCEL, "no entry order")
+    if entry_order is None:
+        return OrphanDecision(OrphanVerdict.CANCEL, "entry order not found on the exchange")
+    if entry_order.status in _DEAD:
+        return OrphanDecision(OrphanVerdict.CANCEL, _DEAD[entry_order.status])
+    if entry_order.status is OrderStatus.CLOSED:
+        return OrphanDecision(
+            OrphanVerdict.CANCEL, "entry order filled but the position was closed before it was seen"
+        )
+    created = trade.created_at or now
+    if now - created >= pending_timeout:
+        minutes = int(pending_timeout.total_seconds() // 60)
+        return OrphanDecision(
+            OrphanVerdict.CANCEL_ORDER, f"not filled within {minutes} min: entry order cancelled"
+        )
+    return OrphanDecision(OrphanVerdict.KEEP)

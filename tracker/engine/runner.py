@@ -1,0 +1,345 @@
+"""The cycle runner (``SimplePositionTracker``): one cycle per account — fetch, verify,
+classify, apply, act."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+from positionbot.tracker.clock import utc_now
+from positionbot.tracker.core.accounting import Replay
+from positionbot.tracker.core.classify import (
+    Change,
+    PositionKey,
+    classify_keyed,
+    confirmed,
+    key_of,
+    needs_verification,
+    positions_by_key,
+)
+from positionbot.tracker.core.dust import without_dust
+from positionbot.tracker.core.fills import FillCursor
+from positionbot.tracker.core.ledger import PricedChange, apply_changes
+from positionbot.tracker.core.models import (
+    ChangeKind,
+    Market,
+    Notice,
+    NoticeKind,
+    Order,
+    OrderStatus,
+    Position,
+    PositionMode,
+    PositionSnapshot,
+    Trade,
+    TradeStatus,
+)
+from positionbot.tracker.core.records import WriteBatch
+from positionbot.tracker.core.stoploss import closed_by_stop, stop_loss_actions
+from positionbot.tracker.core.sync_health import failure_state, success_state
+from positionbot.tracker.engine.book import AccountBook
+from positionbot.tracker.engine.ports import ExchangeError, ExchangeGateway, RecordStore
+from positionbot.tracker.engine.pricing import EPOCH_KEY, price_changes
+from positionbot.tracker.engine.report import CycleReport, EntryMismatch, TrackerSettings
+from positionbot.tracker.engine.stop_actions import (
+    cancel_leftover_stops,
+    execute_stop_actions,
+    resolve_orphans,
+)
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class SimplePositionTracker:
+    """The cycle runner: keeps each account's trades true to its exchange.
+
+    It is the only writer of trades (commands write through ``commit_trade`` under the
+    account lock) and of the ``AccountBook`` the bot reads, and the only place that applies
+    the cycle time limit.
+    """
+
+    def __init__(
+        self,
+        store: RecordStore,
+        gateways: Mapping[str, ExchangeGateway],
+        settings: TrackerSettings | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._store = store
+        self._gateways = dict(gateways)
+        self.settings = settings or TrackerSettings()
+        self._clock = clock
+        self._sleep = sleep
+        self._locks = {a: asyncio.Lock() for a in self._gateways}
+        self.book = AccountBook(self._gateways)
+        self._dust_thresholds: dict[str, Decimal] = {}
+        self._markets_seen: Mapping[str, Market] | None = None
+        self._steps_for: Mapping[str, Market] | None = None
+        self._steps_cache: dict[str, Decimal] = {}
+        self.cycles_completed = 0
+        # Accounts whose resting stops may include one no trade records (the previous process
+        # died, perhaps mid-placement; a placement or a cancel failed): reconciled next cycle.
+        self._stops_unsure: set[str] = set(self._gateways) if store.unclean_shutdown else set()
+
+    @property
+    def accounts(self) -> list[str]:
+        return list(self._gateways)
+
+    def gateway(self, account: str) -> ExchangeGateway:
+        return self._gateways[account]
+
+    def account_lock(self, account: str) -> asyncio.Lock:
+        """Held by every cycle; commands that trade take it too so they never race a cycle."""
+        return self._locks[account]
+
+    def new_trade_id(self) -> int:
+        return self._store.new_trade_id()
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def reconcile_stops(self, account: str) -> None:
+        """The account's resting stops may include one no trade records: the next cycle lists
+        them and cancels every bot stop that no trade holds."""
+        self._stops_unsure.add(account)
+
+    async def start(self, *, announce: bool = True) -> None:
+        """Load the open trades and sync state, and queue the startup summary (unless a
+        one-shot command runs: its summary would reach the chat as a stale push later)."""
+        now = self._clock()
+        opened = pending = 0
+        for account in self._gateways:
+            trades = await self._store.load_active_trades(account)
+            self.book.load(account, trades, await self._store.get_sync_state(account))
+            opened += sum(t.is_open for t in trades)
+            pending += sum(t.status is TradeStatus.PENDING for t in trades)
+        if not announce:
+            return
+        first = self.accounts[0] if self.accounts else ""
+        notice = Notice(NoticeKind.STARTUP.value, first, f"startup/{now.isoformat()}", {
+            "accounts": ", ".join(self.accounts), "open_trades": str(opened),
+            "pending_trades": str(pending)})
+        await self._store.commit(WriteBatch(first, notices=[notice]))
+
+    async def markets(self, account: str) -> Mapping[str, Market]:
+        return await self._gateways[account].markets()
+
+    async def run_cycle(self, account: str) -> CycleReport:
+        """One cycle within the cycle time limit; a second caller waits for the running one
+        instead of racing it."""
+        async with self._locks[account]:
+            started = self._clock()
+            t0 = time.perf_counter()
+            calls0 = self._gateways[account].calls
+            try:
+                async with asyncio.timeout(self.settings.cycle_timeout):
+                    report = await self._cycle(account, started, t0, calls0)
+            except TimeoutError:
+                report = await self._failed(account, started, t0, calls0,
+                                            f"cycle timed out after {self.settings.cycle_timeout:g}s")
+            except ExchangeError as e:
+                report = await self._failed(account, started, t0, calls0, str(e))
+            except sqlite3.Error as e:
+                log.error("cycle %s: database %s: %s", account, self._store.location, e)
+                report = await self._failed(account, started, t0, calls0,
+                                            f"database error ({self._store.location}): {e}")
+            except Exception as e:  # a bug must not kill the loop; it is logged loudly instead
+                log.exception("cycle %s crashed", account)
+                report = await self._failed(account, started, t0, calls0, f"internal error: {e!r}")
+            self.book.set_report(report)
+            self.cycles_completed += 1
+            log.log(logging.INFO if report.ok else logging.WARNING, report.summary())
+            return report
+
+    async def _failed(self, account: str, started: datetime, t0: float, calls0: int,
+                      error: str) -> CycleReport:
+        state, notice = failure_state(self.book.sync_state(account), started, error,
+                                      self.settings.alert_after_failures)
+        try:
+            await self._store.commit(WriteBatch(account, notices=[notice] if notice else [],
+                                                sync_state=state))
+            self.book.set_sync_state(state)
+        except Exception:
+            log.exception("could not record the failed cycle of %s", account)
+        return CycleReport(account, started, time.perf_counter() - t0, False, 0,
+                           exchange_calls=self._gateways[account].calls - calls0, errors=(error,))
+
+    async def _fetch(self, gw: ExchangeGateway, markets: Mapping[str, Market]
+                     ) -> tuple[PositionSnapshot, dict[PositionKey, Position], set[PositionKey]]:
+        """The snapshot, its positions above dust keyed once, and the keys held only as dust."""
+        snap = await gw.fetch_positions()
+        if markets is not self._markets_seen:
+            self._markets_seen = markets
+            self._dust_thresholds = {}
+        kept = positions_by_key(
+            without_dust(snap.positions, self.settings.dust, markets, self._dust_thresholds),
+            snap.mode)
+        dust: set[PositionKey] = set()
+        if len(kept) < len(snap.positions):
+            dust = {key_of(p.symbol, p.side, snap.mode) for p in snap.positions if p.size > 0}
+            dust -= kept.keys()
+        return snap, kept, dust
+
+    async def _cycle(self, account: str, started: datetime, t0: float, calls0: int) -> CycleReport:
+        gw = self._gateways[account]
+        markets = await gw.markets()
+        snap, by_key, dust_keys = await self._fetch(gw, markets)
+        active = self.book.active_by_id(account)
+        open_trades = [t for t in active.values() if t.is_open]
+        stops: dict[str, Order] = {}
+        if account in self._stops_unsure or any(t.stop_loss_order_id for t in open_trades):
+            stops = {o.id: o for o in await gw.fetch_open_stop_orders()}
+        local = time.perf_counter()
+        steps = self._steps(markets)
+        changes = classify_keyed(by_key, open_trades, snap.mode, steps)
+        verified = False
+        if needs_verification(changes, len(open_trades), len(by_key)):
+            local_spent = time.perf_counter() - local
+            await self._sleep(self.settings.verify_delay)
+            snap, by_key, dust_keys = await self._fetch(gw, markets)
+            local = time.perf_counter() - local_spent
+            changes = confirmed(changes, classify_keyed(by_key, open_trades, snap.mode, steps))
+            verified = True
+        local_s = time.perf_counter() - local
+
+        previous = self.book.positions_by_key(account)
+        pricing = await price_changes(gw, self._store, account, changes, snap.mode,
+                                      self.settings.max_fill_symbols)
+        if self.book.sync_state(account).last_success_at is None:
+            pricing.cursors[EPOCH_KEY] = FillCursor(started, ())
+        priced = await self._price(gw, account, changes, pricing.replays, previous, stops,
+                                   dust_keys)
+
+        local = time.perf_counter()
+        now = self._clock()
+        outcome = apply_changes(priced, account, self._store.new_trade_id, now)
+        changed = {t.id for t in outcome.trades}
+        mismatch_updates = self._check_entries(account, by_key, snap.mode, markets, changed)
+        state, recovered = success_state(self.book.sync_state(account), started)
+        batch = WriteBatch(account, trades=outcome.trades + mismatch_updates, events=outcome.events,
+                           notices=outcome.notices + ([recovered] if recovered else []),
+                           sync_state=state, fill_cursors=pricing.cursors)
+        await self._store.commit(batch)
+        self.book.set_sync_state(state)
+        self.book.set_snapshot(account, snap, by_key)
+        self.book.remember(account, batch.trades)
+        local_s += time.perf_counter() - local
+
+        lines, errors = await self._act(gw, account, outcome.trades, stops, by_key, snap.mode, markets)
+        return CycleReport(
+            account, started, time.perf_counter() - t0, True, len(by_key),
+            tuple(outcome.applied), tuple(lines), gw.calls - calls0,
+            tuple(pricing.errors + errors), verified, local_s)
+
+    def _steps(self, markets: Mapping[str, Market]) -> dict[str, Decimal]:
+        if markets is not self._steps_for:
+            self._steps_for = markets
+            self._steps_cache = {s: m.amount_step for s, m in markets.items()}
+        return self._steps_cache
+
+    async def _price(self, gw: ExchangeGateway, account: str, changes: Sequence[Change],
+                     replays: Mapping[int, Replay | None],
+                     previous: Mapping[PositionKey, Position], stops: Mapping[str, Order],
+                     dust_keys: set[PositionKey]) -> list[PricedChange]:
+        """Attach to each change its fills replay, last mark, pending bot trade and stop verdict."""
+        if not changes:
+            return []
+        pending = sorted((t for t in self.book.active_by_id(account).values()
+                          if t.status is TradeStatus.PENDING), key=lambda t: t.id)
+        priced = []
+        for i, c in enumerate(changes):
+            match = None
+            if c.kind is ChangeKind.OPENED and c.position is not None:
+                match = next((t for t in pending if t.symbol == c.position.symbol
+                              and t.side is c.position.side), None)
+                if match is not None:
+                    pending.remove(match)
+            hit = False
+            if c.kind is ChangeKind.CLOSED and c.trade is not None and closed_by_stop(c.trade, stops):
+                hit = await self._stop_fired(gw, c.trade)
+            last = previous.get(c.key)
+            priced.append(PricedChange(c, replays.get(i), last.mark_price if last else None, match,
+                                       hit, c.kind is ChangeKind.CLOSED and c.key in dust_keys))
+        return priced
+
+    async def _stop_fired(self, gw: ExchangeGateway, trade: Trade) -> bool:
+        """Did the stop order fire (rather than being cancelled by hand before a manual close)?"""
+        assert trade.stop_loss_order_id is not None
+        try:
+            order = await gw.fetch_order(trade.symbol, order_id=trade.stop_loss_order_id, stop=True)
+        except ExchangeError:
+            return True
+        return order is None or order.status in (OrderStatus.TRIGGERED, OrderStatus.CLOSED)
+
+    def _check_entries(self, account: str, by_key: Mapping[PositionKey, Position],
+                       mode: PositionMode, markets: Mapping[str, Market], changed: set[int]
+                       ) -> list[Trade]:
+        """Keep the exchange's entry beside ours; log a difference beyond one tick.
+
+        A trade whose exchange entry has not moved since its last verdict is skipped: at
+        10,000 positions the Decimal comparisons would otherwise dominate a steady cycle."""
+        updates = []
+        checked = self.book.entries_checked
+        mismatches = self.book.mismatches
+        for t in self.book.active_by_id(account).values():
+            p = by_key.get(key_of(t.symbol, t.side, mode))
+            # A flip the verification fetch saw first is not confirmed yet: not this trade's entry.
+            if not t.is_open or p is None or t.id in changed or p.side is not t.side:
+                continue
+            if t.id in checked and p.entry_price == t.exchange_entry_price:
+                continue
+            checked.add(t.id)
+            if p.entry_price != t.exchange_entry_price:
+                updates.append(replace(t, exchange_entry_price=p.entry_price))
+            tick = markets[t.symbol].price_tick if t.symbol in markets else Decimal(0)
+            if abs(t.avg_entry_price - p.entry_price) > tick:
+                if t.id not in mismatches:
+                    log.warning("entry mismatch %s #%s: ours %s, exchange %s", t.symbol, t.id,
+                                t.avg_entry_price, p.entry_price)
+                mismatches[t.id] = EntryMismatch(t.id, t.symbol, t.avg_entry_price, p.entry_price)
+            else:
+                mismatches.pop(t.id, None)
+        return updates
+
+    async def _act(self, gw: ExchangeGateway, account: str, changed: Sequence[Trade],
+                   stops: Mapping[str, Order], by_key: Mapping[PositionKey, Position],
+                   mode: PositionMode, markets: Mapping[str, Market]) -> tuple[list[str], list[str]]:
+        active = self.book.active_by_id(account)
+        open_now = [t for t in active.values() if t.is_open]
+        closed_now = [t for t in changed if t.status is TradeStatus.CLOSED]
+        marks = {t.id: p.mark_price for t in open_now if t.has_pending_stop
+                 and (p := by_key.get(key_of(t.symbol, t.side, mode))) and p.mark_price is not None}
+        actions = stop_loss_actions(open_now, closed_now, stops, marks)
+        result = await execute_stop_actions(gw, actions, markets, mode is PositionMode.HEDGE, marks)
+        if account in self._stops_unsure:  # the stops were fetched this cycle
+            recorded = {t.stop_loss_order_id for t in [*active.values(), *closed_now, *result.trades]
+                        if t.stop_loss_order_id is not None}
+            leftover = await cancel_leftover_stops(gw, stops, recorded)
+            result.lines += leftover.lines
+            result.errors += leftover.errors
+            if not leftover.errors:
+                self._stops_unsure.discard(account)
+        if result.errors:
+            self._stops_unsure.add(account)
+        orphans = [t for t in active.values() if t.status is TradeStatus.PENDING
+                   and key_of(t.symbol, t.side, mode) not in by_key]
+        orphan_result = await resolve_orphans(gw, orphans, self._clock(), self.settings.pending_timeout)
+        trades = result.trades + orphan_result.trades
+        notices = result.notices + orphan_result.notices
+        if trades or notices:
+            await self._store.commit(WriteBatch(account, trades=trades, notices=notices))
+            self.book.remember(account, trades)
+        return result.lines + orphan_result.lines, result.errors + orphan_result.errors
+
+    async def commit_trade(self, trade: Trade, notices: list[Notice]) -> None:
+        """Write one trade (and its notices) and keep the book in step; call under the account lock."""
+        await self._store.commit(WriteBatch(trade.account, trades=[trade], notices=notices))
+        self.book.remember(trade.account, [trade])

@@ -1,0 +1,206 @@
+"""Acting on the exchange after the commit: stop losses and orphaned entries (the shell)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from positionbot.tracker.core.client_ids import client_order_id, is_bot_order
+from positionbot.tracker.core.models import Market, Notice, NoticeKind, Order, OrderStatus, Trade, TradeStatus
+from positionbot.tracker.core.orphans import OrphanVerdict, orphan_decision
+from positionbot.tracker.core.stoploss import StopAction, StopActionKind, round_stop_price
+from positionbot.tracker.engine.ports import (
+    ExchangeError,
+    ExchangeGateway,
+    OrderRejectedError,
+    TransientExchangeError,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ActResult:
+    trades: list[Trade] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def stop_notice(kind: NoticeKind, t: Trade, key: str, **extra: str) -> Notice:
+    fields = {"symbol": t.symbol, "side": t.side.value, "price": str(t.stop_loss_price or ""),
+              "size": str(t.size), "trade_id": str(t.id), "source": t.source.value}
+    fields.update(extra)
+    return Notice(kind.value, t.account, f"{t.account}/sl/{t.id}/{key}", fields, t.id)
+
+
+def pending_cancelled_notice(t: Trade, reason: str) -> Notice:
+    return Notice(NoticeKind.PENDING_CANCELLED.value, t.account, f"{t.account}/pending/{t.id}/cancelled",
+                  {"symbol": t.symbol, "side": t.side.value, "reason": reason, "trade_id": str(t.id),
+                   "source": t.source.value}, t.id)
+
+
+async def place_stop(gw: ExchangeGateway, t: Trade, price: Decimal, size: Decimal, hedge: bool) -> Order:
+    """Place a stop, or find the one an earlier attempt already placed: never two."""
+    cid = client_order_id(t.id, "sl", t.event_seq, price, size)
+    try:
+        return await gw.place_stop_loss(t.symbol, t.side, size, price, cid, hedge)
+    except (TransientExchangeError, OrderRejectedError):
+        found = await gw.fetch_order(t.symbol, client_order_id=cid, stop=True)
+        if found is not None and found.status is OrderStatus.OPEN:
+            return found
+        raise
+
+
+def stop_failure(t: Trade, message: str) -> tuple[Trade, Notice | None]:
+    """Remember the failure on the trade; push it only when it differs from the last one."""
+    if t.stop_loss_note == message:
+        return t, None
+    notice = stop_notice(NoticeKind.STOP_LOSS_FAILED, t, f"failed/{t.event_seq}/{_digest(message)}",
+                         error=message)
+    return replace(t, stop_loss_note=message), notice
+
+
+def _failure(t: Trade, message: str, out: ActResult) -> None:
+    out.errors.append(f"stop loss {t.symbol}: {message}")
+    updated, notice = stop_failure(t, message)
+    if notice is not None:
+        out.trades.append(updated)
+        out.notices.append(notice)
+
+
+async def execute_stop_actions(
+    gw: ExchangeGateway,
+    actions: Sequence[StopAction],
+    markets: Mapping[str, Market],
+    hedge: bool,
+    marks: Mapping[int, Decimal],
+) -> ActResult:
+    out = ActResult()
+    for a in actions:
+        t = a.trade
+        try:
+            await _execute_one(gw, a, t, markets, hedge, marks, out)
+        except ExchangeError as e:
+            if a.kind in (StopActionKind.PLACE, StopActionKind.REPLACE):
+                _failure(t, str(e), out)
+            else:
+                out.errors.append(f"stop loss {t.symbol}: {e}")
+                log.warning("stop-loss %s for trade %s failed: %s", a.kind, t.id, e)
+    return out
+
+
+async def _execute_one(
+    gw: ExchangeGateway, a: StopAction, t: Trade, markets: Mapping[str, Market], hedge: bool,
+    marks: Mapping[int, Decimal], out: ActResult,
+) -> None:
+    kind = a.kind
+    if kind is StopActionKind.CROSSED:
+        _failure(t, f"stop {t.stop_loss_price} is already crossed (mark {marks.get(t.id)}); not placed", out)
+    elif kind in (StopActionKind.PLACE, StopActionKind.REPLACE):
+        assert t.stop_loss_price is not None
+        market = markets.get(t.symbol)
+        price = t.stop_loss_price
+        if market is not None:
+            price = round_stop_price(t.side, price, market.price_tick)
+        order = await place_stop(gw, t, price, t.size, hedge)
+        if kind is StopActionKind.REPLACE and t.stop_loss_order_id and t.stop_loss_order_id != order.id:
+            await gw.cancel_order(t.symbol, t.stop_loss_order_id, stop=True)
+        placed = replace(t, stop_loss_price=price, stop_loss_order_id=order.id,
+                         stop_loss_size=t.size, stop_loss_note=None)
+        out.trades.append(placed)
+        if kind is StopActionKind.PLACE:
+            out.notices.append(stop_notice(NoticeKind.STOP_LOSS_PLACED, placed, f"placed/{order.id}",
+                                           order_id=order.id))
+        out.lines.append(f"stop loss {kind.value}d {t.symbol} {t.side.value} {t.size} @ {price}")
+    elif kind is StopActionKind.CANCEL:
+        assert t.stop_loss_order_id is not None
+        await gw.cancel_order(t.symbol, t.stop_loss_order_id, stop=True)
+        out.trades.append(replace(t, stop_loss_price=None, stop_loss_order_id=None,
+                                  stop_loss_size=None, stop_loss_note=None))
+        out.notices.append(stop_notice(NoticeKind.STOP_LOSS_CLEARED, t,
+                                       f"cleared/{t.stop_loss_order_id}", reason="position closed"))
+        out.lines.append(f"stop loss cancelled {t.symbol}: position closed")
+    elif kind is StopActionKind.CLEAR:
+        out.trades.append(replace(t, stop_loss_price=None, stop_loss_order_id=None,
+                                  stop_loss_size=None, stop_loss_note=None))
+    elif kind is StopActionKind.REMOVED:
+        out.trades.append(replace(t, stop_loss_price=None, stop_loss_order_id=None,
+                                  stop_loss_size=None, stop_loss_note=None))
+        out.notices.append(stop_notice(NoticeKind.STOP_LOSS_REMOVED, t,
+                                       f"removed/{t.stop_loss_order_id}"))
+        out.lines.append(f"stop loss removed by hand {t.symbol}")
+
+
+async def cancel_leftover_stops(
+    gw: ExchangeGateway, stops: Mapping[str, Order], recorded: set[str]
+) -> ActResult:
+    """Cancel the bot's resting stops that no trade records.
+
+    Such a stop is left by an attempt whose outcome never reached the database: the process
+    died, or the answer was lost, between the exchange accepting the order and the commit. Its
+    trade has since placed (or will place) its own stop for its current size, so the leftover
+    would be a second, stale stop.
+    """
+    out = ActResult()
+    for order in stops.values():
+        if order.id in recorded or not is_bot_order(order.client_order_id):
+            continue
+        try:
+            await gw.cancel_order(order.symbol, order.id, stop=True)
+        except ExchangeError as e:
+            out.errors.append(f"leftover stop {order.id}: {e}")
+            continue
+        log.warning("cancelled leftover stop %s (%s) on %s: no trade records it",
+                    order.id, order.client_order_id, order.symbol)
+        out.lines.append(f"leftover stop {order.id} cancelled {order.symbol}")
+    return out
+
+
+async def resolve_orphans(
+    gw: ExchangeGateway, orphans: Sequence[Trade], now: datetime, pending_timeout: timedelta
+) -> ActResult:
+    """Cancel pending trades that will never become positions, each with its reason."""
+    out = ActResult()
+    if not orphans:
+        return out
+    try:
+        open_orders = {o.id: o for o in await gw.fetch_open_orders([t.symbol for t in orphans])}
+    except ExchangeError as e:
+        out.errors.append(f"open orders: {e}")
+        return out
+    for t in orphans:
+        try:
+            order = await _entry_order(gw, t, open_orders)
+            decision = orphan_decision(t, order, now, pending_timeout)
+            if decision.verdict is OrphanVerdict.KEEP:
+                continue
+            if decision.verdict is OrphanVerdict.CANCEL_ORDER and order is not None:
+                await gw.cancel_order(t.symbol, order.id)
+        except ExchangeError as e:
+            out.errors.append(f"pending trade {t.id}: {e}")
+            continue
+        cancelled = replace(t, status=TradeStatus.CANCELLED, close_reason=decision.reason,
+                            closed_at=now, stop_loss_order_id=None,
+                            entry_order_id=order.id if order is not None else t.entry_order_id)
+        out.trades.append(cancelled)
+        out.notices.append(pending_cancelled_notice(t, decision.reason))
+        out.lines.append(f"pending trade {t.id} {t.symbol} cancelled: {decision.reason}")
+    return out
+
+
+async def _entry_order(gw: ExchangeGateway, t: Trade, open_orders: Mapping[str, Order]) -> Order | None:
+    if t.entry_order_id is not None:
+        return open_orders.get(t.entry_order_id) or await gw.fetch_order(
+            t.symbol, order_id=t.entry_order_id)
+    if t.entry_client_order_id is not None:
+        return await gw.fetch_order(t.symbol, client_order_id=t.entry_client_order_id)
+    return None

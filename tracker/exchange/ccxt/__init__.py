@@ -1,0 +1,4 @@
+"""The ExchangeGateway over ccxt.
+
+May import: tracker.core, tracker.engine.ports, tracker.clock.
+"""

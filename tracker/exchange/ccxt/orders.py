@@ -1,0 +1,137 @@
+"""Order placement through ccxt that can never leave two orders behind.
+
+Every attempt carries the caller's client order id, so an exchange that already has the order
+refuses the copy; and before any retry (and after the last failure) the order is looked up by
+that id, so a create whose answer was lost is found instead of placed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import ccxt.async_support as ccxt
+
+from positionbot.tracker.core.models import Order, OrderSide, Side
+from positionbot.tracker.engine.ports import TransientExchangeError
+from positionbot.tracker.exchange.ccxt.normalize import is_binance, normalize_order
+from positionbot.tracker.exchange.ccxt.retry import (
+    RetryPolicy,
+    attempt_once,
+    describe,
+    is_transient,
+    permanent_error,
+)
+
+log = logging.getLogger(__name__)
+
+Lookup = Callable[[str, str | None, str | None, bool], Awaitable[Order | None]]
+
+# Binance answers a reused client id with -4116 (orders) or -20132 (Algo service orders).
+_DUPLICATE_MARKERS = ("-4116", "-20132", "duplicate")
+
+
+def _is_duplicate(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, ccxt.DuplicateOrderId) or any(m in text for m in _DUPLICATE_MARKERS)
+
+
+class OrderPlacer:
+    """Creates entries, reduce-only exits and stop losses for one account."""
+
+    def __init__(self, exchange: Any, account: str, retry: RetryPolicy, lookup: Lookup,
+                 on_rejected: Callable[[], None]) -> None:
+        self._exchange = exchange
+        self._account = account
+        self._retry = retry
+        self._lookup = lookup
+        self._on_rejected = on_rejected
+        # Binance triggers on the last trade price unless told otherwise; a stop loss should
+        # follow the mark price the position is valued at.
+        self._stop_extras: dict[str, Any] = (
+            {"workingType": "MARK_PRICE"} if is_binance(exchange.id) else {})
+
+    async def stop_loss(self, symbol: str, position_side: Side, amount: Decimal,
+                        trigger_price: Decimal, client_order_id: str, hedge: bool) -> Order:
+        what = f"{self._account}: place stop loss {client_order_id} on {symbol}"
+        trigger = self._precise(what, lambda: self._exchange.price_to_precision(
+            symbol, str(trigger_price)))
+        params = {"stopLossPrice": trigger, "reduceOnly": True, **self._stop_extras}
+        return await self._create(what, symbol, "market", position_side.exit_order_side, amount,
+                                  None, params, client_order_id, hedge, stop=True)
+
+    async def entry(self, symbol: str, side: Side, amount: Decimal, price: Decimal | None,
+                    client_order_id: str, hedge: bool) -> Order:
+        what = f"{self._account}: place entry {client_order_id} on {symbol}"
+        order_type = "market" if price is None else "limit"
+        return await self._create(what, symbol, order_type, side.entry_order_side, amount, price,
+                                  {}, client_order_id, hedge, stop=False)
+
+    async def reduce(self, symbol: str, position_side: Side, amount: Decimal,
+                     client_order_id: str, hedge: bool) -> Order:
+        what = f"{self._account}: place reduce-only order {client_order_id} on {symbol}"
+        return await self._create(what, symbol, "market", position_side.exit_order_side, amount,
+                                  None, {"reduceOnly": True}, client_order_id, hedge, stop=False)
+
+    def _precise(self, what: str, convert: Callable[[], str]) -> str:
+        """Round with ccxt's precision helpers; an amount or price they refuse is a rejection."""
+        try:
+            return convert()
+        except ccxt.BaseError as exc:
+            raise permanent_error(exc, what, order=True) from exc
+
+    async def _create(self, what: str, symbol: str, order_type: str, side: OrderSide,
+                      amount: Decimal, price: Decimal | None, extra: dict[str, Any],
+                      client_order_id: str, hedge: bool, *, stop: bool) -> Order:
+        amount_text = self._precise(what, lambda: self._exchange.amount_to_precision(
+            symbol, str(amount)))
+        price_text = None if price is None else self._precise(
+            what, lambda: self._exchange.price_to_precision(symbol, str(price)))
+        params = {**extra, "clientOrderId": client_order_id}
+        if hedge:
+            # ccxt turns this into Binance's positionSide and drops reduceOnly, which Binance
+            # refuses alongside a position side.
+            params["hedged"] = True
+
+        async def create() -> Order:
+            raw = await self._exchange.create_order(symbol, order_type, side.value, amount_text,
+                                                    price_text, dict(params))
+            return normalize_order(raw, self._exchange.id, is_stop=stop)
+
+        last: BaseException | None = None
+        for attempt in range(self._retry.attempts):
+            if attempt:
+                await asyncio.sleep(self._retry.delay(attempt - 1))
+                existing = await self._lookup(symbol, None, client_order_id, stop)
+                if existing is not None:
+                    log.info("%s: found after a failed attempt; not placed again", what)
+                    return existing
+            try:
+                return await attempt_once(what, create, self._retry.call_timeout)
+            except TransientExchangeError as exc:
+                last = exc
+            except ccxt.BaseError as exc:
+                if not is_transient(exc):
+                    return await self._refused(what, exc, symbol, client_order_id, stop)
+                last = exc
+            log.warning("%s: attempt %d/%d failed: %s", what, attempt + 1, self._retry.attempts,
+                        describe(last))
+        existing = await self._lookup(symbol, None, client_order_id, stop)
+        if existing is not None:
+            return existing
+        raise TransientExchangeError(
+            f"{what}: failed after {self._retry.attempts} attempts and no order carries the "
+            f"client id ({describe(last) if last else 'no answer'})")
+
+    async def _refused(self, what: str, exc: ccxt.BaseError, symbol: str, client_order_id: str,
+                       stop: bool) -> Order:
+        """A refusal; a duplicate client id means an earlier attempt got through after all."""
+        if _is_duplicate(exc):
+            existing = await self._lookup(symbol, None, client_order_id, stop)
+            if existing is not None:
+                return existing
+        self._on_rejected()
+        raise permanent_error(exc, what, order=True) from exc

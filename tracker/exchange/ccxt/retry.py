@@ -1,0 +1,127 @@
+"""Timeouts, capped retries with jitter, and the mapping of ccxt errors onto the gateway's errors.
+
+ccxt's hierarchy has two branches under ``BaseError``: ``ExchangeError`` (the exchange understood
+the request and refused it: authentication, permissions, bad symbol, invalid order, insufficient
+funds...) and ``OperationFailed`` (the request did not complete: ``NetworkError`` with its
+``RequestTimeout``, ``DDoSProtection`` (what a 429 raises) and ``RateLimitExceeded``;
+``BadResponse``; and a bare ``OperationFailed``, which is what Binance's JSON-bodied 5xx ``-1001``
+raises). Only the second branch is worth retrying; the first gets a clear message instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import InvalidOperation
+from typing import TypeVar
+
+import ccxt.async_support as ccxt
+
+from positionbot.tracker.engine.ports import (
+    ExchangeError,
+    OrderRejectedError,
+    PermanentExchangeError,
+    TransientExchangeError,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# What ccxt's parsers raise when a payload has the right JSON shape but garbage inside.
+MALFORMED_PAYLOAD_ERRORS: tuple[type[Exception], ...] = (
+    TypeError, ValueError, KeyError, IndexError, AttributeError, InvalidOperation,
+)
+
+_SIGNATURE = re.compile(r"(signature|apiKey|api_key|sign)=[^&\s\"']+", re.IGNORECASE)
+_MAX_MESSAGE = 300
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one gateway call tries: ``attempts`` in all, each cut off after ``call_timeout``."""
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    call_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("RetryPolicy.attempts must be at least 1")
+        if self.base_delay < 0 or self.max_delay < self.base_delay:
+            raise ValueError("RetryPolicy needs 0 <= base_delay <= max_delay")
+        if self.call_timeout <= 0:
+            raise ValueError("RetryPolicy.call_timeout must be positive")
+
+    def delay(self, retry: int) -> float:
+        """Pause before retry number ``retry`` (0-based): capped exponential, half of it jittered."""
+        capped: float = min(self.max_delay, self.base_delay * (2 ** retry))
+        return capped / 2 + random.uniform(0, capped / 2)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for faults a later attempt may not meet: the whole ``OperationFailed`` branch."""
+    return isinstance(exc, ccxt.OperationFailed)
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line, bounded description of ``exc`` with request signatures masked."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = _SIGNATURE.sub(r"\1=***", text)
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + "..."
+    return f"{type(exc).__name__}: {text}"
+
+
+def permanent_error(exc: BaseException, what: str, *, order: bool = False) -> ExchangeError:
+    """The gateway error for a refusal ccxt reported; ``order`` marks an order-placing call."""
+    detail = describe(exc)
+    if isinstance(exc, ccxt.AuthenticationError):
+        return PermanentExchangeError(
+            f"{what}: authentication failed - check the API key, secret and its permissions "
+            f"({detail})"
+        )
+    if isinstance(exc, ccxt.BadSymbol):
+        return PermanentExchangeError(f"{what}: the exchange does not know this symbol ({detail})")
+    if order:
+        return OrderRejectedError(f"{what}: order rejected by the exchange ({detail})")
+    return PermanentExchangeError(f"{what}: refused by the exchange ({detail})")
+
+
+async def attempt_once(what: str, call: Callable[[], Awaitable[T]], timeout: float) -> T:
+    """One attempt with a hard timeout (raised as ccxt's ``RequestTimeout``, a transient fault);
+    malformed payloads become ``TransientExchangeError`` at once."""
+    try:
+        return await asyncio.wait_for(call(), timeout)
+    except TimeoutError as exc:
+        raise ccxt.RequestTimeout(f"{what}: no answer within {timeout:g} s") from exc
+    except MALFORMED_PAYLOAD_ERRORS as exc:
+        raise TransientExchangeError(f"{what}: malformed response ({describe(exc)})") from exc
+
+
+async def with_retries(policy: RetryPolicy, what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """Run ``call`` until it succeeds, retrying transient faults within ``policy``'s caps.
+
+    Only for calls that are safe to repeat (reads and cancels); order creation has its own loop.
+    """
+    last: BaseException | None = None
+    for attempt in range(policy.attempts):
+        if attempt:
+            await asyncio.sleep(policy.delay(attempt - 1))
+        try:
+            return await attempt_once(what, call, policy.call_timeout)
+        except ccxt.BaseError as exc:
+            if not is_transient(exc):
+                raise permanent_error(exc, what) from exc
+            last = exc
+        log.warning("%s: attempt %d/%d failed: %s", what, attempt + 1, policy.attempts,
+                    describe(last))
+    assert last is not None
+    raise TransientExchangeError(
+        f"{what}: failed after {policy.attempts} attempts ({describe(last)})"
+    ) from last
