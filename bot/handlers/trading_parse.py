@@ -1,8 +1,6 @@
 """Reading /long, /short, /close and /cancel, and the sizes and stops they mean: strict, because
-these commands place orders.
-
-Commas are refused outright: ``0,01`` may mean one hundredth or (with the comma dropped as a
-thousands separator) one, and guessing wrong would send an order a hundred times too big.
+these commands place orders. Every number goes through ``numbers.read_number``, which refuses
+commas rather than guess what they mean.
 """
 
 from __future__ import annotations
@@ -10,8 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from positionbot.bot.handlers.numbers import (
+    NumberInputError,
+    has_comma_number,
+    looks_numeric,
+    read_number,
+)
 from positionbot.bot.handlers.stop_loss import StopInputError, StopRequest, parse_stop_value
 from positionbot.bot.render.format import esc
 from positionbot.tracker.core.models import Market, Side
@@ -24,8 +28,6 @@ CLOSE_USAGE = ("Usage: <code>/close BTC</code> (all) · <code>/close BTC 50%</co
                "<code>/close BTC 0.004</code> · <code>/close</code> to pick a position")
 CANCEL_USAGE = ("Usage: <code>/cancel 12</code> (trade #12) · <code>/cancel BTC</code> · "
                 "<code>/cancel</code> to pick a pending entry")
-MAX_NUMBER_CHARS = 24
-_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _TRADE_ID = re.compile(r"#?([1-9][0-9]{0,11})")
 _ALL_WORDS = frozenset({"all", "full", "100%"})
 
@@ -63,22 +65,17 @@ class CancelTarget:
 
 def positive_number(text: str, what: str) -> Decimal:
     """A plain positive decimal (no sign, exponent or separators)."""
-    if "," in text:
-        raise TradeInputError(f"<b>{esc(text)}</b>: write the {what} with a dot for decimals and "
-                              "no thousands separators.")
-    if len(text) > MAX_NUMBER_CHARS or not _NUMBER.fullmatch(text):
-        raise TradeInputError(f"<b>{esc(text)}</b> is not a valid {what}.")
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise TradeInputError(f"<b>{esc(text)}</b> is not a valid {what}.") from None
+        value = read_number(text, what)
+    except NumberInputError as err:
+        raise TradeInputError(str(err)) from None
     if value <= 0:
         raise TradeInputError(f"The {what} must be above zero; got {esc(text)}.")
     return value
 
 
 def _is_number(text: str) -> bool:
-    return bool(_NUMBER.fullmatch(text.replace(",", "")))
+    return has_comma_number(text) or looks_numeric(text)
 
 
 def parse_entry(side: Side, args: Sequence[str]) -> EntryRequest:
@@ -111,9 +108,6 @@ def parse_entry(side: Side, args: Sequence[str]) -> EntryRequest:
 
 
 def _entry_stop(text: str) -> StopRequest:
-    if "," in text:
-        raise TradeInputError(f"<b>{esc(text)}</b>: write the stop with a dot for decimals and no "
-                              "thousands separators.")
     try:
         request = parse_stop_value(text)
     except StopInputError as err:
