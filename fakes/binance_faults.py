@@ -17,6 +17,8 @@ INTERNAL_ERROR = {"code": -1001,
 TOO_MANY_REQUESTS = {"code": -1003, "msg": "Too many requests; current limit of IP(127.0.0.1) "
                                            "is 2400 requests per minute."}
 INVALID_KEY = {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}
+EXECUTION_UNKNOWN = {"code": -1007, "msg": "Timeout waiting for response from backend server. "
+                                           "Send status unknown; execution status unknown."}
 
 Transform = Callable[[Any], Any]
 
@@ -28,7 +30,9 @@ class Fault:
     ``status``/``body``: answer this instead of handling the request. ``delay``: handle the
     request, then hold the answer this many seconds (the order exists, its answer comes late).
     ``transform``: handle the request and answer ``transform(payload)``. ``truncate``: handle
-    it and answer only the first half of the JSON text.
+    it and answer only the first half of the JSON text. ``late``: answer ``status``/``body``
+    at once, and carry the request out this many seconds later (Binance's "execution status
+    unknown": the order was accepted and executes after the answer said nothing certain).
     """
 
     path: str | None = None
@@ -38,12 +42,19 @@ class Fault:
     delay: float = 0.0
     transform: Transform | None = None
     truncate: bool = False
+    late: float = 0.0
 
     @classmethod
     def server_error(cls, path: str | None = None, status: int = 500, *,
                      method: str | None = None) -> Fault:
         """A JSON-bodied 5xx with Binance's -1001 (ccxt raises a bare OperationFailed)."""
         return cls(path, method, status=status, body=INTERNAL_ERROR)
+
+    @classmethod
+    def executes_late(cls, seconds: float, path: str = "/fapi/v1/order", *,
+                      method: str = "POST") -> Fault:
+        """HTTP 503 with -1007 now; the request is carried out ``seconds`` later."""
+        return cls(path, method, status=503, body=EXECUTION_UNKNOWN, late=seconds)
 
     @classmethod
     def rate_limited(cls, path: str | None = None) -> Fault:

@@ -14,6 +14,7 @@ Test controls: ``venue`` (move the mark, trade and cancel by hand, force fills),
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -77,6 +78,7 @@ class BinanceServer:
         self._secret = secret
         self._wire = BinanceVenue(venue, leverage=leverage)
         self._runner: web.AppRunner | None = None
+        self._late: set[asyncio.Task[None]] = set()
         self.base_url = ""
 
     # --- controls ------------------------------------------------------------------------------
@@ -126,6 +128,9 @@ class BinanceServer:
         return self.base_url
 
     async def stop(self) -> None:
+        for task in self._late:
+            task.cancel()
+        self._late.clear()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -147,9 +152,13 @@ class BinanceServer:
         values.update(parse_qsl(raw_body, keep_blank_values=True))
         self.log.append(LoggedRequest(request.method, path, values))
         fault = self.faults.take(request.method, path)
+        handler = self._wire.routes.get((request.method, path))
+        if fault is not None and fault.late and handler is not None:
+            task = asyncio.create_task(self._carry_out_late(fault.late, handler, values))
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
         if fault is not None and fault.status is not None:
             return web.json_response(fault.body, status=fault.status)
-        handler = self._wire.routes.get((request.method, path))
         if handler is None:
             return web.Response(status=404, text=f"fake Binance: no route {request.method} {path}")
         try:
@@ -160,6 +169,12 @@ class BinanceServer:
         except BinanceApiError as exc:
             return web.json_response(exc.body(), status=exc.status)
         return await self._answer(payload, fault)
+
+    async def _carry_out_late(self, seconds: float, handler: Any, values: dict[str, str]) -> None:
+        await asyncio.sleep(seconds)
+        self._wire.sync()
+        with contextlib.suppress(BinanceApiError):  # refused when it finally ran
+            handler(Params(values))
 
     async def _answer(self, payload: Any, fault: Fault | None) -> web.Response:
         if fault is not None and fault.transform is not None:

@@ -6,10 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from positionbot.fakes.binance_faults import Fault
+from positionbot.fakes.binance_faults import TOO_MANY_REQUESTS, Fault
 from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
 from positionbot.tracker.core.models import OrderSide, OrderStatus, Side
-from positionbot.tracker.engine.ports import PermanentExchangeError, TransientExchangeError
+from positionbot.tracker.engine.ports import (
+    OrderOutcomeUnknownError,
+    PermanentExchangeError,
+    TransientExchangeError,
+)
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.ccxt.retry import RetryPolicy
 from positionbot.tracker.exchange.paper import PaperExchange
@@ -146,31 +150,32 @@ async def test_market_entry_whose_answer_is_lost_fills_once(make_gateway: Gatewa
     assert server.count("/fapi/v1/order", "POST") == 1
 
 
-async def test_create_refused_by_a_5xx_is_retried_under_the_same_client_id(
+async def test_create_answered_by_a_5xx_is_looked_up_not_sent_again(
         gateway: CcxtGateway, server: BinanceServer, venue: PaperExchange) -> None:
     venue.manual_order(BTC, OrderSide.BUY, D("0.010"))
     await _warm(gateway, server)
     server.inject(Fault.server_error("/fapi/v1/algoOrder", method="POST"))
 
-    order = await gateway.place_stop_loss(BTC, Side.LONG, D("0.010"), D("45000"), "sl-r", False)
+    with pytest.raises(OrderOutcomeUnknownError, match="not sent again"):
+        await gateway.place_stop_loss(BTC, Side.LONG, D("0.010"), D("45000"), "sl-r", False)
 
-    posts = server.sent("/fapi/v1/algoOrder")
-    assert [p["clientAlgoId"] for p in posts] == ["sl-r", "sl-r"]
-    assert [o.id for o in venue.open_stop_orders()] == [order.id]
+    assert [p["clientAlgoId"] for p in server.sent("/fapi/v1/algoOrder")] == ["sl-r"]
+    assert [p["clientAlgoId"] for p in server.sent("/fapi/v1/algoOrder", "GET")] == ["sl-r"] * 3
+    assert venue.open_stop_orders() == []
 
 
-async def test_create_that_keeps_failing_reports_no_order(gateway: CcxtGateway,
-                                                          server: BinanceServer,
-                                                          venue: PaperExchange) -> None:
+async def test_create_that_keeps_being_rate_limited_reports_no_order(gateway: CcxtGateway,
+                                                                     server: BinanceServer,
+                                                                     venue: PaperExchange) -> None:
     await _warm(gateway, server)
-    server.inject(*[Fault.server_error("/fapi/v1/order", 503, method="POST")] * 3)
+    server.inject(*[Fault("/fapi/v1/order", "POST", status=429, body=TOO_MANY_REQUESTS)] * 3)
 
-    with pytest.raises(TransientExchangeError, match="no order carries the client id"):
+    with pytest.raises(TransientExchangeError, match="refused unprocessed 3 times"):
         await gateway.place_entry(BTC, Side.LONG, D("0.010"), None, "in-f", hedge=False)
 
     assert venue.positions() == []
     assert server.count("/fapi/v1/order", "POST") == 3
-    assert server.count("/fapi/v1/order", "GET") == 3  # before each retry, and after the last
+    assert server.count("/fapi/v1/order", "GET") == 3  # before each resend, and after the last
 
 
 async def test_duplicate_client_id_returns_the_existing_order(gateway: CcxtGateway,

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from positionbot.fakes.binance_faults import Fault
 from positionbot.tracker.core.models import OrderStatus, Side, Source, Trade, TradeStatus
+from positionbot.tracker.core.orphans import UNKNOWN_OUTCOME_GRACE
 from positionbot.tracker.core.records import WriteBatch
 from tests.trading.conftest import BTC, D, TradingEnv
 
@@ -78,6 +79,9 @@ async def test_entry_whose_order_never_reached_the_exchange_is_cancelled(env: Tr
     assert outcome.text.startswith("⚠️ entry order not confirmed")
     assert env.venue.open_orders() == [] and env.venue.positions() == []
     assert only_trade(env).status is TradeStatus.PENDING  # recorded before it was sent
+    await env.cycle()  # its outcome is unknown: it may still execute late, so it waits
+    assert only_trade(env).status is TradeStatus.PENDING
+    env.clock.shift += UNKNOWN_OUTCOME_GRACE
     await env.cycle()
     push = await env.push("Pending entry cancelled")
     assert "entry order not found on the exchange" in push

@@ -8,6 +8,10 @@ from enum import StrEnum
 
 from positionbot.tracker.core.models import Order, OrderStatus, Trade
 
+# An entry whose create got no certain answer (a timeout, a 5xx, Binance's "execution status
+# unknown") may still execute seconds later: not found by its client id, it waits this long.
+UNKNOWN_OUTCOME_GRACE = timedelta(minutes=2)
+
 
 class OrphanVerdict(StrEnum):
     KEEP = "keep"  # the entry order is still working and not too old
@@ -43,6 +47,9 @@ def orphan_decision(
     if trade.entry_order_id is None and trade.entry_client_order_id is None:
         return OrphanDecision(OrphanVerdict.CANCEL, "no entry order")
     if entry_order is None:
+        created = trade.created_at or now
+        if trade.entry_order_id is None and now - created < UNKNOWN_OUTCOME_GRACE:
+            return OrphanDecision(OrphanVerdict.KEEP)  # its create may still execute late
         return OrphanDecision(OrphanVerdict.CANCEL, "entry order not found on the exchange")
     if entry_order.status in _DEAD:
         return OrphanDecision(OrphanVerdict.CANCEL, _DEAD[entry_order.status])

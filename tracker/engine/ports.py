@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from positionbot.tracker.core.fills import FillCursor
+from positionbot.tracker.core.funding import FundingPayment
 from positionbot.tracker.core.models import (
+    Balance,
     Fill,
     Market,
     Order,
@@ -32,6 +34,15 @@ class ExchangeError(Exception):
 
 class TransientExchangeError(ExchangeError):
     """Network error, timeout, 5xx or rate limit that outlived the retries."""
+
+
+class OrderOutcomeUnknownError(TransientExchangeError):
+    """An order create whose outcome the exchange left unknown and the look-ups by client id
+    have not settled: the order may exist or appear later; it must not be sent again."""
+
+    def __init__(self, message: str, client_order_id: str) -> None:
+        super().__init__(message)
+        self.client_order_id = client_order_id
 
 
 class PermanentExchangeError(ExchangeError):
@@ -82,6 +93,17 @@ class ExchangeGateway(Protocol):
         """The account's fills on ``symbol`` at or after ``since``, oldest first."""
         ...
 
+    async def fetch_funding(self, since: datetime) -> list[FundingPayment]:
+        """The account's funding payments at or after ``since``, oldest first, from its income
+        history (Binance: ``GET /fapi/v1/income?incomeType=FUNDING_FEE``), each with the
+        exchange's own id so booking it twice is impossible. Costly on some exchanges: the
+        caller polls it rarely."""
+        ...
+
+    async def fetch_balance(self) -> Balance:
+        """The account's futures wallet in its settle currency (USDT first where several)."""
+        ...
+
     async def place_stop_loss(
         self, symbol: str, position_side: Side, amount: Decimal, trigger_price: Decimal,
         client_order_id: str, hedge: bool,
@@ -111,6 +133,15 @@ class ExchangeGateway(Protocol):
         ...
 
 
+@runtime_checkable
+class PositionsBySymbol(Protocol):
+    """A gateway that can list the positions of a few symbols only (optional capability)."""
+
+    async def fetch_positions_of(self, symbols: Sequence[str]) -> PositionSnapshot:
+        """The positions on ``symbols`` only, for verifying a suspected close cheaply."""
+        ...
+
+
 class RecordStore(Protocol):
     """Durable records: every write is one ``WriteBatch`` applied in one transaction.
 
@@ -135,5 +166,9 @@ class RecordStore(Protocol):
     async def get_sync_state(self, account: str) -> SyncState: ...
 
     async def get_fill_cursor(self, account: str, symbol: str) -> FillCursor | None: ...
+
+    async def trades_for_funding(self, account: str, since: datetime) -> list[Trade]:
+        """The account's trades open at some moment at or after ``since`` (funding owners)."""
+        ...
 
     async def commit(self, batch: WriteBatch) -> None: ...

@@ -1,8 +1,10 @@
 """Order placement through ccxt that can never leave two orders behind.
 
-Every attempt carries the caller's client order id, so an exchange that already has the order
-refuses the copy; and before any retry (and after the last failure) the order is looked up by
-that id, so a create whose answer was lost is found instead of placed again.
+Every attempt carries the caller's client order id. A create is sent again only after a refusal
+that never reached the matching engine (a rate limit). After any answer that leaves the outcome
+unknown (timeout, 5xx, Binance's "execution status unknown") the order is looked up by its client
+id with back-off and never sent again: a market order executed late is already filled, so
+Binance would accept a second one under the same id.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from typing import Any
 import ccxt.async_support as ccxt
 
 from positionbot.tracker.core.models import Order, OrderSide, Side
-from positionbot.tracker.engine.ports import TransientExchangeError
+from positionbot.tracker.engine.ports import (
+    ExchangeError,
+    OrderOutcomeUnknownError,
+    TransientExchangeError,
+)
 from positionbot.tracker.exchange.ccxt.normalize import is_binance, normalize_order
 from positionbot.tracker.exchange.ccxt.retry import (
     RetryPolicy,
@@ -32,6 +38,15 @@ Lookup = Callable[[str, str | None, str | None, bool], Awaitable[Order | None]]
 
 # Binance answers a reused client id with -4116 (orders) or -20132 (Algo service orders).
 _DUPLICATE_MARKERS = ("-4116", "-20132", "duplicate")
+# Binance: "execution status unknown" (message bus / backend timeout).
+_UNKNOWN_CODES = ("-1006", "-1007")
+
+
+def _never_processed(exc: BaseException) -> bool:
+    """Refused before it reached the matching engine (rate limits): safe to send again. Any
+    other transient fault (timeout, 5xx, Binance's -1006/-1007) leaves the outcome unknown."""
+    return isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)) and not any(
+        code in str(exc) for code in _UNKNOWN_CODES)
 
 
 def _is_duplicate(exc: BaseException) -> bool:
@@ -111,20 +126,40 @@ class OrderPlacer:
                     return existing
             try:
                 return await attempt_once(what, create, self._retry.call_timeout)
-            except TransientExchangeError as exc:
-                last = exc
+            except TransientExchangeError as exc:  # a malformed answer: the order may exist
+                return await self._settle_unknown(what, symbol, client_order_id, stop, exc)
             except ccxt.BaseError as exc:
                 if not is_transient(exc):
                     return await self._refused(what, exc, symbol, client_order_id, stop)
+                if not _never_processed(exc):
+                    return await self._settle_unknown(what, symbol, client_order_id, stop, exc)
                 last = exc
-            log.warning("%s: attempt %d/%d failed: %s", what, attempt + 1, self._retry.attempts,
-                        describe(last))
+            log.warning("%s: attempt %d/%d refused unprocessed: %s", what, attempt + 1,
+                        self._retry.attempts, describe(last))
         existing = await self._lookup(symbol, None, client_order_id, stop)
         if existing is not None:
             return existing
         raise TransientExchangeError(
-            f"{what}: failed after {self._retry.attempts} attempts and no order carries the "
-            f"client id ({describe(last) if last else 'no answer'})")
+            f"{what}: not placed: refused unprocessed {self._retry.attempts} times "
+            f"({describe(last) if last else 'no answer'})")
+
+    async def _settle_unknown(self, what: str, symbol: str, client_order_id: str, stop: bool,
+                              cause: BaseException) -> Order:
+        """The exchange may have taken the order (timeout, 5xx, "execution status unknown"):
+        look it up by client id with back-off, and never send it again from here."""
+        for attempt in range(self._retry.attempts):
+            await asyncio.sleep(self._retry.delay(attempt))
+            try:
+                existing = await self._lookup(symbol, None, client_order_id, stop)
+            except ExchangeError as exc:
+                log.warning("%s: look-up after an unknown outcome failed: %s", what, exc)
+                continue
+            if existing is not None:
+                log.info("%s: found after an unknown outcome; not placed again", what)
+                return existing
+        raise OrderOutcomeUnknownError(
+            f"{what}: the exchange did not say whether it took the order ({describe(cause)}) "
+            "and no order carries its client id yet; not sent again", client_order_id)
 
     async def _refused(self, what: str, exc: ccxt.BaseError, symbol: str, client_order_id: str,
                        stop: bool) -> Order:
