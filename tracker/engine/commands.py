@@ -33,10 +33,12 @@ from positionbot.tracker.engine.ports import (
 from positionbot.tracker.engine.report import StopLossResult
 from positionbot.tracker.engine.runner import SimplePositionTracker
 from positionbot.tracker.engine.stop_actions import (
+    Swap,
     pending_cancelled_notice,
     place_stop,
     stop_failure,
     stop_notice,
+    swap_stop,
 )
 
 log = logging.getLogger(__name__)
@@ -153,20 +155,31 @@ class TradeCommands:
             order = await place_stop(gw, wanted, price, t.size, tracker.book.is_hedge(t.account))
         except ExchangeError as e:
             tracker.reconcile_stops(t.account)  # the exchange may have accepted it after all
+            what = ("did not confirm the new stop" if isinstance(e, TransientExchangeError)
+                    else "refused the new stop")
             if t.stop_loss_order_id is not None:
                 # The live stop stays in force; forgetting it would leave two stops later.
                 return StopLossResult(t, False, t.stop_loss_order_id,
-                                      f"exchange refused the new stop: {e}; the previous one stays")
+                                      f"exchange {what}: {e}; the previous one stays")
             failed, notice = stop_failure(wanted, str(e))
             await tracker.commit_trade(failed, [notice] if notice else [])
-            return StopLossResult(failed, False, None, f"exchange refused the stop: {e}; will retry")
-        old = t.stop_loss_order_id
-        if old is not None and old != order.id:
-            try:
-                await gw.cancel_order(t.symbol, old, stop=True)
-            except ExchangeError as e:
-                log.warning("could not cancel the replaced stop %s: %s", old, e)
+            return StopLossResult(failed, False, None, f"exchange {what}: {e}; will retry")
+        swap = await swap_stop(gw, t, order)
+        if swap is Swap.ROLLED_BACK:
+            tracker.reconcile_stops(t.account)
+            return StopLossResult(t, False, t.stop_loss_order_id,
+                                  f"stop not moved: the previous stop at {t.stop_loss_price} could "
+                                  "not be cancelled, so it stays and the new one was withdrawn")
         placed = replace(wanted, stop_loss_order_id=order.id, stop_loss_size=t.size)
+        if swap is Swap.BOTH_LIVE:
+            tracker.reconcile_stops(t.account)
+            notice = stop_failure(placed, f"the previous stop at {t.stop_loss_price} could not "
+                                          "be cancelled; the next sync cancels it")[1]
+            await tracker.commit_trade(placed, [notice] if notice else [])
+            return StopLossResult(placed, False, order.id,
+                                  f"stop move not confirmed: a stop at {order.trigger_price or price}"
+                                  f" is live, but the previous one at {t.stop_loss_price} could not "
+                                  "be cancelled yet; the next sync cancels it")
         notice = stop_notice(NoticeKind.STOP_LOSS_PLACED, placed, f"placed/{order.id}",
                              order_id=order.id)
         await tracker.commit_trade(placed, [notice])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 
 from positionbot.tracker.core.client_ids import client_order_id, is_bot_order
 from positionbot.tracker.core.models import Market, Notice, NoticeKind, Order, OrderStatus, Trade, TradeStatus
@@ -58,6 +60,42 @@ async def place_stop(gw: ExchangeGateway, t: Trade, price: Decimal, size: Decima
         if found is not None and found.status is OrderStatus.OPEN:
             return found
         raise
+
+
+class Swap(StrEnum):
+    """How replacing a live stop by a new one ended."""
+
+    DONE = "done"  # the old stop is gone: only the new one is live
+    ROLLED_BACK = "rolled_back"  # the old one could not be cancelled, so the new one was
+    BOTH_LIVE = "both_live"  # neither could be cancelled: the next cycle cancels the old one
+
+
+async def swap_stop(gw: ExchangeGateway, t: Trade, new: Order) -> Swap:
+    """Cancel ``t``'s recorded stop now that ``new`` is live, never leaving two stops behind.
+
+    The new stop is placed first so the position is never without one. If the old one cannot be
+    cancelled it is looked up (a cancel whose answer was lost has done its work); if it is still
+    live, the new one is cancelled instead. Only when that fails too are both live, and then
+    the caller records the new one and has the account's stops reconciled.
+    """
+    old = t.stop_loss_order_id
+    if old is None or old == new.id:
+        return Swap.DONE
+    try:
+        await gw.cancel_order(t.symbol, old, stop=True)
+        return Swap.DONE
+    except ExchangeError as e:
+        log.warning("could not cancel the replaced stop %s of trade %s: %s", old, t.id, e)
+    with contextlib.suppress(ExchangeError):
+        found = await gw.fetch_order(t.symbol, order_id=old, stop=True)
+        if found is None or found.status is not OrderStatus.OPEN:
+            return Swap.DONE
+    try:
+        await gw.cancel_order(t.symbol, new.id, stop=True)
+    except ExchangeError as e:
+        log.warning("could not roll back the new stop %s of trade %s: %s", new.id, t.id, e)
+        return Swap.BOTH_LIVE
+    return Swap.ROLLED_BACK
 
 
 def stop_failure(t: Trade, message: str) -> tuple[Trade, Notice | None]:
@@ -112,11 +150,17 @@ async def _execute_one(
         if market is not None:
             price = round_stop_price(t.side, price, market.price_tick)
         order = await place_stop(gw, t, price, t.size, hedge)
-        if kind is StopActionKind.REPLACE and t.stop_loss_order_id and t.stop_loss_order_id != order.id:
-            await gw.cancel_order(t.symbol, t.stop_loss_order_id, stop=True)
+        swap = await swap_stop(gw, t, order) if kind is StopActionKind.REPLACE else Swap.DONE
+        if swap is Swap.ROLLED_BACK:
+            out.errors.append(f"stop loss {t.symbol}: the previous stop could not be cancelled; "
+                              "it stays until the next cycle")
+            return
         placed = replace(t, stop_loss_price=price, stop_loss_order_id=order.id,
                          stop_loss_size=t.size, stop_loss_note=None)
         out.trades.append(placed)
+        if swap is Swap.BOTH_LIVE:  # recorded; the account's reconciliation cancels the old one
+            out.errors.append(f"stop loss {t.symbol}: the previous stop {t.stop_loss_order_id} "
+                              "could not be cancelled yet")
         if kind is StopActionKind.PLACE:
             out.notices.append(stop_notice(NoticeKind.STOP_LOSS_PLACED, placed, f"placed/{order.id}",
                                            order_id=order.id))
