@@ -28,6 +28,7 @@ from positionbot.tracker.core.fills import FillCursor
 from positionbot.tracker.core.ledger import PricedChange, apply_changes
 from positionbot.tracker.core.models import (
     ChangeKind,
+    Fill,
     Market,
     Notice,
     NoticeKind,
@@ -41,6 +42,7 @@ from positionbot.tracker.core.models import (
 )
 from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.core.stoploss import closed_by_stop, stop_loss_actions
+from positionbot.tracker.core.stream_events import PositionReport
 from positionbot.tracker.core.sync_health import failure_state, success_state
 from positionbot.tracker.engine.book import AccountBook
 from positionbot.tracker.engine.ports import ExchangeError, ExchangeGateway, RecordStore
@@ -51,6 +53,7 @@ from positionbot.tracker.engine.stop_actions import (
     execute_stop_actions,
     resolve_orphans,
 )
+from positionbot.tracker.engine.stream_apply import StreamApplied, StreamContext, apply_stream_report
 
 log = logging.getLogger(__name__)
 
@@ -343,3 +346,12 @@ class SimplePositionTracker:
         """Write one trade (and its notices) and keep the book in step; call under the account lock."""
         await self._store.commit(WriteBatch(trade.account, trades=[trade], notices=notices))
         self.book.remember(trade.account, [trade])
+
+    async def apply_stream(self, account: str, reports: Sequence[PositionReport],
+                           fills: Sequence[Fill], orders: Mapping[str, Order]) -> StreamApplied:
+        """A stream's explicit report, applied under the account lock through the same rules,
+        transaction and stop actions as a cycle (see ``stream_apply``)."""
+        async with self._locks[account]:
+            ctx = StreamContext(self._store, self._gateways[account], self.book, self.settings,
+                                self._clock, self._steps, self.reconcile_stops)
+            return await apply_stream_report(ctx, account, reports, fills, orders)

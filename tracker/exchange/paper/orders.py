@@ -7,12 +7,14 @@ first once more than ``max_finished`` of them are kept, so a long demo or benchm
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from positionbot.tracker.core.models import Order, OrderStatus
 
 
 class OrderBook:
-    def __init__(self, max_finished: int) -> None:
+    def __init__(self, max_finished: int,
+                 on_change: Callable[[Order], None] | None = None) -> None:
         if max_finished < 1:
             raise ValueError("max_finished must be at least 1")
         self._max_finished = max_finished
@@ -22,6 +24,7 @@ class OrderBook:
         self._open_stops: dict[str, None] = {}
         self._by_client_id: dict[str, str] = {}
         self._finished: deque[str] = deque()
+        self._on_change = on_change  # told of every order added or updated (the venue's events)
 
     def get(self, order_id: str) -> Order | None:
         return self._orders.get(order_id)
@@ -51,6 +54,8 @@ class OrderBook:
             (self._open_stops if order.is_stop else self._open_plain)[order.id] = None
         else:
             self._retire(order.id)
+        if self._on_change is not None:
+            self._on_change(order)
 
     def update(self, order: Order) -> None:
         """Store a new state of a known order; leaving OPEN moves it to the bounded history."""
@@ -63,6 +68,8 @@ class OrderBook:
                 del self._open_by_symbol[order.symbol]
             (self._open_stops if order.is_stop else self._open_plain).pop(order.id)
             self._retire(order.id)
+        if self._on_change is not None:
+            self._on_change(order)
 
     def _retire(self, order_id: str) -> None:
         self._finished.append(order_id)

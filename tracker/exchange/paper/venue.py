@@ -29,6 +29,12 @@ from positionbot.tracker.core.models import (
     Side,
 )
 from positionbot.tracker.engine.ports import OrderRejectedError
+from positionbot.tracker.exchange.paper.events import (
+    EventHub,
+    FillBooked,
+    OrderChanged,
+    PositionChanged,
+)
 from positionbot.tracker.exchange.paper.faults import Fault, FaultPlan
 from positionbot.tracker.exchange.paper.fills import FillLog
 from positionbot.tracker.exchange.paper.ledger import Leg, PositionLedger, pnl_at
@@ -64,7 +70,8 @@ class PaperExchange:
         self._markets = {market.symbol: market for market in markets}
         self._marks: dict[str, Decimal] = {}
         self._ledger = PositionLedger(mode)
-        self._orders = OrderBook(max_orders)
+        self.events = EventHub()  # what a user-data stream would report, as it happens
+        self._orders = OrderBook(max_orders, lambda o: self.events.emit(OrderChanged(o)))
         self._fills = FillLog(max_fills)
         self._views: dict[tuple[str, Side], Position] = {}
         self._positions_cache: tuple[Position, ...] | None = None
@@ -256,6 +263,7 @@ class PaperExchange:
         self._ledger.set(symbol, side, size, price)
         self._marks.setdefault(symbol, price)
         self._refresh_views(symbol)
+        self._emit_position(symbol)
 
     # --- fault injection ---------------------------------------------------------------------
 
@@ -349,7 +357,16 @@ class PaperExchange:
         )
         self._fills.add(fill, pnl)
         self._refresh_views(order.symbol)
+        self.events.emit(FillBooked(fill))
+        self._emit_position(order.symbol)
         return fill
+
+    def _emit_position(self, symbol: str) -> None:
+        legs = []
+        for side in Side:
+            leg = self._ledger.leg(symbol, side)
+            legs.append((side, leg.size, leg.entry) if leg else (side, ZERO, ZERO))
+        self.events.emit(PositionChanged(symbol, tuple(legs)))
 
     def _next_order_id(self) -> str:
         return str(_ORDER_ID_BASE + next(self._order_seq))

@@ -1,0 +1,242 @@
+"""The stream follower: applies an account's user-data stream at once, keeps polling the truth.
+
+A stream event stating a position's size is applied through the runner (``apply_stream``) the
+moment it arrives. Nothing the stream fails to say is ever taken as a close: every (re)connect,
+gap or failure to apply runs a REST cycle before the stream is trusted again, and the scheduler
+keeps a slower verifying poll going (see ``poll_interval``). The health figures are plain
+attributes (``connected``, ``last_event_at``, ``reconnects_today``) for ``/status`` and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from positionbot.tracker.clock import utc_now
+from positionbot.tracker.core.models import Fill, Notice, NoticeKind, Order
+from positionbot.tracker.core.records import WriteBatch
+from positionbot.tracker.core.stream_events import Deduper, StreamBatch
+from positionbot.tracker.engine.ports import RecordStore
+
+if TYPE_CHECKING:
+    from positionbot.tracker.engine.runner import SimplePositionTracker
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class StreamLost(Exception):
+    """The stream session ended (closed, silent, key expired, refused): reconnect."""
+
+
+class StreamSource(Protocol):
+    """One account's user-data stream, as a gateway implements it."""
+
+    account: str
+    calls: int  # REST requests the stream made (listen keys, keep-alives)
+
+    async def open(self) -> None:
+        """A fresh session, connected; raises ``StreamLost`` when it cannot be had."""
+        ...
+
+    async def receive(self) -> StreamBatch:
+        """The next events, waiting for them; raises ``StreamLost`` when the session died."""
+        ...
+
+    async def close(self) -> None:
+        """End the session (the next ``open`` starts a new one)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSettings:
+    verify_interval: float = 60.0  # the verifying poll while the stream is healthy
+    backoff_initial: float = 0.5  # first reconnect delay, doubled per failure...
+    backoff_max: float = 30.0  # ...up to this
+    coalesce: float = 0.02  # a burst's later events are gathered for this long
+    recent_fills: int = 2_000  # stream fills kept to price changes (cursors skip consumed ones)
+    recent_orders: int = 2_000
+
+
+class StreamFollower:
+    """Follows one account's stream for the runner; ``start`` it, ``stop`` it."""
+
+    def __init__(
+        self, tracker: SimplePositionTracker, source: StreamSource, store: RecordStore,
+        settings: StreamSettings | None = None, *, alert_after: float = 45.0,
+        clock: Callable[[], datetime] = utc_now, sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.account = source.account
+        self.settings = settings or StreamSettings()
+        self.connected = False
+        self.last_event_at: datetime | None = None
+        self.reconnects_today = 0
+        self.applied = 0  # stream reports that changed something
+        self.last_error: str | None = None
+        self._tracker = tracker
+        self._source = source
+        self._store = store
+        self._alert_after = alert_after
+        self._clock = clock
+        self._sleep = sleep
+        self._dedupe = Deduper()
+        self._fills: deque[Fill] = deque(maxlen=self.settings.recent_fills)
+        self._orders: OrderedDict[str, Order] = OrderedDict()
+        self._task: asyncio.Task[None] | None = None
+        self._day: date | None = None
+        self._sessions = 0
+        self._down_since: float | None = time.monotonic()
+        self._down_wall: datetime = clock()
+        self._alerted = False
+
+    @property
+    def poll_interval(self) -> float | None:
+        """The verifying poll's interval while the stream is healthy; None: poll normally."""
+        return self.settings.verify_interval if self.connected else None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self.run(), name=f"stream:{self.account}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._source.close()
+        self.connected = False
+
+    async def run(self) -> None:
+        """Connect, verify by REST, follow; on any loss back off (bounded) and start over."""
+        failures = 0
+        while True:
+            try:
+                await self._session()
+                failures = 0
+            except StreamLost as e:
+                self.last_error = str(e)
+                log.warning("stream %s lost: %s", self.account, e)
+            except Exception as e:  # a bug must not end the follower; the poll still runs
+                self.last_error = repr(e)
+                log.exception("stream %s failed", self.account)
+            self.connected = False
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                self._down_wall = self._clock()
+            with contextlib.suppress(Exception):
+                await self._source.close()
+            await self._check_down()
+            failures += 1
+            delay = min(self.settings.backoff_initial * 2 ** (failures - 1),
+                        self.settings.backoff_max)
+            await self._sleep(delay)
+
+    async def _session(self) -> None:
+        await self._source.open()
+        self._count_session()
+        report = await self._tracker.run_cycle(self.account)  # before trusting the stream
+        if not report.ok:
+            raise StreamLost(f"REST cycle after connecting failed: {'; '.join(report.errors)}")
+        self.connected = True
+        self._down_since = None
+        await self._recovered()
+        while True:
+            batch = await self._source.receive()
+            self.last_event_at = self._clock()
+            batch = await self._gather(batch)
+            await self.apply(batch)
+
+    async def _gather(self, batch: StreamBatch) -> StreamBatch:
+        """A burst arrives split over several messages: take what follows within ``coalesce``."""
+        if self.settings.coalesce <= 0:
+            return batch
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.coalesce
+        while (left := deadline - loop.time()) > 0:
+            try:
+                async with asyncio.timeout(left):
+                    batch = batch.plus(await self._source.receive())
+            except TimeoutError:
+                break
+        return batch
+
+    async def apply(self, batch: StreamBatch) -> None:
+        """De-duplicate, remember fills and orders, apply the stated positions; anything the
+        report cannot settle is settled by a REST cycle."""
+        last = self._tracker.book.last_report(self.account)
+        not_before = last.started_at if last is not None and last.ok else None
+        fresh = self._dedupe.fresh(batch, not_before)
+        self._fills.extend(fresh.fills)
+        for order in fresh.orders:
+            self._orders[order.id] = order
+            self._orders.move_to_end(order.id)
+            while len(self._orders) > self.settings.recent_orders:
+                self._orders.popitem(last=False)
+        if not fresh.positions:
+            return
+        try:
+            result = await self._tracker.apply_stream(self.account, fresh.positions,
+                                                      list(self._fills), self._orders)
+        except Exception as e:
+            log.warning("stream %s: report not applied (%r); verifying by REST", self.account, e)
+            await self._tracker.run_cycle(self.account)
+            return
+        if result.needs_cycle is not None:
+            log.info("stream %s: %s; verifying by REST", self.account, result.needs_cycle)
+            await self._tracker.run_cycle(self.account)
+            return
+        if result.changes:
+            self.applied += 1
+            log.info("stream %s: %d changes applied (%d REST fill look-ups)", self.account,
+                     len(result.changes), result.rest_fill_fetches)
+
+    def _count_session(self) -> None:
+        today = self._clock().date()
+        if today != self._day:
+            self._day = today
+            self.reconnects_today = 0
+        if self._sessions > 0:
+            self.reconnects_today += 1
+        self._sessions += 1
+
+    async def _check_down(self) -> None:
+        """One alert when the stream has been down longer than the REST path's alert delay."""
+        if self._alerted or self._down_since is None:
+            return
+        down = time.monotonic() - self._down_since
+        if down < self._alert_after:
+            return
+        now = self._clock()
+        notice = Notice(NoticeKind.EXCHANGE_UNREACHABLE.value, self.account,
+                        f"{self.account}/stream-down/{now.isoformat()}",
+                        {"failures": "0", "error": f"user-data stream down for {down:.0f}s "
+                         f"({self.last_error or 'unknown'}); polling instead",
+                         "last_success": self.last_event_at.isoformat() if self.last_event_at
+                         else ""})
+        await self._notify(notice)
+        self._alerted = True
+
+    async def _recovered(self) -> None:
+        if not self._alerted:
+            return
+        now = self._clock()
+        down = int((now - self._down_wall).total_seconds())
+        notice = Notice(NoticeKind.EXCHANGE_RECOVERED.value, self.account,
+                        f"{self.account}/stream-up/{now.isoformat()}", {"down_s": str(down)})
+        await self._notify(notice)
+        self._alerted = False
+
+    async def _notify(self, notice: Notice) -> None:
+        try:
+            await self._store.commit(WriteBatch(self.account, notices=[notice]))
+        except Exception:
+            log.exception("could not queue the stream notice of %s", self.account)
