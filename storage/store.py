@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from positionbot.storage import codec
+from positionbot.storage import codec, reports
 from positionbot.storage.lock import DatabaseInUseError, DatabaseLock
 from positionbot.storage.schema import migrate
 from positionbot.tracker.core.models import Notice, PositionEvent, SyncState, Trade, TradeStatus
@@ -192,6 +192,13 @@ class Store:
             (trade_id,),
         )
         return [codec.event_from_row(r) for r in rows]
+
+    async def read_rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """One read-only query, for the report queries in ``storage.reports``."""
+        return await self._fetch(sql, params)
+
+    async def trades_for_funding(self, account: str, since: datetime) -> list[Trade]:
+        return await reports.trades_for_funding(self, account, since)
 
     async def get_sync_state(self, account: str) -> SyncState:
         """The account's sync state, or a fresh one if it never synced."""

@@ -88,6 +88,7 @@ class NoticeKind(StrEnum):
     EXCHANGE_RECOVERED = "exchange_recovered"
     STARTUP = "startup"
     WATCHDOG = "watchdog"
+    DAILY_REPORT = "daily_report"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,17 @@ class Position:
     def notional(self) -> Decimal:
         price = self.mark_price if self.mark_price is not None else self.entry_price
         return self.size * self.contract_size * price
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """One account's futures wallet in its settle currency, as the exchange reports it."""
+
+    currency: str
+    wallet: Decimal  # deposits plus realized P&L, fees and funding
+    available: Decimal | None = None  # what new orders may still use
+    unrealized_pnl: Decimal | None = None
+    margin_used: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,9 @@ from decimal import Decimal
 from typing import Protocol
 
 from positionbot.tracker.core.fills import FillCursor
+from positionbot.tracker.core.funding import FundingPayment
 from positionbot.tracker.core.models import (
+    Balance,
     Fill,
     Market,
     Order,
@@ -91,6 +93,17 @@ class ExchangeGateway(Protocol):
         """The account's fills on ``symbol`` at or after ``since``, oldest first."""
         ...
 
+    async def fetch_funding(self, since: datetime) -> list[FundingPayment]:
+        """The account's funding payments at or after ``since``, oldest first, from its income
+        history (Binance: ``GET /fapi/v1/income?incomeType=FUNDING_FEE``), each with the
+        exchange's own id so booking it twice is impossible. Costly on some exchanges: the
+        caller polls it rarely."""
+        ...
+
+    async def fetch_balance(self) -> Balance:
+        """The account's futures wallet in its settle currency (USDT first where several)."""
+        ...
+
     async def place_stop_loss(
         self, symbol: str, position_side: Side, amount: Decimal, trigger_price: Decimal,
         client_order_id: str, hedge: bool,
@@ -144,5 +157,9 @@ class RecordStore(Protocol):
     async def get_sync_state(self, account: str) -> SyncState: ...
 
     async def get_fill_cursor(self, account: str, symbol: str) -> FillCursor | None: ...
+
+    async def trades_for_funding(self, account: str, since: datetime) -> list[Trade]:
+        """The account's trades open at some moment at or after ``since`` (funding owners)."""
+        ...
 
     async def commit(self, batch: WriteBatch) -> None: ...

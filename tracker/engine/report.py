@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from positionbot.tracker.core.dust import DustPolicy
+from positionbot.tracker.core.funding import FundingSettings
 from positionbot.tracker.core.ledger import AppliedChange
 from positionbot.tracker.core.models import Trade
 
@@ -19,6 +20,7 @@ class TrackerSettings:
     dust: DustPolicy = field(default_factory=DustPolicy)
     cycle_timeout: float = 60.0
     max_fill_symbols: int = 50  # fill fetches per cycle; changes beyond it are estimated
+    funding: FundingSettings = field(default_factory=FundingSettings)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from positionbot.tracker.core.stoploss import closed_by_stop, stop_loss_actions
 from positionbot.tracker.core.stream_events import PositionReport
 from positionbot.tracker.core.sync_health import failure_state, success_state
 from positionbot.tracker.engine.book import AccountBook
+from positionbot.tracker.engine.funding_sync import FundingSync
 from positionbot.tracker.engine.ports import ExchangeError, ExchangeGateway, RecordStore
 from positionbot.tracker.engine.pricing import EPOCH_KEY, price_changes
 from positionbot.tracker.engine.report import CycleReport, EntryMismatch, TrackerSettings
@@ -88,6 +89,7 @@ class SimplePositionTracker:
         self._steps_for: Mapping[str, Market] | None = None
         self._steps_cache: dict[str, Decimal] = {}
         self.cycles_completed = 0
+        self.funding = FundingSync(self.settings.funding)
         # Accounts whose resting stops may include one no trade records (the previous process
         # died, perhaps mid-placement; a placement or a cancel failed): reconciled next cycle.
         self._stops_unsure: set[str] = set(self._gateways) if store.unclean_shutdown else set()
@@ -235,6 +237,7 @@ class SimplePositionTracker:
         self.book.set_snapshot(account, snap, by_key)
         self.book.remember(account, batch.trades)
         local_s += time.perf_counter() - local
+        await self.funding.step(gw, self._store, self.book, account, now)
 
         lines, errors = await self._act(gw, account, outcome.trades, stops, by_key, snap.mode, markets)
         return CycleReport(

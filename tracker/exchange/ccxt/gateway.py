@@ -21,8 +21,10 @@ from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt
 
-from positionbot.tracker.core.models import Fill, Market, Order, PositionMode, PositionSnapshot, Side
+from positionbot.tracker.core.funding import FundingPayment
+from positionbot.tracker.core.models import Balance, Fill, Market, Order, PositionMode, PositionSnapshot, Side
 from positionbot.tracker.engine.ports import PermanentExchangeError
+from positionbot.tracker.exchange.ccxt import income
 from positionbot.tracker.exchange.ccxt.fills import FILL_PAGE, collect_fills
 from positionbot.tracker.exchange.ccxt.normalize import (
     Malformed,
@@ -267,6 +269,15 @@ class CcxtGateway:
                 self._exchange.fetch_my_trades, symbol, start, FILL_PAGE, params))
 
         return await collect_fills(fetch_page, since, market.settle, self._id, what)
+
+    async def fetch_funding(self, since: datetime) -> list[FundingPayment]:
+        await self.markets()
+        return await income.fetch_funding(self._exchange, self._call, self._id, since)
+
+    async def fetch_balance(self) -> Balance:
+        await self.markets()
+        coins = self._settle_coins or ("USDT", "USDC", "USD")
+        return await income.fetch_balance(self._exchange, self._call, self._id, coins)
 
     async def place_stop_loss(
         self, symbol: str, position_side: Side, amount: Decimal, trigger_price: Decimal,

@@ -12,13 +12,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from positionbot.tracker.core.models import Fill, Market, Order, PositionSnapshot, Side
+from positionbot.tracker.core.funding import FundingPayment
+from positionbot.tracker.core.models import Balance, Fill, Market, Order, PositionSnapshot, Side
 from positionbot.tracker.engine.ports import (
     OrderRejectedError,
     PermanentExchangeError,
     TransientExchangeError,
 )
 from positionbot.tracker.exchange.paper.faults import Fault
+from positionbot.tracker.exchange.paper.income import IncomeType
 from positionbot.tracker.exchange.paper.venue import PaperExchange
 
 _TRANSIENT_MESSAGES = {
@@ -88,6 +90,18 @@ class PaperGateway:
         fills = self.exchange.fills_since(symbol, since)
         self._end(fault)
         return fills
+
+    async def fetch_funding(self, since: datetime) -> list[FundingPayment]:
+        fault = self._begin()
+        rows = self.exchange.income.rows(since, type=IncomeType.FUNDING_FEE)
+        self._end(fault)
+        return [FundingPayment(r.id, r.symbol, r.amount, r.at, r.position_side) for r in rows]
+
+    async def fetch_balance(self) -> Balance:
+        fault = self._begin()
+        balance = self.exchange.balance()
+        self._end(fault)
+        return balance
 
     async def place_stop_loss(
         self, symbol: str, position_side: Side, amount: Decimal, trigger_price: Decimal,

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from positionbot.tracker.clock import utc_now
 from positionbot.tracker.core.models import (
     ZERO,
+    Balance,
     Fill,
     Market,
     Order,
@@ -37,6 +38,7 @@ from positionbot.tracker.exchange.paper.events import (
 )
 from positionbot.tracker.exchange.paper.faults import Fault, FaultPlan
 from positionbot.tracker.exchange.paper.fills import FillLog
+from positionbot.tracker.exchange.paper.income import Income, IncomeLedger, IncomeType
 from positionbot.tracker.exchange.paper.ledger import Leg, PositionLedger, pnl_at
 from positionbot.tracker.exchange.paper.orders import OrderBook
 from positionbot.tracker.exchange.paper.rules import (
@@ -62,6 +64,7 @@ class PaperExchange:
         clock: Callable[[], datetime] = utc_now, taker_fee_rate: Decimal = Decimal("0.0004"),
         maker_fee_rate: Decimal = Decimal("0.0002"), marks: Mapping[str, Decimal] | None = None,
         max_fills: int = 100_000, max_orders: int = 100_000,
+        wallet: Decimal = Decimal(10_000), leverage: Decimal | None = None,
     ) -> None:
         self.mode = mode
         self.taker_fee_rate = taker_fee_rate
@@ -73,6 +76,9 @@ class PaperExchange:
         self.events = EventHub()  # what a user-data stream would report, as it happens
         self._orders = OrderBook(max_orders, lambda o: self.events.emit(OrderChanged(o)))
         self._fills = FillLog(max_fills)
+        self.income = IncomeLedger(3 * max_fills)  # realized P&L, commissions and funding
+        self.initial_wallet = wallet
+        self.leverage = leverage
         self._views: dict[tuple[str, Side], Position] = {}
         self._positions_cache: tuple[Position, ...] | None = None
         self.faults = FaultPlan()  # consumed by the gateway calls
@@ -135,6 +141,23 @@ class PaperExchange:
 
     def fees_paid(self, symbol: str | None = None) -> Decimal:
         return self._fills.fees(symbol)
+
+    def apply_funding(self, symbol: str, rate: Decimal) -> list[Income]:
+        """Settle one funding round on ``symbol`` at ``rate`` and the current mark: longs pay
+        shorts when it is positive."""
+        mark = self.mark(symbol)
+        legs = [(side, leg) for side in Side if (leg := self._ledger.leg(symbol, side))]
+        return self.income.book_funding(symbol, legs, mark, self._markets[symbol].contract_size,
+                                        rate, self._clock(), self.mode is PositionMode.HEDGE)
+
+    def balance(self) -> Balance:
+        """Wallet (start plus every income row), unrealized P&L and margin at ``leverage``."""
+        positions = self._position_tuple()
+        unrealized = sum((p.unrealized_pnl or ZERO for p in positions), ZERO)
+        margin = (sum((p.notional for p in positions), ZERO) / self.leverage
+                  if self.leverage else ZERO)
+        wallet = self.initial_wallet + self.income.total
+        return Balance("USDT", wallet, wallet + min(unrealized, ZERO) - margin, unrealized, margin)
 
     # --- the order API the gateway calls -----------------------------------------------------
 
@@ -356,6 +379,11 @@ class PaperExchange:
             position_side=order.position_side,
         )
         self._fills.add(fill, pnl)
+        if pnl != ZERO:
+            self.income.add(Income(f"{fill.id}-P", order.symbol, IncomeType.REALIZED_PNL, pnl,
+                                   fill.timestamp, order.position_side))
+        self.income.add(Income(f"{fill.id}-C", order.symbol, IncomeType.COMMISSION, -fee,
+                               fill.timestamp, order.position_side))
         self._refresh_views(order.symbol)
         self.events.emit(FillBooked(fill))
         self._emit_position(order.symbol)
@@ -388,7 +416,8 @@ class PaperExchange:
         unrealized = None if mark is None else pnl_at(side, leg.entry, mark, leg.size,
                                                       contract_size)
         return Position(symbol=symbol, side=side, size=leg.size, entry_price=leg.entry,
-                        mark_price=mark, unrealized_pnl=unrealized, contract_size=contract_size)
+                        mark_price=mark, unrealized_pnl=unrealized, contract_size=contract_size,
+                        leverage=self.leverage)
 
     def _position_tuple(self) -> tuple[Position, ...]:
         if self._positions_cache is None:
