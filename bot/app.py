@@ -16,7 +16,8 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder
 
 from positionbot.bot.config import AppConfig
 from positionbot.bot.handlers import bot_commands, register_handlers
-from positionbot.bot.handlers.common import App, Services
+from positionbot.bot.handlers.context import CONTEXT_TYPES, App
+from positionbot.bot.handlers.services import Services
 from positionbot.bot.markets_cache import MarketsCache
 from positionbot.bot.notifier import DeliveryPolicy, Notifier
 from positionbot.bot.scheduler import Scheduler, Timing
@@ -26,8 +27,6 @@ from positionbot.tracker.engine.runner import SimplePositionTracker
 
 log = logging.getLogger(__name__)
 
-_SCHEDULER_KEY = "positionbot.scheduler"
-_NOTIFIER_KEY = "positionbot.notifier"
 POLL_TIMEOUT_S = 30
 FLUSH_TIMEOUT_S = 10.0
 CONCURRENT_UPDATES = 8  # a slow /sync must not hold up a refresh or another command
@@ -61,7 +60,8 @@ def build_application(
     telegram = config.telegram
     secret = token if token is not None else telegram.token().get_secret_value()
     builder = (
-        ApplicationBuilder().token(secret).rate_limiter(telegram_rate_limiter())
+        ApplicationBuilder().token(secret).context_types(CONTEXT_TYPES)
+        .rate_limiter(telegram_rate_limiter())
         .connect_timeout(10).read_timeout(15).write_timeout(15).pool_timeout(5)
         .get_updates_read_timeout(poll_timeout + 10)
         .concurrent_updates(CONCURRENT_UPDATES)
@@ -80,19 +80,21 @@ def build_application(
                         config.tracker.watchdog_seconds)
     assert application.job_queue is not None, "python-telegram-bot[job-queue] is required"
     scheduler = Scheduler(application.job_queue, tracker, store, notifier, timing)
-    application.bot_data[_SCHEDULER_KEY] = scheduler
-    application.bot_data[_NOTIFIER_KEY] = notifier
-    application.bot_data["poll_timeout"] = poll_timeout
+    application.bot_data.scheduler = scheduler
+    application.bot_data.notifier = notifier
+    application.bot_data.poll_timeout = poll_timeout
     return application
 
 
 def scheduler_of(application: App) -> Scheduler:
-    scheduler: Scheduler = application.bot_data[_SCHEDULER_KEY]
+    scheduler = application.bot_data.scheduler
+    assert scheduler is not None, "build_application sets the scheduler"
     return scheduler
 
 
 def notifier_of(application: App) -> Notifier:
-    notifier: Notifier = application.bot_data[_NOTIFIER_KEY]
+    notifier = application.bot_data.notifier
+    assert notifier is not None, "build_application sets the notifier"
     return notifier
 
 
@@ -114,7 +116,7 @@ async def start(application: App) -> None:
         log.warning("could not register the command list: %s", err)
     assert application.updater is not None
     await application.updater.start_polling(
-        poll_interval=0, timeout=timedelta(seconds=application.bot_data["poll_timeout"]),
+        poll_interval=0, timeout=timedelta(seconds=application.bot_data.poll_timeout),
         allowed_updates=["message", "callback_query"],
     )
     await application.start()

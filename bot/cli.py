@@ -12,9 +12,9 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from positionbot.bot import package_version
 from positionbot.bot.config import AppConfig, ConfigError, load_config
 from positionbot.bot.config.errors import render_problem
 from positionbot.bot.logging_setup import LEVELS, setup_logging
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
             "exchange and pushes every change."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     parser.add_argument(
         "--log-level", choices=LEVELS, default=None,
         help="override the configured log level for this run",
@@ -118,13 +118,6 @@ def _positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
     return value
-
-
-def _version() -> str:
-    try:
-        return version("positionbot")
-    except PackageNotFoundError:
-        return "(not installed)"
 
 
 def _err(text: str) -> None:

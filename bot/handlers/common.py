@@ -1,97 +1,100 @@
-"""What every handler shares: the services, the access rule, and reading the tracker's state."""
+"""What every handler shares: the access rule, answering a button (a stale one clearly),
+replying and editing within Telegram's limits, and running a sync for a command."""
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+import re
+from collections.abc import Sequence
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
+from telegram.error import BadRequest
+from telegram.ext import ApplicationHandlerStop
 
-from positionbot.bot.config import TelegramConfig
-from positionbot.bot.markets_cache import MarketsCache
+from positionbot.bot import callbacks
+from positionbot.bot.callbacks import Action, Callback
+from positionbot.bot.handlers.context import BotContext, ButtonHandler, Handler
+from positionbot.bot.handlers.services import Services
 from positionbot.bot.render.format import SAFE_MESSAGE_CHARS, split_message
-from positionbot.bot.render.keyboards import listing_keyboard
-from positionbot.bot.render.listing import AccountView, render_positions, render_sync_report
-from positionbot.storage.store import Store
-from positionbot.tracker.clock import utc_now
+from positionbot.bot.render.listing import render_sync_report
 from positionbot.tracker.core.models import Market
-from positionbot.tracker.engine.commands import TradeCommands
-from positionbot.tracker.engine.runner import SimplePositionTracker
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
-App = Application[Any, Any, Any, Any, Any, Any]
+STALE = "This button is out of date — send /positions for fresh ones."
 
 
-def package_version() -> str:
-    try:
-        return version("positionbot")
-    except PackageNotFoundError:
-        return "dev"
-
-
-@dataclass(slots=True)
-class Services:
-    """The bot's dependencies, handed to every handler."""
-
-    tracker: SimplePositionTracker
-    store: Store
-    telegram: TelegramConfig
-    markets_cache: MarketsCache
-    cycle_timeout: float = 60.0
-    clock: Callable[[], datetime] = utc_now
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def commands(self) -> TradeCommands:
-        return TradeCommands(self.tracker)
-
-    def is_allowed(self, chat_id: int | None, user_id: int | None) -> bool:
-        """Members of an allowed chat, or allowed users in any chat; nobody else."""
-        return (chat_id is not None and chat_id in self.telegram.allowed_chats) or (
-            user_id is not None and user_id in self.telegram.allowed_users
-        )
-
-    async def markets(self, account: str) -> Mapping[str, Market]:
-        return await self.markets_cache.get(account)
-
-    async def account_views(self) -> list[AccountView]:
-        views = []
-        for account in self.tracker.accounts:
-            trades = self.tracker.book.active_trades(account)
-            positions = {t.id: p for t in trades if (p := self.tracker.book.position_for(t))}
-            views.append(AccountView(
-                account, self.tracker.book.sync_state(account), trades, positions,
-                await self.markets(account), self.tracker.book.last_report(account),
-            ))
-        return views
-
-    async def positions_listing(self) -> tuple[str, InlineKeyboardMarkup]:
-        views = await self.account_views()
-        trades = [t for v in views for t in v.trades]
-        return render_positions(views, self.clock()), listing_keyboard(trades)
-
-
-def guard(services: Services) -> Handler:
+async def guard(update: Update, context: BotContext) -> None:
     """A pre-handler that stops every update from outside the allow-list, silently."""
+    chat, user = update.effective_chat, update.effective_user
+    if context.services.is_allowed(chat.id if chat else None, user.id if user else None):
+        return
+    log.warning("ignored an update from unauthorized chat %s user %s",
+                chat.id if chat else None, user.id if user else None)
+    raise ApplicationHandlerStop
 
-    async def check(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, user = update.effective_chat, update.effective_user
-        if services.is_allowed(chat.id if chat else None, user.id if user else None):
+
+def button_pattern(*actions: Action) -> re.Pattern[str]:
+    """The callback data a feature's ``CallbackQueryHandler`` takes: its actions, this version."""
+    names = "|".join(re.escape(a.value) for a in actions)
+    return re.compile(rf"^{re.escape(callbacks.VERSION)}\|(?:{names})\|")
+
+
+def on_button(handle: ButtonHandler) -> Handler:
+    """A feature's button callback: the data decoded and validated, a malformed one answered as
+    stale (the pattern only looked at its prefix)."""
+
+    async def decoded(update: Update, context: BotContext) -> None:
+        query = update.callback_query
+        if query is None:
             return
-        log.warning("ignored an update from unauthorized chat %s user %s",
-                    chat.id if chat else None, user.id if user else None)
-        raise ApplicationHandlerStop
+        pressed = callbacks.decode(query.data if isinstance(query.data, str) else None)
+        if pressed is None:
+            await answer_stale(query)
+            return
+        await handle(context, query, pressed)
 
-    return check
+    return decoded
+
+
+async def answer_stale(query: CallbackQuery) -> None:
+    log.info("stale or invalid button data %r", str(query.data or "")[:80])
+    await query.answer(STALE)
+
+
+async def stale_button(update: Update, _: BotContext) -> None:
+    """The last callback handler: any press no feature claimed still gets a clear answer."""
+    if update.callback_query is not None:
+        await answer_stale(update.callback_query)
+
+
+def pressed_message(query: CallbackQuery) -> Message | None:
+    """The message under the pressed button, when Telegram still shows it to the bot."""
+    return query.message if isinstance(query.message, Message) else None
+
+
+def buttons_of(message: Message | None) -> list[Callback | None]:
+    """What each button under a message carries (None: not one of this version's)."""
+    markup = message.reply_markup if message is not None else None
+    if markup is None:
+        return []
+    return [callbacks.decode(b.callback_data if isinstance(b.callback_data, str) else None)
+            for row in markup.inline_keyboard for b in row]
+
+
+async def edit_in_place(
+    query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None = None
+) -> bool:
+    """Edit the pressed message (cut to one message); False when nothing changed."""
+    try:
+        await query.edit_message_text(fit_one_message(text), parse_mode=ParseMode.HTML,
+                                      reply_markup=keyboard)
+    except BadRequest as err:
+        if "not modified" in err.message.lower():
+            return False
+        raise
+    return True
 
 
 def fit_one_message(text: str) -> str:

@@ -13,11 +13,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import ContextTypes
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from positionbot.bot.handlers.common import Handler, Services, reply_html
+from positionbot.bot.callbacks import Action, Callback
+from positionbot.bot.handlers.common import (
+    button_pattern,
+    buttons_of,
+    edit_in_place,
+    on_button,
+    pressed_message,
+    reply_html,
+)
+from positionbot.bot.handlers.context import App, BotContext
 from positionbot.bot.handlers.numbers import NumberInputError, has_comma_number, read_number
+from positionbot.bot.handlers.services import Services
 from positionbot.bot.render.format import esc, fmt_price, fmt_size, sentence, side_label
 from positionbot.bot.render.keyboards import choose_trade_keyboard, stop_menu_keyboard
 from positionbot.bot.render.listing import stop_state
@@ -208,11 +218,54 @@ async def sl_reply(services: Services, args: Sequence[str]
     return await _settle(services, candidates, request)
 
 
-def sl_command(services: Services) -> Handler:
-    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.effective_message is None:
-            return
-        text, keyboard = await sl_reply(services, context.args or [])
-        await reply_html(update.effective_message, text, keyboard)
+async def _sl(update: Update, context: BotContext) -> None:
+    if update.effective_message is None:
+        return
+    text, keyboard = await sl_reply(context.services, context.args or [])
+    await reply_html(update.effective_message, text, keyboard)
 
-    return handle
+
+_MENU_ACTIONS = frozenset({Action.STOP_MENU, Action.STOP_SET})
+
+
+async def _show(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
+    """Replace a stop picker (a message of stop choices only) with what came of it; anything
+    else keeps its text and gets the outcome as a reply."""
+    message = pressed_message(query)
+    buttons = buttons_of(message)
+    if buttons and all(b is not None and b.action in _MENU_ACTIONS for b in buttons):
+        await edit_in_place(query, text, keyboard)
+    elif message is not None:
+        await reply_html(message, text, keyboard)
+
+
+async def _button(context: BotContext, query: CallbackQuery, pressed: Callback) -> None:
+    """🛑 opens a trade's stop menu; a level in it (or "off") sets the stop."""
+    services = context.services
+    trade = services.tracker.book.find_active(pressed.trade_id)
+    if trade is None:
+        await query.answer(f"Trade #{pressed.arg} is no longer open or pending.")
+        return
+    if pressed.action is Action.STOP_MENU:
+        await query.answer()
+        await _show(query, *await stop_menu(services, trade))
+        return
+    price = None
+    if pressed.value != "off":
+        market = (await services.markets(trade.account)).get(trade.symbol)
+        try:
+            price = stop_price_for(services, trade, StopRequest(price=Decimal(pressed.value)),
+                                   market)
+        except StopInputError as err:
+            await query.answer()
+            await _show(query, f"⚠️ {err}", None)
+            return
+    await query.answer("Setting the stop loss…" if price is not None else "Removing the stop…")
+    await _show(query, await apply_stop(services, trade, price), None)
+
+
+def register(application: App) -> None:
+    application.add_handlers([
+        CommandHandler("sl", _sl),
+        CallbackQueryHandler(on_button(_button), pattern=button_pattern(*_MENU_ACTIONS)),
+    ])

@@ -11,14 +11,20 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
+from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from positionbot.bot.callbacks import Action, Callback
-from positionbot.bot.handlers.common import Handler, fit_one_message, reply_html
+from positionbot.bot.handlers.common import (
+    button_pattern,
+    edit_in_place,
+    on_button,
+    pressed_message,
+    reply_html,
+)
 from positionbot.bot.handlers.confirmations import ClaimStatus
+from positionbot.bot.handlers.context import App, BotContext, Handler
 from positionbot.bot.handlers.trading_desk import (
     Asker,
     CancelChoice,
@@ -36,7 +42,6 @@ from positionbot.tracker.core.models import Side
 
 log = logging.getLogger(__name__)
 
-TRADING_ACTIONS = frozenset({Action.CLOSE, Action.CONFIRM, Action.ABORT, Action.PICK})
 _CHOICES = (EntryChoice, CloseChoice, CancelChoice)
 _INTENTS = (EntryOrder, CloseOrder, CancelOrder)
 
@@ -46,41 +51,23 @@ def _asker(update: Update) -> Asker | None:
     return Asker(chat.id, user.id if user else None) if chat is not None else None
 
 
-ReplyFor = Callable[[Sequence[str], Asker], Awaitable[Reply]]
+ReplyFor = Callable[[TradingDesk, Sequence[str], Asker], Awaitable[Reply]]
 
 
 def _command(reply_for: ReplyFor) -> Handler:
     """A command handler: the desk turns the typed arguments into the reply (and its buttons)."""
-    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def handle(update: Update, context: BotContext) -> None:
         message, asker = update.effective_message, _asker(update)
         if message is None or asker is None:
             return
-        reply = await reply_for(context.args or [], asker)
+        reply = await reply_for(context.desk, context.args or [], asker)
         await reply_html(message, reply.text, reply.keyboard)
 
     return handle
 
 
-def entry_command(desk: TradingDesk, side: Side) -> Handler:
-    return _command(partial(desk.entry_reply, side))
-
-
-def close_command(desk: TradingDesk) -> Handler:
-    return _command(desk.close_reply)
-
-
-def cancel_command(desk: TradingDesk) -> Handler:
-    return _command(desk.cancel_reply)
-
-
-async def _edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None = None
-                ) -> None:
-    try:
-        await query.edit_message_text(fit_one_message(text), parse_mode=ParseMode.HTML,
-                                      reply_markup=keyboard)
-    except BadRequest as err:
-        if "not modified" not in err.message.lower():
-            raise
+async def _entry(side: Side, desk: TradingDesk, args: Sequence[str], asker: Asker) -> Reply:
+    return await desk.entry_reply(side, args, asker)
 
 
 async def _drop_keyboard(query: CallbackQuery) -> None:
@@ -91,9 +78,10 @@ async def _drop_keyboard(query: CallbackQuery) -> None:
             raise
 
 
-async def trading_button(desk: TradingDesk, query: CallbackQuery, pressed: Callback) -> None:
-    """A press of one of ``TRADING_ACTIONS``; the guard has already checked who pressed."""
-    message = query.message if isinstance(query.message, Message) else None
+async def _button(context: BotContext, query: CallbackQuery, pressed: Callback) -> None:
+    """✖ Close, Confirm, Cancel or a pick; the guard has already checked who pressed."""
+    desk = context.desk
+    message = pressed_message(query)
     if message is None:  # too old for Telegram to show us: nothing to confirm against
         await query.answer(STALE_CONFIRM if pressed.action is not Action.CLOSE
                            else "This message is too old; use /close.", show_alert=True)
@@ -109,16 +97,16 @@ async def trading_button(desk: TradingDesk, query: CallbackQuery, pressed: Callb
     item = claim.item
     if pressed.action is Action.ABORT:
         await query.answer("Cancelled" if item is not None else "Nothing was sent.")
-        await _edit(query, CANCELLED)
+        await edit_in_place(query, CANCELLED)
     elif pressed.action is Action.PICK and isinstance(item, _CHOICES):
         await query.answer()
         reply = await desk.prepare(item, asker)
-        await _edit(query, reply.text, reply.keyboard)
+        await edit_in_place(query, reply.text, reply.keyboard)
     elif pressed.action is Action.CONFIRM and isinstance(item, _INTENTS):
         await query.answer("Sending…")
         await _drop_keyboard(query)  # at once: a second tap must find nothing to press
         text, account = await desk.execute(item)
-        await _edit(query, text)
+        await edit_in_place(query, text)
         if account is not None:
             await desk.services.tracker.run_cycle(account)
     else:
@@ -140,3 +128,14 @@ async def _close_pressed(desk: TradingDesk, query: CallbackQuery, message: Messa
     else:
         reply = await desk.prepare_cancel(CancelChoice(trade.id), asker)
     await reply_html(message, reply.text, reply.keyboard)
+
+
+def register(application: App) -> None:
+    application.add_handlers([
+        CommandHandler("long", _command(partial(_entry, Side.LONG))),
+        CommandHandler("short", _command(partial(_entry, Side.SHORT))),
+        CommandHandler("close", _command(TradingDesk.close_reply)),
+        CommandHandler("cancel", _command(TradingDesk.cancel_reply)),
+        CallbackQueryHandler(on_button(_button), pattern=button_pattern(
+            Action.CLOSE, Action.CONFIRM, Action.ABORT, Action.PICK)),
+    ])

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 from telegram import InlineKeyboardMarkup
 
-from positionbot.bot.handlers.common import Services
 from positionbot.bot.handlers.confirmations import ConfirmationStore
+from positionbot.bot.handlers.services import Services
 from positionbot.bot.handlers.trading_parse import (
     CANCEL_USAGE,
     CLOSE_USAGE,
@@ -96,6 +96,7 @@ class EntryOrder:
 class CloseOrder:
     trade_id: int
     amount: Decimal | None  # None: the whole position
+    size: Decimal  # the position's size the preview showed; a changed one is asked again
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +263,7 @@ class TradingDesk:
         except TradeInputError as err:
             return Reply(f"⚠️ {err}")
         mark = await self._mark(t.account, t.symbol)
-        token = self._ask(CloseOrder(t.id, None if qty == t.size else qty), asker)
+        token = self._ask(CloseOrder(t.id, None if qty == t.size else qty, t.size), asker)
         return Reply(close_preview(t, market, qty, mark, self.confirmations.ttl),
                      confirm_keyboard(token))
 
@@ -334,7 +335,8 @@ class TradingDesk:
             t = tracker.book.find_active(order.trade_id)
             if t is None:
                 return f"⚠️ Trade #{order.trade_id} has no open position any more.", None
-            sent = await self._bounded(self.services.commands.close_position(order.trade_id, order.amount))
+            sent = await self._bounded(self.services.commands.close_position(order.trade_id, order.amount,
+                                                                           order.size))
             market = (await self.services.markets(t.account)).get(t.symbol)
             return close_sent(t, sent, market), t.account
         except Refusal as err:

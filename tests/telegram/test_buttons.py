@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from positionbot.bot.handlers.buttons import STALE
+from positionbot.bot.handlers.common import STALE
 from positionbot.tracker.core.models import Side
 from tests.telegram.conftest import BTC, CHAT, PUSH_CHAT, BotEnv, open_position
 

@@ -1,0 +1,38 @@
+"""/history: the most recently closed trades."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Update
+from telegram.ext import CommandHandler
+
+from positionbot.bot.handlers.common import reply_html
+from positionbot.bot.handlers.context import App, BotContext
+from positionbot.bot.render.listing import render_history
+from positionbot.tracker.core.models import TradeStatus
+
+MAX_HISTORY = 50
+_COUNT = re.compile(r"[1-9][0-9]?")
+
+
+async def _history(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    args = context.args or []
+    count = 10
+    if args:
+        if len(args) > 1 or not _COUNT.fullmatch(args[0]) or int(args[0]) > MAX_HISTORY:
+            await reply_html(message, f"Usage: <code>/history</code> or "
+                                      f"<code>/history N</code> with N from 1 to {MAX_HISTORY}")
+            return
+        count = int(args[0])
+    services = context.services
+    trades = await services.store.list_trades(
+        statuses=(TradeStatus.CLOSED, TradeStatus.CANCELLED), limit=count)
+    await reply_html(message, render_history(trades, services.clock()))
+
+
+def register(application: App) -> None:
+    application.add_handler(CommandHandler("history", _history))

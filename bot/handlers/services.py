@@ -1,0 +1,62 @@
+"""The bot's dependencies, and the views of the tracker's state that several commands show."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from telegram import InlineKeyboardMarkup
+
+from positionbot.bot.config import TelegramConfig
+from positionbot.bot.markets_cache import MarketsCache
+from positionbot.bot.render.keyboards import listing_keyboard
+from positionbot.bot.render.listing import AccountView, render_positions
+from positionbot.storage.store import Store
+from positionbot.tracker.clock import utc_now
+from positionbot.tracker.core.models import Market
+from positionbot.tracker.engine.commands import TradeCommands
+from positionbot.tracker.engine.runner import SimplePositionTracker
+
+
+@dataclass(slots=True)
+class Services:
+    """The bot's dependencies, handed to every handler."""
+
+    tracker: SimplePositionTracker
+    store: Store
+    telegram: TelegramConfig
+    markets_cache: MarketsCache
+    cycle_timeout: float = 60.0
+    clock: Callable[[], datetime] = utc_now
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def commands(self) -> TradeCommands:
+        return TradeCommands(self.tracker)
+
+    def is_allowed(self, chat_id: int | None, user_id: int | None) -> bool:
+        """Members of an allowed chat, or allowed users in any chat; nobody else."""
+        return (chat_id is not None and chat_id in self.telegram.allowed_chats) or (
+            user_id is not None and user_id in self.telegram.allowed_users
+        )
+
+    async def markets(self, account: str) -> Mapping[str, Market]:
+        return await self.markets_cache.get(account)
+
+    async def account_views(self) -> list[AccountView]:
+        views = []
+        for account in self.tracker.accounts:
+            trades = self.tracker.book.active_trades(account)
+            positions = {t.id: p for t in trades if (p := self.tracker.book.position_for(t))}
+            views.append(AccountView(
+                account, self.tracker.book.sync_state(account), trades, positions,
+                await self.markets(account), self.tracker.book.last_report(account),
+            ))
+        return views
+
+    async def positions_listing(self) -> tuple[str, InlineKeyboardMarkup]:
+        views = await self.account_views()
+        trades = [t for v in views for t in v.trades]
+        return render_positions(views, self.clock()), listing_keyboard(trades)
