@@ -28,11 +28,13 @@ _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 class ApiError(Exception):
     """An error reply in Telegram's shape."""
 
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(self, code: int, description: str, retry_after: int | None = None,
+                 migrate_to_chat_id: int | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
 
 def html_visible_text(text: str) -> str:

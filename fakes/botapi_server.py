@@ -59,7 +59,7 @@ class FakeBotApi:
         self._new_update = asyncio.Event()
         self._changed = asyncio.Event()
         self._faults: dict[str, list[_Fault]] = {}
-        self._chat_errors: dict[int, tuple[int, str]] = {}
+        self._chat_errors: dict[int, ApiError] = {}
         self._outage: str | None = None
         self._outage_polling = False
         self._runner: web.AppRunner | None = None
@@ -168,10 +168,16 @@ class FakeBotApi:
                        times=times, retry_after=retry_after)
 
     def block_chat(self, chat_id: int) -> None:
-        self._chat_errors[chat_id] = (403, "Forbidden: bot was blocked by the user")
+        self._chat_errors[chat_id] = ApiError(403, "Forbidden: bot was blocked by the user")
 
     def forget_chat(self, chat_id: int) -> None:
-        self._chat_errors[chat_id] = (400, "Bad Request: chat not found")
+        self._chat_errors[chat_id] = ApiError(400, "Bad Request: chat not found")
+
+    def upgrade_to_supergroup(self, chat_id: int, new_chat_id: int) -> None:
+        """The group became a supergroup: sends to the old id fail with the new id attached."""
+        self._chat_errors[chat_id] = ApiError(
+            400, "Bad Request: group chat was upgraded to a supergroup chat",
+            migrate_to_chat_id=new_chat_id)
 
     # --- inspection ------------------------------------------------------------------------
 
@@ -262,7 +268,7 @@ class FakeBotApi:
         except (KeyError, ValueError):
             raise ApiError(400, "Bad Request: chat not found") from None
         if chat_id in self._chat_errors:
-            raise ApiError(*self._chat_errors[chat_id])
+            raise self._chat_errors[chat_id]
         return chat_id
 
     def _push_update(self, update: dict[str, Any]) -> None:
@@ -402,4 +408,6 @@ def _reply_error(err: ApiError) -> web.Response:
     body: dict[str, Any] = {"ok": False, "error_code": err.code, "description": err.description}
     if err.retry_after is not None:
         body["parameters"] = {"retry_after": err.retry_after}
+    if err.migrate_to_chat_id is not None:
+        body["parameters"] = {"migrate_to_chat_id": err.migrate_to_chat_id}
     return web.json_response(body, status=err.code)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,9 +166,10 @@ class Store:
 
     async def list_trades(
         self, account: str | None = None, statuses: Iterable[TradeStatus] | None = None,
-        limit: int = 20,
+        limit: int = 20, *, by_close: bool = False,
     ) -> list[Trade]:
-        """Newest first (by id), optionally filtered by account and statuses."""
+        """Newest first (by id, or by close time when ``by_close``: what /history means by
+        the latest), optionally filtered by account and statuses."""
         conditions: list[str] = []
         params: list[Any] = []
         if account is not None:
@@ -181,7 +182,8 @@ class Store:
             conditions.append(f"status IN ({', '.join('?' for _ in wanted)})")
             params.extend(wanted)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        sql = f"{_SELECT_TRADES}{where} ORDER BY id DESC LIMIT ?"
+        order = "COALESCE(closed_at, opened_at) DESC, id DESC" if by_close else "id DESC"
+        sql = f"{_SELECT_TRADES}{where} ORDER BY {order} LIMIT ?"
         rows = await self._fetch(sql, [*params, limit])
         return [codec.trade_from_row(r) for r in rows]
 
@@ -286,6 +288,31 @@ class Store:
             (error[:_MAX_ERROR_CHARS], codec.dt_text(at)),
             row_id,
         )
+
+    async def pending_for_delivery(self, held_chats: Collection[int], limit: int = 100
+                                   ) -> list[OutboxRow]:
+        """Pending rows by id, leaving out chats the notifier holds back. The notifier keeps
+        its own (monotonic) retry times: ``next_attempt_at`` is a record, not a schedule, so a
+        wall-clock step cannot hold a chat's pushes back."""
+        held = sorted(set(held_chats))
+        skip = f" AND chat_id NOT IN ({', '.join('?' for _ in held)})" if held else ""
+        rows = await self._fetch(
+            f"SELECT {', '.join(codec.OUTBOX_COLUMNS)} FROM notifications "
+            f"INDEXED BY notifications_pending WHERE status = 'pending'{skip} ORDER BY id LIMIT ?",
+            (*held, limit),
+        )
+        return [codec.outbox_from_row(r) for r in rows]
+
+    async def move_chat_pushes(self, old_chat: int, new_chat: int) -> int:
+        """A group became a supergroup: its pending pushes go to the new chat id, in order."""
+        async with self._exclusive() as db:
+            cursor = await db.execute(
+                "UPDATE notifications SET chat_id = ? WHERE chat_id = ? AND status = 'pending'",
+                (new_chat, old_chat),
+            )
+            moved = cursor.rowcount
+            await cursor.close()
+        return moved
 
     async def outbox_backlog(self) -> int:
         rows = await self._fetch("SELECT COUNT(*) FROM notifications WHERE status = 'pending'", ())

@@ -89,6 +89,16 @@ class TelegramConfig(BaseModel):
             raise ConfigError(self._source, problems)
         return token
 
+    def migrate_chat(self, old_chat: int, new_chat: int) -> None:
+        """A group upgraded to a supergroup gets a new id: whatever the old id was allowed or
+        set up for now holds for the new one too, for the rest of this run."""
+        for chats in (self.allowed_chats, self.notify_chats):
+            if old_chat in chats and new_chat not in chats:
+                chats[chats.index(old_chat)] = new_chat
+        prefs = self.chats.get(str(old_chat))
+        if prefs is not None:
+            self.chats.setdefault(str(new_chat), prefs)
+
     def mode_for(self, chat_id: int, kind: str) -> NotifyMode:
         """This chat's override, else the default for the kind, else on."""
         prefs = self.chats.get(str(chat_id))

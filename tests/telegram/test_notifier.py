@@ -80,7 +80,7 @@ async def outbox(tmp_path: Path) -> AsyncIterator[Outbox]:
 def notifier_for(bot: Bot, outbox: Outbox, telegram: TelegramConfig | None = None,
                  policy: DeliveryPolicy = FAST_DELIVERY) -> Notifier:
     return Notifier(bot, outbox.store, telegram or telegram_config(), clock=outbox.clock,
-                    policy=policy)
+                    policy=policy, monotonic=lambda: outbox.clock.now.timestamp())
 
 
 def tags_seen(api: FakeBotApi, chat: int) -> list[str]:
