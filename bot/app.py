@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from datetime import timedelta
 
 from telegram.error import InvalidToken, TelegramError
@@ -18,11 +17,14 @@ from positionbot.bot.config import AppConfig
 from positionbot.bot.handlers import bot_commands, register_handlers
 from positionbot.bot.handlers.context import CONTEXT_TYPES, App
 from positionbot.bot.handlers.services import Services
+from positionbot.bot.lifecycle import SystemdNotifier, stopped_notice, wait_for_signal
 from positionbot.bot.markets_cache import MarketsCache
+from positionbot.bot.metrics import BotMetrics, MetricsServer
 from positionbot.bot.notifier import DeliveryPolicy, Notifier
 from positionbot.bot.scheduler import Scheduler, Timing
-from positionbot.bot.wiring import StartupError, open_runtime
+from positionbot.bot.wiring import Runtime, StartupError, open_runtime
 from positionbot.storage.store import Store
+from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.engine.runner import SimplePositionTracker
 
 log = logging.getLogger(__name__)
@@ -138,35 +140,61 @@ async def stop(application: App) -> None:
 
 
 async def serve(config: AppConfig) -> int:
-    """Run until SIGINT/SIGTERM; the exit code for the CLI."""
+    """Run until SIGINT/SIGTERM; the exit code for the CLI. Under systemd (``Type=notify``)
+    READY follows a successful start and every completed cycle pings the watchdog."""
     token = config.telegram.token().get_secret_value()  # a missing token fails before anything
+    systemd = SystemdNotifier()
     try:
         async with open_runtime(config) as runtime:
             application = build_application(config, runtime.tracker, runtime.store, token=token)
+            runtime.tracker.observers.append(lambda _: systemd.watchdog())
+            server = metrics_server(config, runtime, application)
             try:
+                if server is not None:
+                    await server.start()
                 await start(application)
-            except TelegramError as err:
-                log.error("cannot start the Telegram bot: %s", err)
+            except (TelegramError, OSError) as err:
+                log.error("cannot start: %s", err)
+                if server is not None:
+                    await server.stop()
                 return 1
-            await _wait_for_signal()
-            log.info("shutting down")
+            systemd.ready()
+            reason = await wait_for_signal()
+            log.info("shutting down: %s", reason)
+            systemd.stopping(reason)
+            await _queue_stopped(runtime, reason)
             await stop(application)
+            if server is not None:
+                await server.stop()
             return 0
     except StartupError as err:
         log.error("%s", err)
         return 2
-
-
-async def _wait_for_signal() -> None:
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopped.set)
-    try:
-        await stopped.wait()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        systemd.close()
+
+
+def metrics_server(config: AppConfig, runtime: Runtime, application: App) -> MetricsServer | None:
+    """The /metrics and /healthz endpoint when ``[metrics] listen`` is set."""
+    if config.metrics.listen is None:
+        return None
+    metrics = BotMetrics(runtime.tracker, runtime.store, watchdog_after=config.tracker.watchdog_seconds,
+                         notifier=notifier_of(application),
+                         outbox_max_age=config.metrics.outbox_max_age_seconds)
+    return MetricsServer(metrics, config.metrics.listen)
+
+
+async def _queue_stopped(runtime: Runtime, reason: str) -> None:
+    """The "stopped" push goes into the outbox; ``stop`` flushes it (bounded) before exit."""
+    tracker = runtime.tracker
+    open_trades = sum(t.is_open for a in tracker.accounts for t in tracker.book.active_trades(a))
+    notice = stopped_notice(tracker.accounts, reason, open_trades, tracker.now())
+    try:
+        await runtime.store.commit(WriteBatch(notice.account, notices=[notice]))
+    except Exception:  # the bot still stops cleanly; only the push is lost
+        log.exception("could not queue the stopped push")
+
+
 
 
 def run(config: AppConfig) -> int:

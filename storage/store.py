@@ -318,6 +318,13 @@ class Store:
         rows = await self._fetch("SELECT COUNT(*) FROM notifications WHERE status = 'pending'", ())
         return int(rows[0][0])
 
+    async def outbox_pending_summary(self) -> tuple[int, datetime | None]:
+        """How many rows wait for delivery, and when the oldest of them was queued."""
+        rows = await self._fetch(
+            "SELECT COUNT(*), MIN(created_at) FROM notifications INDEXED BY notifications_pending "
+            "WHERE status = 'pending'", ())
+        return int(rows[0][0]), codec.opt_dt(rows[0][1])
+
     async def _update_pending(self, assignments: str, params: tuple[Any, ...], row_id: int) -> None:
         """Update a pending outbox row; a row already sent or failed is left alone."""
         async with self._exclusive() as db:

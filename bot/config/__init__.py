@@ -30,7 +30,7 @@ from positionbot.bot.config.telegram import ChatPrefs, NotifyMode, TelegramConfi
 
 __all__ = [
     "AccountConfig", "AppConfig", "ChatPrefs", "ConfigError", "ConfigProblem", "Credentials",
-    "DustConfig", "LoggingConfig", "NotifyMode", "StorageConfig", "TelegramConfig",
+    "DustConfig", "LoggingConfig", "MetricsConfig", "NotifyMode", "StorageConfig", "TelegramConfig",
     "TrackerConfig", "load_config",
 ]
 
@@ -53,6 +53,33 @@ class LoggingConfig(BaseModel):
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9108`` for IPv6) as a bind address."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f'must be "host:port", like "127.0.0.1:9108", not {listen!r}')
+    return host.strip("[]"), int(port)
+
+
+class MetricsConfig(BaseModel):
+    """The /metrics and /healthz endpoint; off unless ``listen`` is set."""
+
+    model_config = STRICT
+
+    listen: str | None = None
+    outbox_max_age_seconds: float = Field(default=900.0, gt=0, allow_inf_nan=False)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_listen(value)
+            except ValueError as error:
+                raise key_problem(str(error)) from None
+        return value
 
 
 class DustConfig(BaseModel):
@@ -126,6 +153,7 @@ class AppConfig(BaseModel):
     logging: LoggingConfig = LoggingConfig()
     tracker: TrackerConfig = TrackerConfig()
     telegram: TelegramConfig = TelegramConfig()
+    metrics: MetricsConfig = MetricsConfig()
     accounts: list[AccountConfig] = Field(min_length=1)
     source_path: Path = Path("config.toml")  # the file this came from; set by load_config
 

@@ -49,6 +49,7 @@ _TITLES: dict[str, tuple[str, str]] = {
     NoticeKind.EXCHANGE_RECOVERED: ("🔗", "Exchange reachable again"),
     NoticeKind.STARTUP: ("🚀", "PositionBot started"),
     NoticeKind.WATCHDOG: ("⏱", "Watchdog"),
+    NoticeKind.STOPPED: ("⏹", "PositionBot stopped"),
 }
 _REASONS = {
     "manual": "closed by hand", "closed": "closed on the exchange", "stop_loss": "stop loss",
@@ -196,9 +197,21 @@ def _body_recovered(v: NoticeView) -> list[str]:
 
 def _body_startup(v: NoticeView) -> list[str]:
     f = v.fields
-    return [f"Accounts: {esc(f.get('accounts', v.account))}",
-            f"Open trades {fmt_number(f.get('open_trades'))}"
-            f" · pending {fmt_number(f.get('pending_trades'))}"]
+    lines = [f"Accounts: {esc(f.get('accounts', v.account))}",
+             f"Open trades {fmt_number(f.get('open_trades'))}"
+             f" · pending {fmt_number(f.get('pending_trades'))}"]
+    if f.get("unclean_stop") == "1":
+        lines.append("⚠️ Started after an unclean stop (killed or crashed): stop orders are "
+                     "re-checked on the first sync.")
+    return lines
+
+
+def _body_stopped(v: NoticeView) -> list[str]:
+    f = v.fields
+    return [f"Reason: {esc(f.get('reason', 'unknown'))}",
+            f"Accounts: {esc(f.get('accounts', v.account))}",
+            "Open trades are not watched until it starts again."
+            if f.get("open_trades", "0") != "0" else "No open trades."]
 
 
 def _body_watchdog(v: NoticeView) -> list[str]:
@@ -227,6 +240,7 @@ _BODIES: dict[str, Callable[[NoticeView], list[str]]] = {
     NoticeKind.EXCHANGE_RECOVERED: _body_recovered,
     NoticeKind.STARTUP: _body_startup,
     NoticeKind.WATCHDOG: _body_watchdog,
+    NoticeKind.STOPPED: _body_stopped,
 }
 
 

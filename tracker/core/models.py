@@ -88,6 +88,7 @@ class NoticeKind(StrEnum):
     EXCHANGE_RECOVERED = "exchange_recovered"
     STARTUP = "startup"
     WATCHDOG = "watchdog"
+    STOPPED = "stopped"  # the process is shutting down (SIGTERM/SIGINT)
     DAILY_REPORT = "daily_report"
 
 

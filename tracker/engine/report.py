@@ -36,6 +36,7 @@ class CycleReport:
     errors: tuple[str, ...] = ()
     verified: bool = False
     local_s: float = 0.0  # time spent outside exchange calls (classification, accounting, DB)
+    error_kind: str | None = None  # why a failed cycle failed: timeout, transient, permanent, ...
 
     def summary(self) -> str:
         """The one log line per cycle that makes a silent loop visible."""

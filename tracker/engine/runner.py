@@ -46,7 +46,13 @@ from positionbot.tracker.core.stream_events import PositionReport
 from positionbot.tracker.core.sync_health import failure_state, success_state
 from positionbot.tracker.engine.book import AccountBook
 from positionbot.tracker.engine.funding_sync import FundingSync
-from positionbot.tracker.engine.ports import ExchangeError, ExchangeGateway, RecordStore
+from positionbot.tracker.engine.ports import (
+    ExchangeError,
+    ExchangeGateway,
+    PermanentExchangeError,
+    RecordStore,
+    TransientExchangeError,
+)
 from positionbot.tracker.engine.pricing import EPOCH_KEY, price_changes
 from positionbot.tracker.engine.report import CycleReport, EntryMismatch, TrackerSettings
 from positionbot.tracker.engine.stop_actions import (
@@ -59,6 +65,14 @@ from positionbot.tracker.engine.stream_apply import StreamApplied, StreamContext
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+CycleObserver = Callable[[CycleReport], object]
+
+
+def error_kind(error: ExchangeError) -> str:
+    """A failed cycle's exchange error as a short label for logs and metrics."""
+    if isinstance(error, TransientExchangeError):
+        return "transient"
+    return "permanent" if isinstance(error, PermanentExchangeError) else "exchange"
 
 
 class SimplePositionTracker:
@@ -89,6 +103,7 @@ class SimplePositionTracker:
         self._steps_for: Mapping[str, Market] | None = None
         self._steps_cache: dict[str, Decimal] = {}
         self.cycles_completed = 0
+        self.observers: list[CycleObserver] = []  # told of every report (metrics, watchdog pings)
         self.funding = FundingSync(self.settings.funding)
         # Accounts whose resting stops may include one no trade records (the previous process
         # died, perhaps mid-placement; a placement or a cancel failed): reconciled next cycle.
@@ -129,9 +144,11 @@ class SimplePositionTracker:
         if not announce:
             return
         first = self.accounts[0] if self.accounts else ""
-        notice = Notice(NoticeKind.STARTUP.value, first, f"startup/{now.isoformat()}", {
-            "accounts": ", ".join(self.accounts), "open_trades": str(opened),
-            "pending_trades": str(pending)})
+        fields = {"accounts": ", ".join(self.accounts), "open_trades": str(opened),
+                  "pending_trades": str(pending)}
+        if self._store.unclean_shutdown:
+            fields["unclean_stop"] = "1"
+        notice = Notice(NoticeKind.STARTUP.value, first, f"startup/{now.isoformat()}", fields)
         await self._store.commit(WriteBatch(first, notices=[notice]))
 
     async def markets(self, account: str) -> Mapping[str, Market]:
@@ -149,23 +166,31 @@ class SimplePositionTracker:
                     report = await self._cycle(account, started, t0, calls0)
             except TimeoutError:
                 report = await self._failed(account, started, t0, calls0,
-                                            f"cycle timed out after {self.settings.cycle_timeout:g}s")
+                                            f"cycle timed out after {self.settings.cycle_timeout:g}s",
+                                            "timeout")
             except ExchangeError as e:
-                report = await self._failed(account, started, t0, calls0, str(e))
+                report = await self._failed(account, started, t0, calls0, str(e), error_kind(e))
             except sqlite3.Error as e:
                 log.error("cycle %s: database %s: %s", account, self._store.location, e)
                 report = await self._failed(account, started, t0, calls0,
-                                            f"database error ({self._store.location}): {e}")
+                                            f"database error ({self._store.location}): {e}",
+                                            "database")
             except Exception as e:  # a bug must not kill the loop; it is logged loudly instead
                 log.exception("cycle %s crashed", account)
-                report = await self._failed(account, started, t0, calls0, f"internal error: {e!r}")
+                report = await self._failed(account, started, t0, calls0, f"internal error: {e!r}",
+                                            "internal")
             self.book.set_report(report)
             self.cycles_completed += 1
-            log.log(logging.INFO if report.ok else logging.WARNING, report.summary())
+            log.log(logging.INFO if report.ok else logging.WARNING, report.summary(), extra={
+                "account": account, "cycle_ms": round(report.duration_s * 1000),
+                "calls": report.exchange_calls, "changes": len(report.changes),
+                "error_kind": report.error_kind})
+            for observe in self.observers:
+                observe(report)
             return report
 
     async def _failed(self, account: str, started: datetime, t0: float, calls0: int,
-                      error: str) -> CycleReport:
+                      error: str, kind: str) -> CycleReport:
         state, notice = failure_state(self.book.sync_state(account), started, error,
                                       self.settings.alert_after_failures)
         try:
@@ -175,7 +200,8 @@ class SimplePositionTracker:
         except Exception:
             log.exception("could not record the failed cycle of %s", account)
         return CycleReport(account, started, time.perf_counter() - t0, False, 0,
-                           exchange_calls=self._gateways[account].calls - calls0, errors=(error,))
+                           exchange_calls=self._gateways[account].calls - calls0, errors=(error,),
+                           error_kind=kind)
 
     async def _fetch(self, gw: ExchangeGateway, markets: Mapping[str, Market]
                      ) -> tuple[PositionSnapshot, dict[PositionKey, Position], set[PositionKey]]:
