@@ -97,11 +97,11 @@ async def test_close_from_the_bot_is_recorded_by_the_cycle_and_labelled(env: Env
     env.exchange.manual_order(BTC, BUY, D("0.010"))  # a manual position...
     await env.cycle()
     tid = env.trades()[0].id
-    await TradeCommands(env.tracker).close_position(tid, D("0.004"))  # ...partly closed from the chat
+    await TradeCommands(env.tracker).close_position(tid, D("0.004"), D("0.010"))  # ...partly closed
     await env.cycle()
     assert env.trades()[0].size == D("0.006")
     assert (await env.notices())[-1][1]["reason"] == "bot_close"
-    await TradeCommands(env.tracker).close_position(tid, None)
+    await TradeCommands(env.tracker).close_position(tid, None, D("0.006"))
     await env.cycle()
     assert env.trades() == []
     closed = (await env.store.list_trades("paper"))[0]

@@ -1,4 +1,5 @@
-"""Orphaned pending bot trades (pure): a pending entry with no position gets a verdict."""
+"""Orphaned pending bot trades (pure): a pending entry with no position of its own (none at all,
+or one another trade already holds) gets a verdict."""
 
 from __future__ import annotations
 
@@ -37,12 +38,14 @@ def orphan_decision(
     entry_order: Order | None,
     now: datetime,
     pending_timeout: timedelta,
+    merged_into: int | None = None,
 ) -> OrphanDecision:
     """Decide the fate of a pending trade for which the exchange shows no position.
 
     ``entry_order`` is the entry order as the exchange reports it now, found by its id or,
     when the bot crashed before recording the id, by its client order id (None when the
-    exchange does not know it).
+    exchange does not know it). ``merged_into`` is the open trade already holding the trade's
+    position, if any: a fill of this entry then grew that trade's position instead.
     """
     if trade.entry_order_id is None and trade.entry_client_order_id is None:
         return OrphanDecision(OrphanVerdict.CANCEL, "no entry order")
@@ -53,6 +56,9 @@ def orphan_decision(
         return OrphanDecision(OrphanVerdict.CANCEL, "entry order not found on the exchange")
     if entry_order.status in _DEAD:
         return OrphanDecision(OrphanVerdict.CANCEL, _DEAD[entry_order.status])
+    if entry_order.status is OrderStatus.CLOSED and merged_into is not None:
+        return OrphanDecision(OrphanVerdict.CANCEL, "entry order filled into the position of "
+                                                    f"trade #{merged_into}, which recorded it")
     if entry_order.status is OrderStatus.CLOSED:
         return OrphanDecision(
             OrphanVerdict.CANCEL, "entry order filled but the position was closed before it was seen"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
+from secrets import token_hex
 
 from positionbot.tracker.core.client_ids import client_order_id
 from positionbot.tracker.core.ledger import BOT_CLOSE
@@ -236,6 +237,7 @@ class TradeCommands:
         tracker = self._tracker
         account, symbol = preview.account, preview.market.symbol
         async with tracker.account_lock(account):
+            self._refuse_duplicate(account, symbol, preview.side)
             trade_id = tracker.new_trade_id()
             cid = client_order_id(trade_id, "entry", preview.side.value, preview.amount,
                                   preview.price)
@@ -255,6 +257,16 @@ class TradeCommands:
             await tracker.commit_trade(placed, [])
             return placed
 
+    def _refuse_duplicate(self, account: str, symbol: str, side: Side) -> None:
+        """Checked again at confirm time, under the account lock: two previews confirmed one
+        after the other must not both send (the second would never become its own position)."""
+        hedge = self._tracker.book.is_hedge(account)
+        for t in self._tracker.book.active_trades(account):
+            if t.symbol == symbol and (t.side is side or not hedge):
+                state = "a pending entry" if t.status is TradeStatus.PENDING else "an open position"
+                raise Refusal(f"trade #{t.id} is already {state} on {symbol} {t.side.value}; "
+                              "nothing was sent")
+
     async def _send_entry(self, t: Trade, preview: EntryPreview, cid: str) -> Order:
         gw = self._tracker.gateway(t.account)
         try:
@@ -266,24 +278,34 @@ class TradeCommands:
                 raise
             return found
 
-    async def close_position(self, trade_id: int, amount: Decimal | None) -> Order:
-        """Send a reduce-only market order for all (``None``) or part of an open trade."""
+    async def close_position(self, trade_id: int, amount: Decimal | None,
+                             expected_size: Decimal) -> Order:
+        """Send a reduce-only market order for all (``None``) or part of an open trade.
+
+        ``expected_size`` is the size the trader's preview showed: if the position has changed
+        since, nothing is sent and the trader is asked again, so a confirmed close never sends
+        more than it showed."""
         tracker = self._tracker
         t = tracker.book.find_active(trade_id)
         if t is None or t.status is not TradeStatus.OPEN:
             raise Refusal(f"trade #{trade_id} has no open position")
         markets = await tracker.markets(t.account)
         step = markets[t.symbol].amount_step if t.symbol in markets else Decimal("1e-8")
-        qty = t.size if amount is None else round_amount(amount, step)
-        if qty <= 0 or qty > t.size:
-            raise Refusal(f"close size must be between {step} and {t.size}")
         async with tracker.account_lock(t.account):
             current = tracker.book.find_active(trade_id)
             if current is None or current.status is not TradeStatus.OPEN:
                 raise Refusal(f"trade #{trade_id} has no open position")
+            if current.size != expected_size:
+                raise Refusal(f"the position of trade #{trade_id} is now {current.size}, not the "
+                              f"{expected_size} the preview showed; nothing was sent. Ask for "
+                              "the close again to see a new preview")
+            qty = expected_size if amount is None else round_amount(amount, step)
+            if qty <= 0 or qty > current.size:
+                raise Refusal(f"close size must be between {step} and {current.size}")
             marked = replace(current, close_reason=BOT_CLOSE)
             await tracker.commit_trade(marked, [])
-            cid = client_order_id(trade_id, "close", current.event_seq, qty)
+            # The nonce keeps two closes of the same size (two previews) apart on the exchange.
+            cid = client_order_id(trade_id, "close", current.event_seq, qty, token_hex(4))
             gw = tracker.gateway(t.account)
             try:
                 return await gw.place_reduce(t.symbol, t.side, qty, cid,
@@ -291,11 +313,6 @@ class TradeCommands:
             except OrderRejectedError:
                 await tracker.commit_trade(current, [])  # refused: a later close is not the bot's
                 raise
-            except TransientExchangeError:
-                found = await gw.fetch_order(t.symbol, client_order_id=cid)
-                if found is None:
-                    raise
-                return found
 
     async def cancel_pending(self, trade_id: int) -> Trade:
         """Cancel a pending trade's resting entry order on the exchange, then the trade."""

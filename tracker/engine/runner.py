@@ -361,9 +361,14 @@ class SimplePositionTracker:
                 self._stops_unsure.discard(account)
         if result.errors:
             self._stops_unsure.add(account)
+        # A pending trade whose key another trade already holds never gets a position of its own.
+        held = {key_of(t.symbol, t.side, mode): t.id for t in active.values() if t.is_open}
+        merged = {t.id: held[k] for t in active.values() if t.status is TradeStatus.PENDING
+                  and (k := key_of(t.symbol, t.side, mode)) in held}
         orphans = [t for t in active.values() if t.status is TradeStatus.PENDING
-                   and key_of(t.symbol, t.side, mode) not in by_key]
-        orphan_result = await resolve_orphans(gw, orphans, self._clock(), self.settings.pending_timeout)
+                   and (t.id in merged or key_of(t.symbol, t.side, mode) not in by_key)]
+        orphan_result = await resolve_orphans(gw, orphans, self._clock(),
+                                              self.settings.pending_timeout, merged)
         trades = result.trades + orphan_result.trades
         notices = result.notices + orphan_result.notices
         if trades or notices:

@@ -210,9 +210,11 @@ async def cancel_leftover_stops(
 
 
 async def resolve_orphans(
-    gw: ExchangeGateway, orphans: Sequence[Trade], now: datetime, pending_timeout: timedelta
+    gw: ExchangeGateway, orphans: Sequence[Trade], now: datetime, pending_timeout: timedelta,
+    merged: Mapping[int, int] | None = None,
 ) -> ActResult:
-    """Cancel pending trades that will never become positions, each with its reason."""
+    """Cancel pending trades that will never become positions, each with its reason;
+    ``merged`` maps a pending trade to the open trade already holding its position."""
     out = ActResult()
     if not orphans:
         return out
@@ -224,7 +226,8 @@ async def resolve_orphans(
     for t in orphans:
         try:
             order = await _entry_order(gw, t, open_orders)
-            decision = orphan_decision(t, order, now, pending_timeout)
+            decision = orphan_decision(t, order, now, pending_timeout,
+                                       (merged or {}).get(t.id))
             if decision.verdict is OrphanVerdict.KEEP:
                 continue
             if decision.verdict is OrphanVerdict.CANCEL_ORDER and order is not None:
