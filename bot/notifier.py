@@ -3,7 +3,11 @@
 A row is marked sent the moment Telegram accepts its message, so a crash can at worst repeat
 the one message in flight. Rate limits (429) pause delivery for ``retry_after``; network
 trouble backs off exponentially (capped) and keeps the rows; a chat that is gone or has
-blocked the bot fails its rows for good and is never retried.
+blocked the bot fails its rows for good and is never retried. A group that became a supergroup
+(``ChatMigrated``) is followed: its pushes and settings move to the new id.
+
+Waits (pacing, back-off, flood control) run on a monotonic clock: a wall-clock step cannot
+hold pushes back or release them early. Wall-clock time is only written into the records.
 """
 
 from __future__ import annotations
@@ -63,10 +67,8 @@ class DeliveryPolicy:
 def notice_recipients(telegram: TelegramConfig) -> Callable[[Notice], Sequence[int]]:
     """The outbox's fan-out: which chats a notice is queued for, decided by the bot layer and
     applied by the store in the transaction that records the change."""
-    chats = tuple(telegram.notify_chats)
-
     def recipients(notice: Notice) -> Sequence[int]:
-        return chats
+        return tuple(telegram.notify_chats)  # read each time: a migrated group follows
 
     return recipients
 
@@ -83,8 +85,8 @@ def _retry_after_seconds(err: RetryAfter) -> float:
 
 
 def _is_chat_gone(err: TelegramError) -> bool:
-    """Blocked, kicked, deleted or migrated: no message to this chat can succeed."""
-    if isinstance(err, Forbidden | ChatMigrated):
+    """Blocked, kicked or deleted: no message to this chat can succeed."""
+    if isinstance(err, Forbidden):
         return True
     text = err.message.lower()
     return any(p in text for p in _CHAT_GONE)
@@ -101,7 +103,7 @@ class Notifier:
     def __init__(
         self, bot: Bot, store: Store, telegram: TelegramConfig, *,
         markets: MarketsCache | None = None, clock: Callable[[], datetime] = utc_now,
-        policy: DeliveryPolicy | None = None,
+        policy: DeliveryPolicy | None = None, monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._bot = bot
         self._store = store
@@ -109,17 +111,20 @@ class Notifier:
         self._markets = markets
         self._clock = clock
         self.policy = policy or DeliveryPolicy()
+        self._monotonic = monotonic
         self._last_send: dict[int, float] = {}  # private chat -> monotonic time, pruned
-        self._paused_until: datetime | None = None  # a 429 holds the whole bot back
+        self._paused_until: float | None = None  # a 429 holds the whole bot back (monotonic)
+        self._held: dict[int, float] = {}  # chat backing off -> monotonic time it is due again
         self.outcomes: Counter[tuple[str, str]] = Counter()  # (kind, sent|failed|skipped), for metrics
 
     async def drain(self) -> DrainStats:
         """Deliver every due row once; return what happened."""
         stats = DrainStats()
-        now = self._clock()
+        now = self._monotonic()
         if self._paused_until is not None and now < self._paused_until:
             return stats
-        rows = await self._store.pending_notifications(now, self.policy.batch_limit)
+        self._held = {chat: due for chat, due in self._held.items() if due > now}
+        rows = await self._store.pending_for_delivery(self._held, self.policy.batch_limit)
         by_chat: dict[int, list[OutboxRow]] = {}
         for row in rows:
             by_chat.setdefault(row.chat_id, []).append(row)
@@ -195,13 +200,18 @@ class Notifier:
         try:
             message = await self._send(chat_id, text, keyboard, silent)
         except RetryAfter as err:
-            resume = self._clock() + timedelta(seconds=_retry_after_seconds(err))
+            wait = _retry_after_seconds(err)
+            resume = self._monotonic() + wait
             self._paused_until = max(resume, self._paused_until or resume)
-            log.warning("Telegram flood control: row %d waits until %s", first.id, resume)
-            await self._store.mark_retry(first.id, str(err), resume)
+            log.warning("Telegram flood control: row %d waits %.0fs", first.id, wait)
+            await self._store.mark_retry(first.id, str(err),
+                                         self._clock() + timedelta(seconds=wait))
             stats.retried += 1
             raise _StopChat from err
-        except (BadRequest, Forbidden, ChatMigrated) as err:
+        except ChatMigrated as err:
+            await self._follow_migration(chat_id, err.new_chat_id)
+            raise _StopChat from err
+        except (BadRequest, Forbidden) as err:
             if _is_chat_gone(err):
                 log.error("chat %d cannot receive pushes (%s); %d row(s) failed for good",
                           chat_id, err.message, len(carried) + len(later))
@@ -237,7 +247,7 @@ class Notifier:
             return await self._send_html_or_plain(chat_id, text, keyboard, silent)
         finally:
             if chat_id > 0:
-                self._last_send[chat_id] = time.monotonic()
+                self._last_send[chat_id] = self._monotonic()
 
     async def _send_html_or_plain(self, chat_id: int, text: str,
                                   keyboard: InlineKeyboardMarkup | None, silent: bool) -> Message:
@@ -258,8 +268,19 @@ class Notifier:
         delay = min(policy.backoff_cap, policy.backoff_base * 2 ** min(row.attempts, 30))
         log.warning("push %d not delivered (%s); retry %d in %.1fs",
                     row.id, error, row.attempts + 1, delay)
+        self._held[row.chat_id] = self._monotonic() + delay
         await self._store.mark_retry(row.id, error, self._clock() + timedelta(seconds=delay))
         stats.retried += 1
+
+    async def _follow_migration(self, old_chat: int, new_chat: int) -> None:
+        """The group is a supergroup now: its settings and waiting pushes move to the new id
+        (they go out with the next drain); the operator is told to update the config."""
+        self._telegram.migrate_chat(old_chat, new_chat)
+        moved = await self._store.move_chat_pushes(old_chat, new_chat)
+        log.error("chat %d was upgraded to supergroup %d: %d waiting push(es) moved there and its "
+                  "settings follow it for this run. Replace %d with %d in the [telegram] config "
+                  "(allowed_chats, notify_chats, chats).", old_chat, new_chat, moved, old_chat,
+                  new_chat)
 
     async def _fail(self, rows: Sequence[OutboxRow], error: str, stats: DrainStats) -> None:
         now = self._clock()
@@ -272,12 +293,12 @@ class Notifier:
         """About one message per second per private chat (AIORateLimiter only paces groups)."""
         if chat_id <= 0:
             return
-        wait = self._last_send.get(chat_id, 0.0) + self.policy.chat_interval - time.monotonic()
+        wait = self._last_send.get(chat_id, 0.0) + self.policy.chat_interval - self._monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
 
     def _prune_pacing(self) -> None:
-        horizon = time.monotonic() - self.policy.chat_interval
+        horizon = self._monotonic() - self.policy.chat_interval
         for chat in [c for c, at in self._last_send.items() if at < horizon]:
             del self._last_send[chat]
 
