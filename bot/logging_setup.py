@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -18,6 +22,7 @@ REDACTED = "***"
 _MIN_SECRET_LENGTH = 4  # shorter values would mangle ordinary words and protect nothing
 _NOISY_LIBRARIES = ("httpx", "httpcore", "aiosqlite")
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_NUMBERS = re.compile(r"\d+")
 
 _secrets: set[str] = set()
 _installed: list[logging.Handler] = []
@@ -52,6 +57,43 @@ class SecretRedactingFilter(logging.Filter):
         for name, value in extra_fields(record).items():
             if isinstance(value, str):
                 setattr(record, name, redact(value))
+        return True
+
+
+class RepeatCollapsingFilter(logging.Filter):
+    """Lets the first of a run of like warnings through and swallows the rest for ``window``
+    seconds; the next one let through says how many were swallowed (``repeated``).
+
+    "Like" means equal but for numbers: APScheduler's "skipped: maximum number of running
+    instances reached" names the next run time, so a backlog would otherwise log one line per
+    missed run. Errors always pass. At most ``max_keys`` kinds are remembered.
+    """
+
+    def __init__(self, window: float = 60.0, max_keys: int = 256,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window = window
+        self._max_keys = max_keys
+        self._clock = clock
+        self._seen: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        key = (record.name, _NUMBERS.sub("#", record.getMessage()))
+        now = self._clock()
+        since, swallowed = self._seen.get(key, (now - self.window - 1, 0))
+        if now - since < self.window:
+            self._seen[key] = (since, swallowed + 1)
+            return False
+        self._seen[key] = (now, 0)
+        self._seen.move_to_end(key)
+        while len(self._seen) > self._max_keys:
+            self._seen.popitem(last=False)
+        if swallowed:
+            record.msg = f"{record.getMessage()} (and {swallowed} like it in the last {self.window:g}s)"
+            record.args = None
+            record.repeated = swallowed
         return True
 
 
@@ -122,6 +164,7 @@ def setup_logging(level: str, fmt: str, stream: TextIO | None = None) -> None:
     _installed.clear()
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RepeatCollapsingFilter())
     handler.addFilter(SecretRedactingFilter())
     root.addHandler(handler)
     root.setLevel(level)

@@ -193,6 +193,9 @@ class SimplePositionTracker:
                       error: str, kind: str) -> CycleReport:
         state, notice = failure_state(self.book.sync_state(account), started, error,
                                       self.settings.alert_after_failures)
+        if notice is not None:
+            log.error("alert: %s unreachable after %d failed cycles: %s", account,
+                      state.consecutive_failures, error, extra={"account": account, "error_kind": kind})
         try:
             await self._store.commit(WriteBatch(account, notices=[notice] if notice else [],
                                                 sync_state=state))

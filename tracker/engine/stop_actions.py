@@ -111,6 +111,8 @@ def _failure(t: Trade, message: str, out: ActResult) -> None:
     out.errors.append(f"stop loss {t.symbol}: {message}")
     updated, notice = stop_failure(t, message)
     if notice is not None:
+        log.error("alert: the stop loss of trade %s (%s) failed: %s", t.id, t.symbol, message,
+                  extra={"account": t.account, "trade_id": t.id})
         out.trades.append(updated)
         out.notices.append(notice)
 
