@@ -1,0 +1,225 @@
+"""What the Bybit and OKX fakes share: the aiohttp plumbing, request counting and logging,
+queued faults (``binance_faults.Fault``, which is not Binance-specific), and the per-fill
+realized P&L and per-order average price replayed from the paper venue's fills.
+
+Each exchange's server supplies its routes, its authentication check and its error body; the
+wire shapes live in ``<exchange>_wire`` and the endpoint logic in ``<exchange>_venue``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from positionbot.fakes.binance_faults import Fault, FaultQueue
+from positionbot.tracker.core.models import ZERO, Side
+from positionbot.tracker.exchange.paper import PaperExchange
+from positionbot.tracker.exchange.paper.ledger import PositionLedger
+
+LOG_SIZE = 500
+MAX_TRACKED = 100_000
+
+Handler = Callable[[Mapping[str, str]], Any]
+
+
+class WireError(Exception):
+    """An exchange error to answer with ``body`` and HTTP ``status``."""
+
+    def __init__(self, body: Mapping[str, Any], status: int = 200) -> None:
+        super().__init__(json.dumps(body))
+        self.body = dict(body)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    method: str
+    path: str
+    params: dict[str, str]
+
+
+class FillReplay:
+    """Per-fill gross P&L and per-order filled quantity and quote, replayed on a ledger of the
+    venue's kind as fills appear (exchanges report both; the venue keeps only totals)."""
+
+    def __init__(self, venue: PaperExchange) -> None:
+        self._venue = venue
+        self._shadow = PositionLedger(venue.mode)
+        self._last = 0
+        self.pnl: OrderedDict[str, Decimal] = OrderedDict()
+        self.closed: OrderedDict[str, Decimal] = OrderedDict()  # how much of each fill closed
+        self.orders: OrderedDict[str, tuple[Decimal, Decimal]] = OrderedDict()
+
+    def seed(self, symbol: str, side: Side, size: Decimal, price: Decimal) -> None:
+        self._venue.open_position(symbol, side, size, price)
+        self._shadow.set(symbol, side, size, price)
+
+    def sync(self) -> None:
+        for fill in self._venue.fills:
+            if int(fill.id) <= self._last:
+                continue
+            market = self._venue.markets[fill.symbol]
+            reducible = self._shadow.reducible(fill.symbol, fill.side, fill.position_side)
+            _remember(self.closed, fill.id, min(fill.amount, reducible))
+            pnl = self._shadow.apply(fill.symbol, fill.side, fill.amount, fill.price,
+                                     market.contract_size, fill.position_side)
+            _remember(self.pnl, fill.id, pnl)
+            qty, quote = self.orders.get(fill.order_id, (ZERO, ZERO))
+            _remember(self.orders, fill.order_id, (qty + fill.amount, quote + fill.amount * fill.price))
+            self._last = int(fill.id)
+
+    def avg_price(self, order_id: str | None) -> Decimal | None:
+        if order_id is None:
+            return None
+        qty, quote = self.orders.get(order_id, (ZERO, ZERO))
+        return quote / qty if qty > ZERO else None
+
+
+def _remember(store: OrderedDict[str, Any], key: str, value: Any) -> None:
+    store[key] = value
+    store.move_to_end(key)
+    while len(store) > MAX_TRACKED:
+        store.popitem(last=False)
+
+
+class WireServer:
+    """Serve ``routes`` on 127.0.0.1 (port 0); subclasses check credentials and shape errors.
+
+    Controls: ``faults`` (queued ``Fault``s, one request each), ``requests`` (a count per
+    ``"METHOD /path"``), ``log`` (recent requests' parameters), ``bad_api_keys``.
+    """
+
+    name = "fake"
+    public_prefixes: tuple[str, ...] = ()
+
+    def __init__(self, venue: PaperExchange) -> None:
+        self.venue = venue
+        self.replay = FillReplay(venue)
+        self.faults = FaultQueue()
+        self.requests: Counter[str] = Counter()
+        self.log: deque[LoggedRequest] = deque(maxlen=LOG_SIZE)
+        self.bad_api_keys: set[str] = set()
+        self.routes: dict[tuple[str, str], Handler] = {}
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # --- hooks -----------------------------------------------------------------------------------
+
+    def authenticate(self, request: web.Request, values: Mapping[str, str]) -> None:
+        """Raise ``WireError`` for a missing or refused key."""
+
+    def internal_error(self, exc: Exception) -> WireError:
+        return WireError({"error": str(exc)}, status=500)
+
+    # --- controls --------------------------------------------------------------------------------
+
+    def seed_position(self, symbol: str, side: Side, size: Decimal, price: Decimal) -> None:
+        """Set a position without a fill; use this rather than ``venue.open_position``."""
+        self.replay.seed(symbol, side, size, price)
+
+    def inject(self, *faults: Fault) -> None:
+        self.faults.inject(*faults)
+
+    def count(self, path_suffix: str, method: str | None = None) -> int:
+        return sum(n for key, n in self.requests.items()
+                   if key.endswith(path_suffix) and (method is None or key.startswith(method)))
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    def sent(self, path_suffix: str, method: str = "POST") -> list[dict[str, str]]:
+        return [entry.params for entry in self.log
+                if entry.method == method and entry.path.endswith(path_suffix)]
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> WireServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- HTTP ------------------------------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        self.requests[f"{request.method} {path}"] += 1
+        raw_body = await request.text() if request.can_read_body else ""
+        values = dict(parse_qsl(request.query_string, keep_blank_values=True))
+        if raw_body:
+            try:
+                body = json.loads(raw_body)
+            except ValueError:
+                body = dict(parse_qsl(raw_body, keep_blank_values=True))
+            if isinstance(body, list) and body and isinstance(body[0], dict):
+                body = body[0]  # OKX's batch endpoints: the gateway sends one order at a time
+            if isinstance(body, dict):
+                values.update({k: _text(v) for k, v in body.items()})
+        self.log.append(LoggedRequest(request.method, path, values))
+        fault = self.faults.take(request.method, path)
+        if fault is not None and fault.status is not None:
+            if isinstance(fault.body, str):  # an HTML error page from a proxy in front
+                return web.Response(status=fault.status, text=fault.body, content_type="text/html")
+            return web.json_response(fault.body, status=fault.status)
+        handler = self.routes.get((request.method, path))
+        if handler is None:
+            return web.Response(status=404, text=f"{self.name}: no route {request.method} {path}")
+        try:
+            if not path.startswith(self.public_prefixes):
+                self.authenticate(request, values)
+            self.replay.sync()
+            payload = handler(values)
+        except WireError as exc:
+            return web.json_response(exc.body, status=exc.status)
+        if fault is not None and fault.transform is not None:
+            payload = fault.transform(payload)
+        text = json.dumps(payload)
+        if fault is not None and fault.truncate:
+            text = text[: len(text) // 2]
+        if fault is not None and fault.delay:
+            await asyncio.sleep(fault.delay)
+        return web.Response(text=text, content_type="application/json")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def num(value: Decimal | None) -> str:
+    """Every digit the venue holds; "" for none (as Bybit and OKX write absent figures)."""
+    return "" if value is None else format(value, "f")
+
+
+def decimals_of(step: Decimal) -> int:
+    exponent = step.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
