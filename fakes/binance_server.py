@@ -28,6 +28,7 @@ import ccxt.async_support as ccxt
 from aiohttp import web
 
 from positionbot.fakes.binance_faults import Fault, FaultQueue
+from positionbot.fakes.binance_stream import LISTEN_KEY_PATH, WS_PATHS, UserDataStream
 from positionbot.fakes.binance_venue import BinanceVenue
 from positionbot.fakes.binance_wire import BinanceApiError, Params
 from positionbot.tracker.core.models import Side
@@ -48,8 +49,11 @@ def ccxt_config_for(base_url: str) -> dict[str, Any]:
     """
     urls = ccxt.binanceusdm().urls["api"]
     base = base_url.rstrip("/")
+    api: dict[str, Any] = {name: base + urlsplit(url).path for name, url in urls.items()}
+    # ccxt.pro dials the user-data stream at ``<ws.linear minus /ws>/private/ws?listenKey=``.
+    api["ws"] = {"linear": "ws" + base.removeprefix("http") + "/ws"}
     return {
-        "urls": {"api": {name: base + urlsplit(url).path for name, url in urls.items()}},
+        "urls": {"api": api},
         "rateLimit": 1,
         "timeout_on_exit": 0,
     }
@@ -77,6 +81,7 @@ class BinanceServer:
         self.bad_api_keys: set[str] = set()
         self._secret = secret
         self._wire = BinanceVenue(venue, leverage=leverage)
+        self.stream = UserDataStream(venue)  # listen keys and the user-data WebSocket
         self._runner: web.AppRunner | None = None
         self._late: set[asyncio.Task[None]] = set()
         self.base_url = ""
@@ -118,6 +123,8 @@ class BinanceServer:
 
     async def start(self) -> str:
         app = web.Application()
+        for ws_path in WS_PATHS:
+            app.router.add_get(ws_path, self.stream.handle_socket)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -128,6 +135,8 @@ class BinanceServer:
         return self.base_url
 
     async def stop(self) -> None:
+        await self.stream.drop()
+        self.stream.close()
         for task in self._late:
             task.cancel()
         self._late.clear()
@@ -159,6 +168,12 @@ class BinanceServer:
             task.add_done_callback(self._late.discard)
         if fault is not None and fault.status is not None:
             return web.json_response(fault.body, status=fault.status)
+        if path == LISTEN_KEY_PATH:  # an API key and no signature, as on Binance
+            try:
+                self._check_api_key(request)
+                return web.json_response(self.stream.listen_key_request(request.method))
+            except BinanceApiError as exc:
+                return web.json_response(exc.body(), status=exc.status)
         if handler is None:
             return web.Response(status=404, text=f"fake Binance: no route {request.method} {path}")
         try:
@@ -185,6 +200,14 @@ class BinanceServer:
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
         return web.Response(text=text, content_type="application/json")
+
+    def _check_api_key(self, request: web.Request) -> None:
+        key = request.headers.get("X-MBX-APIKEY")
+        if not key:
+            raise BinanceApiError(-2014, "API-key format invalid.", status=401)
+        if key in self.bad_api_keys:
+            raise BinanceApiError(-2015, "Invalid API-key, IP, or permissions for action.",
+                                  status=401)
 
     def _authenticate(self, request: web.Request, raw_body: str, values: dict[str, str]) -> None:
         key = request.headers.get("X-MBX-APIKEY")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from positionbot.tracker.core.classify import PositionKey, key_of
+from positionbot.tracker.core.classify import PositionKey
 from positionbot.tracker.core.models import ZERO, Fill, Order, Position, PositionMode, Side
 
 MAX_REMEMBERED = 10_000
@@ -69,14 +69,15 @@ class StreamBatch:
     positions: tuple[PositionReport, ...] = ()
     fills: tuple[Fill, ...] = ()
     orders: tuple[Order, ...] = ()
+    gap: str | None = None  # something arrived that could not be read: verify by REST
 
     @property
     def is_empty(self) -> bool:
-        return not (self.positions or self.fills or self.orders)
+        return not (self.positions or self.fills or self.orders or self.gap)
 
     def plus(self, other: StreamBatch) -> StreamBatch:
         return StreamBatch(self.positions + other.positions, self.fills + other.fills,
-                           self.orders + other.orders)
+                           self.orders + other.orders, self.gap or other.gap)
 
 
 def _remember(seen: OrderedDict[object, None], key: object) -> bool:
@@ -116,7 +117,7 @@ class Deduper:
             while len(self._positions) > MAX_REMEMBERED:
                 self._positions.popitem(last=False)
             positions.append(report)
-        return StreamBatch(tuple(positions), fills, orders)
+        return StreamBatch(tuple(positions), fills, orders, batch.gap)
 
 
 def stated_positions(reports: Iterable[PositionReport], mode: PositionMode,
@@ -130,7 +131,3 @@ def stated_positions(reports: Iterable[PositionReport], mode: PositionMode,
             continue
         stated[key] = report.position(contract_sizes.get(report.symbol, Decimal(1)))
     return stated
-
-
-def report_key(position: Position, mode: PositionMode) -> PositionKey:
-    return key_of(position.symbol, position.side, mode)

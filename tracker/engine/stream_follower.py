@@ -17,13 +17,14 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from positionbot.tracker.clock import utc_now
 from positionbot.tracker.core.models import Fill, Notice, NoticeKind, Order
 from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.core.stream_events import Deduper, StreamBatch
 from positionbot.tracker.engine.ports import RecordStore
+from positionbot.tracker.engine.stream_port import StreamLost, StreamSource
 
 if TYPE_CHECKING:
     from positionbot.tracker.engine.runner import SimplePositionTracker
@@ -31,29 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-class StreamLost(Exception):
-    """The stream session ended (closed, silent, key expired, refused): reconnect."""
-
-
-class StreamSource(Protocol):
-    """One account's user-data stream, as a gateway implements it."""
-
-    account: str
-    calls: int  # REST requests the stream made (listen keys, keep-alives)
-
-    async def open(self) -> None:
-        """A fresh session, connected; raises ``StreamLost`` when it cannot be had."""
-        ...
-
-    async def receive(self) -> StreamBatch:
-        """The next events, waiting for them; raises ``StreamLost`` when the session died."""
-        ...
-
-    async def close(self) -> None:
-        """End the session (the next ``open`` starts a new one)."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +90,7 @@ class StreamFollower:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._source.close()
+        await self._source.shutdown()
         self.connected = False
 
     async def run(self) -> None:
@@ -181,6 +159,10 @@ class StreamFollower:
             self._orders.move_to_end(order.id)
             while len(self._orders) > self.settings.recent_orders:
                 self._orders.popitem(last=False)
+        if fresh.gap is not None:
+            log.warning("stream %s: %s; verifying by REST", self.account, fresh.gap)
+            await self._tracker.run_cycle(self.account)
+            return
         if not fresh.positions:
             return
         try:

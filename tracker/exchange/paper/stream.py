@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from positionbot.tracker.core.models import ZERO, PositionMode, Side
 from positionbot.tracker.core.stream_events import PositionReport, StreamBatch
-from positionbot.tracker.engine.stream_follower import StreamLost
+from positionbot.tracker.engine.stream_port import StreamLost
 from positionbot.tracker.exchange.paper.events import (
     FillBooked,
     OrderChanged,
@@ -56,6 +56,9 @@ class PaperStream:
         self._queue.put_nowait(StreamLost("paper: connection closed by the server"))
 
     async def close(self) -> None:
+        self._detach()
+
+    async def shutdown(self) -> None:
         self._detach()
 
     def _detach(self) -> None:

@@ -1,0 +1,68 @@
+"""Through real ccxt.pro against the fake Binance user-data stream: every change pushed from the
+stream, with exact figures, and no REST cycle needed for it."""
+
+from __future__ import annotations
+
+from positionbot.tracker.core.models import OrderSide, TradeStatus
+from positionbot.tracker.engine.commands import TradeCommands
+from tests.stream.conftest import ACCOUNT, BTC, D, Live, eventually
+
+BUY, SELL = OrderSide.BUY, OrderSide.SELL
+
+
+async def test_open_increase_partial_close_and_close_are_pushed_from_the_stream(
+        live: Live) -> None:
+    cycles = live.tracker.cycles_completed
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    await eventually(lambda: len(live.trades()) == 1)
+    live.venue.set_mark(BTC, D("50100"))
+    live.venue.manual_order(BTC, BUY, D("0.030"))
+    await eventually(lambda: live.trades()[0].size == D("0.040"))
+    assert live.trades()[0].avg_entry_price == D("50075")  # (50000*0.01 + 50100*0.03) / 0.04
+    live.venue.set_mark(BTC, D("51000"))
+    live.venue.manual_order(BTC, SELL, D("0.015"), reduce_only=True)
+    await eventually(lambda: live.trades()[0].size == D("0.025"))
+    live.venue.set_mark(BTC, D("49000"))
+    live.venue.manual_order(BTC, SELL, D("0.025"), reduce_only=True)
+    await eventually(lambda: live.trades() == [])
+    assert live.tracker.cycles_completed == cycles  # the stream alone
+    notices = await live.notices()
+    assert [k for k, _ in notices] == ["opened", "increased", "decreased", "closed"]
+    opened, increased, decreased, closed = (f for _, f in notices)
+    assert (opened["size_after"], opened["price"]) == ("0.010", "50000")
+    assert (increased["price"], increased["avg_entry"]) == ("50100", "50075")
+    assert decreased["price"] == "51000" and decreased["estimated"] == "0"
+    # (51000 - 50075) * 0.015 less the taker fee 51000 * 0.015 * 0.0004
+    assert D(decreased["realized_pnl"]) == D("13.875") - D("0.306")
+    assert closed["price"] == "49000" and closed["estimated"] == "0"
+    (trade,) = await live.store.list_trades(ACCOUNT)
+    assert trade.status is TradeStatus.CLOSED
+    assert trade.realized_pnl == live.venue.realized_pnl() - live.venue.fees_paid()
+
+
+async def test_a_flip_is_pushed_from_the_stream(live: Live) -> None:
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    await eventually(lambda: len(live.trades()) == 1)
+    live.venue.set_mark(BTC, D("50500"))
+    live.venue.manual_order(BTC, SELL, D("0.030"))
+    await eventually(lambda: [t.side.value for t in live.trades()] == ["short"])
+    (short,) = live.trades()
+    assert (short.size, short.avg_entry_price) == (D("0.020"), D("50500"))
+    assert await live.kinds() == ["opened", "flipped"]
+
+
+async def test_stop_loss_hit_is_pushed_from_the_stream(live: Live) -> None:
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    await eventually(lambda: len(live.trades()) == 1)
+    result = await TradeCommands(live.tracker).set_stop_loss(live.trades()[0].id, D("48000"))
+    assert result.placed
+    cycles = live.tracker.cycles_completed
+    live.venue.set_mark(BTC, D("47990"))
+    await eventually(lambda: live.trades() == [])
+    assert live.tracker.cycles_completed == cycles
+    (closed,) = await live.store.list_trades(ACCOUNT)
+    assert closed.close_reason == "stop_loss"
+    kinds = await live.kinds()
+    assert kinds.count("stop_loss_hit") == 1 and "closed" not in kinds
+    _, fields = next(n for n in await live.notices() if n[0] == "stop_loss_hit")
+    assert fields["price"] == "47990"
