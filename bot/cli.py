@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         "push changes to Telegram and answer commands.",
     )
     _config_option(run)
+    run.add_argument(
+        "--fresh-db", action="store_true",
+        help="start a new record when the database is missing, empty or corrupt (it is kept "
+        "aside, renamed); without it such a database is refused",
+    )
     run.set_defaults(handler=_run)
 
     demo = commands.add_parser(
@@ -138,6 +143,8 @@ def _configured(args: argparse.Namespace) -> AppConfig:
 
 def _run(args: argparse.Namespace) -> int:
     config = _configured(args)
+    if args.fresh_db and _command("positionbot.bot.wiring", "start_fresh_record")(config):
+        return EXIT_CONFIG
     return _command("positionbot.bot.app", "run")(config)
 
 

@@ -7,6 +7,7 @@ becomes a ``StartupError`` whose message says what to do about it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -19,7 +20,7 @@ from positionbot.bot.config import AppConfig
 from positionbot.bot.notifier import notice_recipients
 from positionbot.storage.lock import DatabaseInUseError
 from positionbot.storage.schema import SchemaVersionError
-from positionbot.storage.store import Store
+from positionbot.storage.store import DatabaseRefusedError, Store
 from positionbot.tracker.core.dust import DustPolicy
 from positionbot.tracker.engine.ports import ExchangeGateway
 from positionbot.tracker.engine.report import TrackerSettings
@@ -88,6 +89,22 @@ async def close_gateways(gateways: Mapping[str, ExchangeGateway]) -> None:
             log.warning("closing the gateway of %s failed: %r", name, err)
 
 
+def start_fresh_record(config: AppConfig) -> int:
+    """``run --fresh-db``: set a missing, empty or corrupt database aside and start a new one
+    (a sound database is kept as it is); 0 when the record can be opened, 1 when not."""
+
+    async def prepare() -> None:
+        store = await Store.open(config.storage.path, fresh=True)
+        await store.close()
+
+    try:
+        asyncio.run(prepare())
+    except (DatabaseInUseError, DatabaseRefusedError, SchemaVersionError) as err:
+        log.error("%s", err)
+        return 1
+    return 0
+
+
 @asynccontextmanager
 async def open_runtime(
     config: AppConfig, gateways: Mapping[str, ExchangeGateway] | None = None, *,
@@ -100,7 +117,7 @@ async def open_runtime(
     """
     try:
         store = await Store.open(config.storage.path, recipients=notice_recipients(config.telegram))
-    except (DatabaseInUseError, SchemaVersionError) as err:
+    except (DatabaseInUseError, DatabaseRefusedError, SchemaVersionError) as err:
         raise StartupError(str(err)) from None
     try:
         built = dict(gateways) if gateways is not None else build_gateways(config)

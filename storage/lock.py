@@ -25,6 +25,7 @@ class DatabaseLock:
         self.lock_path = lock_path
         self.owner_died = owner_died  # the previous owner never released: it crashed or was killed
         self._fd: int | None = fd
+        self._db_fd: int | None = None
 
     @classmethod
     def acquire(cls, db_path: Path) -> DatabaseLock:
@@ -49,7 +50,25 @@ class DatabaseLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return cls(lock_path, fd, owner_died=owner_died)
 
+    def hold_file(self, db_path: Path) -> None:
+        """Lock the database file itself too (creating it empty if absent): another name for
+        it, a hard link, has its own lock file but shares this one."""
+        fd = os.open(db_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            self.release()
+            raise DatabaseInUseError(
+                f"database {db_path} is in use: another positionbot process owns it under "
+                "another name (a hard link); stop that process or choose another storage path"
+            ) from None
+        self._db_fd = fd
+
     def release(self) -> None:
+        if self._db_fd is not None:
+            os.close(self._db_fd)
+            self._db_fd = None
         if self._fd is None:
             return
         fd, self._fd = self._fd, None

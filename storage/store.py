@@ -19,11 +19,11 @@ import aiosqlite
 
 from positionbot.storage import codec, reports
 from positionbot.storage.lock import DatabaseInUseError, DatabaseLock
-from positionbot.storage.schema import migrate
+from positionbot.storage.integrity import DatabaseRefusedError, connect_checked, lock_and_check
 from positionbot.tracker.core.models import Notice, PositionEvent, SyncState, Trade, TradeStatus
 from positionbot.tracker.core.records import FillCursor, OutboxRow, WriteBatch
 
-__all__ = ["DatabaseInUseError", "Store"]
+__all__ = ["DatabaseInUseError", "DatabaseRefusedError", "Store"]
 
 log = logging.getLogger(__name__)
 
@@ -102,28 +102,32 @@ class Store:
         self._last_trade_id = last_trade_id
         self._clock = clock
         self._lock = asyncio.Lock()
+        self.started_fresh = False  # the file holds no record yet: new, or started fresh
 
     @classmethod
     async def open(
-        cls, path: str | Path, *, clock: Clock = utc_now, recipients: Recipients = no_recipients
+        cls, path: str | Path, *, clock: Clock = utc_now, recipients: Recipients = no_recipients,
+        fresh: bool = False,
     ) -> Store:
-        """Lock, open and migrate the database; ``clock`` stamps outbox rows (tests pin it),
-        ``recipients`` says which chats each notice is queued for."""
-        path = Path(path)
-        lock = DatabaseLock.acquire(path)
+        """Lock, check, open and migrate the database; ``clock`` stamps outbox rows (tests pin
+        it), ``recipients`` says which chats each notice is queued for. A missing-but-expected,
+        empty, truncated or corrupt file is refused (``DatabaseRefusedError``) unless ``fresh``
+        asks for a new record, which moves it aside."""
+        path, lock = lock_and_check(Path(path), fresh=fresh)
         try:
-            db = await aiosqlite.connect(path, isolation_level=None)
+            db = await connect_checked(path, _configure, fresh=fresh)
             try:
-                await _configure(db)
-                await migrate(db, path)
-                rows = list(await db.execute_fetchall("SELECT MAX(id) FROM trades"))
+                rows = list(await db.execute_fetchall(
+                    "SELECT MAX(id), EXISTS (SELECT 1 FROM sync_state) FROM trades"))
             except BaseException:
                 await db.close()
                 raise
         except BaseException:
             lock.release()
             raise
-        return cls(path, db, lock, rows[0][0] or 0, clock, recipients)
+        store = cls(path, db, lock, rows[0][0] or 0, clock, recipients)
+        store.started_fresh = rows[0][0] is None and not rows[0][1]
+        return store
 
     async def close(self) -> None:
         """Close the connection and release the file lock; safe to call twice."""

@@ -7,9 +7,10 @@ the trader is read from the store's outbox.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,21 +18,37 @@ import pytest
 
 from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
 from positionbot.storage.store import Store, fixed_recipients
+from positionbot.tracker.clock import utc_now
 from positionbot.tracker.core.dust import DustPolicy
-from positionbot.tracker.core.models import Trade
+from positionbot.tracker.core.models import Market, Trade
 from positionbot.tracker.engine.commands import TradeCommands
 from positionbot.tracker.engine.report import CycleReport, TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
-from positionbot.tracker.exchange.paper import PaperExchange
+from positionbot.tracker.exchange.paper import PaperExchange, default_markets
 from tests.exchange.conftest import FAST_RETRY
-from tests.trading.conftest import MARKS, ShiftedClock, trading_markets
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
 D = Decimal
 CHAT = 4242
 ACCOUNT = "main"
+MARKS = {BTC: D("50000"), ETH: D("3000")}
+
+
+def trading_markets() -> list[Market]:
+    """Binance's filters, with a BTC minimum size above its step so both rules can be met."""
+    return [replace(m, min_amount=D("0.002")) if m.symbol == BTC else m for m in default_markets()]
+
+
+class ShiftedClock:
+    """Real UTC time plus a shift, so a test can age a pending entry."""
+
+    def __init__(self) -> None:
+        self.shift = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utc_now() + self.shift
 
 
 @dataclass
@@ -54,13 +71,20 @@ class Money:
     def trades(self) -> list[Trade]:
         return self.tracker.book.active_trades(ACCOUNT)
 
-    async def notices(self) -> list[tuple[str, dict[str, str]]]:
+    async def notices(self) -> list[tuple[str, dict[str, object]]]:
+        """The queued pushes as (kind, fields), the startup summary left out."""
         rows = await self.store.pending_notifications(self.clock() + timedelta(days=1),
                                                       limit=10_000)
-        return [(r.kind, r.fields) for r in rows if r.kind != "startup"]
+        return [(r.kind, _fields(r.fields)) for r in rows if r.kind != "startup"]
 
     async def kinds(self) -> list[str]:
         return [k for k, _ in await self.notices()]
+
+
+def _fields(stored: object) -> dict[str, object]:
+    """A row's fields, stored as JSON text (or, before typed notices, as a mapping)."""
+    decoded: dict[str, object] = json.loads(stored) if isinstance(stored, str) else stored  # type: ignore[assignment]
+    return decoded
 
 
 def make_gateway(server: BinanceServer) -> CcxtGateway:

@@ -76,4 +76,4 @@ async def test_pending_trade_whose_entry_filled_into_an_existing_position_is_res
     assert [t.id for t in money.trades()] == [held.id]
     assert money.trades()[0].size == D("0.020")
     [(_kind, fields)] = [n for n in await money.notices() if n[0] == "pending_cancelled"]
-    assert f"trade #{held.id}" in fields["reason"]
+    assert f"trade #{held.id}" in str(fields["reason"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from positionbot.fakes.binance_faults import Fault
 from positionbot.tracker.core.models import Side
 from tests.exchange.conftest import FAST_RETRY
@@ -23,8 +25,9 @@ async def stopped_position(money: Money) -> int:
     return trade.id
 
 
-def live_triggers(money: Money) -> list[object]:
-    return sorted(o.trigger_price for o in money.venue.open_stop_orders())
+def live_triggers(money: Money) -> list[Decimal]:
+    return sorted(o.trigger_price for o in money.venue.open_stop_orders()
+                  if o.trigger_price is not None)
 
 
 async def test_old_stop_that_cannot_be_cancelled_stays_and_the_new_one_is_withdrawn(

@@ -21,3 +21,12 @@ def client_order_id(trade_id: int, purpose: str, *parts: Decimal | str | int | N
 
 def is_bot_order(client_id: str | None) -> bool:
     return client_id is not None and client_id.startswith(f"{PREFIX}-")
+
+
+def trade_of(client_id: str | None) -> int | None:
+    """The trade id a bot client id names (``pb-42-sl-...`` -> 42), or None."""
+    if not is_bot_order(client_id):
+        return None
+    assert client_id is not None
+    part = client_id.split("-")[1]
+    return int(part) if part.isdigit() else None

@@ -107,7 +107,8 @@ class SimplePositionTracker:
         self.funding = FundingSync(self.settings.funding)
         # Accounts whose resting stops may include one no trade records (the previous process
         # died, perhaps mid-placement; a placement or a cancel failed): reconciled next cycle.
-        self._stops_unsure: set[str] = set(self._gateways) if store.unclean_shutdown else set()
+        self._stops_unsure: set[str] = (
+            set(self._gateways) if store.unclean_shutdown or store.started_fresh else set())
 
     @property
     def accounts(self) -> list[str]:
