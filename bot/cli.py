@@ -1,4 +1,4 @@
-"""The ``positionbot`` command line: run, demo, sync --once, check-config.
+"""The ``positionbot`` command line: run, demo, sync --once, check-config, backup.
 
 Each command's implementation is imported only when that command runs, so ``--help`` and
 ``check-config`` stay fast and work without the Telegram and exchange machinery loaded.
@@ -105,6 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _config_option(check)
     check.set_defaults(handler=_check_config)
+
+    backup = commands.add_parser(
+        "backup", help="copy the database safely while the bot runs (SQLite online backup)",
+        description="Copy the configured database to OUT with SQLite's online backup. OUT may "
+        "be a file, or a directory to get a timestamped positionbot-YYYYmmddTHHMMSSZ.db in it.",
+    )
+    _config_option(backup)
+    backup.add_argument("out", type=Path, metavar="OUT", help="backup file or directory")
+    backup.add_argument(
+        "--keep", type=_positive_int, default=None, metavar="N",
+        help="with a directory OUT, keep only the newest N timestamped backups",
+    )
+    backup.set_defaults(handler=_backup)
     return parser
 
 
@@ -123,6 +136,12 @@ def _positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 def _err(text: str) -> None:
@@ -156,6 +175,19 @@ def _sync(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     setup_logging(args.log_level or "WARNING", "text")
     return _command("positionbot.bot.demo", "run_demo")(args.speed, args.db)
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from positionbot.storage.backup import BackupError, backup_database
+
+    config = load_config(args.config)
+    try:
+        written = backup_database(config.storage.path, args.out, keep=args.keep)
+    except BackupError as err:
+        _err(str(err))
+        return 1
+    sys.stdout.write(f"{written}\n")
+    return 0
 
 
 def _check_config(args: argparse.Namespace) -> int:
