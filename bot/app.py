@@ -2,6 +2,9 @@
 
 ``build_application`` only assembles; ``start``/``stop`` bring the bot up and down in the
 order that loses nothing: the outbox is flushed once more after the last cycle finished.
+Tracking never waits for Telegram: cycles, stop management and the outbox start at once, and
+Telegram (getMe, the command list, polling) connects in the background, retrying for as long
+as it takes, while the outbox delivers whenever Telegram answers.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT_S = 30
 FLUSH_TIMEOUT_S = 10.0
 CONCURRENT_UPDATES = 8  # a slow /sync must not hold up a refresh or another command
-STARTUP_ATTEMPTS = 8  # Telegram unreachable at start: retry with capped backoff, then give up
+RECONNECT_CAP_S = 30.0  # Telegram unreachable: retry at 1, 2, 4 … then every 30 s, never give up
+_telegram_links: dict[int, asyncio.Task[None]] = {}  # application id -> its connecting task
 
 
 def file_url_for(base_url: str) -> str:
@@ -101,17 +105,34 @@ def notifier_of(application: App) -> Notifier:
 
 
 async def start(application: App) -> None:
-    """Initialize (retrying while Telegram is unreachable), register commands, poll, schedule."""
-    for attempt in range(1, STARTUP_ATTEMPTS + 1):
+    """Start tracking (cycles, stops, outbox) now; connect Telegram in the background."""
+    assert application.job_queue is not None
+    await application.job_queue.start()
+    scheduler_of(application).start()
+    _telegram_links[id(application)] = asyncio.create_task(
+        connect_telegram(application), name="telegram-connect")
+
+
+async def connect_telegram(application: App) -> None:
+    """Initialize (retrying with capped back-off while Telegram is unreachable), register the
+    commands, poll. A rejected token is logged and ends the attempts; tracking carries on."""
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             await application.initialize()
             break
+        except InvalidToken as err:
+            log.error("Telegram rejected the bot token (%s): no commands or pushes until it is "
+                      "fixed and the bot restarted; tracking and stops carry on", type(err).__name__)
+            return
         except TelegramError as err:
-            if attempt == STARTUP_ATTEMPTS or isinstance(err, InvalidToken):
-                raise
-            delay = min(2.0 ** attempt, 60.0)
-            log.warning("Telegram unreachable at startup (%s); retrying in %.0fs", err, delay)
+            delay = min(2.0 ** (attempt - 1), RECONNECT_CAP_S)
+            log.warning("Telegram unreachable (%s); tracking carries on, retrying in %.0fs",
+                        err, delay)
             await asyncio.sleep(delay)
+    log.info("Telegram connected after %d attempt(s)", attempt)
+    notifier_of(application).wake()
     try:
         await application.bot.set_my_commands(bot_commands())
     except TelegramError as err:  # clients only lose the command menu; the bot still works
@@ -122,21 +143,27 @@ async def start(application: App) -> None:
         allowed_updates=["message", "callback_query"],
     )
     await application.start()
-    scheduler_of(application).start()
 
 
 async def stop(application: App) -> None:
     """Stop polling and jobs (a running cycle finishes), flush the outbox once, shut down."""
     scheduler_of(application).stop()
+    link = _telegram_links.pop(id(application), None)
+    if link is not None and not link.done():
+        link.cancel()
+        await asyncio.gather(link, return_exceptions=True)
     if application.updater is not None and application.updater.running:
         await application.updater.stop()
     if application.running:
         await application.stop()  # waits for running jobs
+    elif application.job_queue is not None and application.job_queue.scheduler.running:
+        await application.job_queue.stop(wait=True)
     try:
         await asyncio.wait_for(notifier_of(application).drain(), FLUSH_TIMEOUT_S)
     except Exception as err:  # whatever is left stays in the outbox for the next start
         log.warning("final outbox flush incomplete: %r", err)
     await application.shutdown()
+    await application.bot.shutdown()  # (when Telegram never answered: its HTTP clients)
 
 
 async def serve(config: AppConfig) -> int:
@@ -193,8 +220,6 @@ async def _queue_stopped(runtime: Runtime, reason: str) -> None:
         await runtime.store.commit(WriteBatch(notice.account, notices=[notice]))
     except Exception:  # the bot still stops cleanly; only the push is lost
         log.exception("could not queue the stopped push")
-
-
 
 
 def run(config: AppConfig) -> int:

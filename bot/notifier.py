@@ -272,6 +272,10 @@ class Notifier:
         await self._store.mark_retry(row.id, error, self._clock() + timedelta(seconds=delay))
         stats.retried += 1
 
+    def wake(self) -> None:
+        """Telegram is reachable again: chats backing off from the outage are due at once."""
+        self._held.clear()
+
     async def _follow_migration(self, old_chat: int, new_chat: int) -> None:
         """The group is a supergroup now: its settings and waiting pushes move to the new id
         (they go out with the next drain); the operator is told to update the config."""
