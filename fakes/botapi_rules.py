@@ -10,7 +10,10 @@ from typing import Any
 TOKEN = "123456:TEST-token"
 BOT_ID = 123456
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
+MAX_PHOTO_BYTES = 10 * 1024 * 1024  # sendPhoto by upload
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # sendDocument by upload
 
 _ALLOWED_TAGS = frozenset(
     {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
@@ -109,6 +112,9 @@ class SentMessage:
     date: int
     edits: int = 0
     photo: bool = False
+    file_name: str | None = None  # an uploaded photo's or document's name
+    file: bytes | None = None  # its bytes, for tests to inspect
+    document: bool = False
 
     @property
     def buttons(self) -> list[tuple[str, str]]:
@@ -125,13 +131,50 @@ class SentMessage:
                      "username": "positionbot_test"},
         }
         if self.photo:
-            body["photo"] = [{"file_id": "f1", "file_unique_id": "u1", "width": 1, "height": 1}]
+            width, height = png_size(self.file or b"") or (1, 1)
+            body["photo"] = [{"file_id": "f1", "file_unique_id": "u1", "width": width,
+                              "height": height, "file_size": len(self.file or b"")}]
+            body["caption"] = self.text
+        elif self.document:
+            body["document"] = {"file_id": "d1", "file_unique_id": "v1",
+                                "file_name": self.file_name or "file",
+                                "file_size": len(self.file or b"")}
             body["caption"] = self.text
         else:
             body["text"] = self.text
         if self.reply_markup:
             body["reply_markup"] = self.reply_markup
         return body
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's IHDR chunk; None when the bytes are not a PNG."""
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def validate_photo(data: bytes) -> None:
+    """What Telegram checks of an uploaded photo: an image, at most 10 MB, sides adding up to at
+    most 10000 pixels with a ratio of at most 20."""
+    if len(data) > MAX_PHOTO_BYTES:
+        raise ApiError(400, "Bad Request: PHOTO_INVALID: file is too big")
+    size = png_size(data)
+    if size is None and data[:3] != b"\xff\xd8\xff":
+        raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+    if size is not None:
+        width, height = size
+        if width + height > 10_000 or max(width, height) > 20 * min(width, height):
+            raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+
+
+def validate_caption(caption: Any, parse_mode: Any) -> None:
+    if not caption:
+        return
+    visible = html_visible_text(str(caption)) if str(parse_mode).upper() == "HTML" else caption
+    validate_text(caption, parse_mode)
+    if len(visible) > MAX_CAPTION:
+        raise ApiError(400, "Bad Request: message caption is too long")
 
 
 def validate_commands(commands: Any) -> None:

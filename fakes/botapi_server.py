@@ -21,12 +21,15 @@ from aiohttp import web
 
 from positionbot.fakes.botapi_rules import (
     BOT_ID,
+    MAX_DOCUMENT_BYTES,
     RAW_FIELDS,
     TOKEN,
     ApiError,
     SentMessage,
+    validate_caption,
     validate_commands,
     validate_markup,
+    validate_photo,
     validate_text,
 )
 
@@ -305,19 +308,39 @@ class FakeBotApi:
     async def _api_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._chat(params)
         caption = str(params.get("caption") or "")
-        if caption:
-            validate_text(caption, params.get("parse_mode"))
+        validate_caption(caption, params.get("parse_mode"))
         validate_markup(params.get("reply_markup"))
-        return self._record(chat_id, params, caption, photo=True)
+        upload = params.get(UPLOADS, {}).get("photo")
+        if upload is None and not params.get("photo"):
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        if upload is not None:
+            validate_photo(upload[1])
+        return self._record(chat_id, params, caption, photo=True, upload=upload)
+
+    async def _api_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._chat(params)
+        caption = str(params.get("caption") or "")
+        validate_caption(caption, params.get("parse_mode"))
+        validate_markup(params.get("reply_markup"))
+        upload = params.get(UPLOADS, {}).get("document")
+        if upload is None:
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        if not upload[1]:
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        if len(upload[1]) > MAX_DOCUMENT_BYTES:
+            raise ApiError(413, "Request Entity Too Large")
+        return self._record(chat_id, params, caption, document=True, upload=upload)
 
     def _record(
-        self, chat_id: int, params: dict[str, Any], text: str, *, photo: bool
+        self, chat_id: int, params: dict[str, Any], text: str, *, photo: bool = False,
+        document: bool = False, upload: tuple[str, bytes] | None = None,
     ) -> dict[str, Any]:
         message = SentMessage(
             message_id=next(self._counter(chat_id)), chat_id=chat_id, text=text,
             parse_mode=params.get("parse_mode"), reply_markup=params.get("reply_markup"),
             disable_notification=bool(params.get("disable_notification")),
-            date=int(time.time()), photo=photo,
+            date=int(time.time()), photo=photo, document=document,
+            file_name=upload[0] if upload else None, file=upload[1] if upload else None,
         )
         self._messages.setdefault(chat_id, []).append(message)
         return message.as_api()
@@ -385,14 +408,23 @@ class FakeBotApi:
         return True
 
 
+UPLOADS = "__uploads__"
+"""Where ``_read_params`` puts multipart file parts: field name -> (file name, bytes)."""
+
+
 async def _read_params(request: web.Request) -> dict[str, Any]:
     if request.content_type == "application/json":
         body = await request.json()
         return dict(body) if isinstance(body, dict) else {}
     form = await request.post()
     params: dict[str, Any] = dict(request.query)
+    uploads: dict[str, tuple[str, bytes]] = {}
+    params[UPLOADS] = uploads
     for key, value in form.items():
-        if not isinstance(value, str):
+        if isinstance(value, web.FileField):
+            params[key] = "<file>"
+            uploads[key] = (value.filename, value.file.read())
+        elif not isinstance(value, str):
             params[key] = "<file>"
         elif key in RAW_FIELDS:
             params[key] = value

@@ -25,7 +25,8 @@ class Rows(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """What a report covers: a period, and optionally one account and one symbol."""
+    """What a report covers: a period, and optionally one account and one symbol (a unified
+    symbol, or a base asset such as ``BTC`` for all its markets)."""
 
     period: Period
     account: str | None = None
@@ -41,9 +42,12 @@ def _where(scope: Scope, time_column: str) -> tuple[str, list[Any]]:
     if scope.account is not None:
         conditions.append("t.account = ?")
         params.append(scope.account)
-    if scope.symbol is not None:
+    if scope.symbol is not None and "/" in scope.symbol:
         conditions.append("t.symbol = ?")
         params.append(scope.symbol)
+    elif scope.symbol is not None:  # a base asset: every market of it
+        conditions.append("substr(t.symbol, 1, ?) = ?")
+        params.extend([len(scope.symbol) + 1, scope.symbol + "/"])
     return " AND ".join(conditions), params
 
 

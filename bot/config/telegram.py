@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, SecretStr, field_validator
 
@@ -14,6 +17,7 @@ from positionbot.bot.config.fields import STRICT, EnvName, NonNegativeDecimal, e
 from positionbot.tracker.core.models import NoticeKind
 
 _NOTICE_KINDS = tuple(kind.value for kind in NoticeKind)
+_DAILY_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
 class NotifyMode(StrEnum):
@@ -56,7 +60,39 @@ class TelegramConfig(BaseModel):
     quiet_below_notional: NonNegativeDecimal = Decimal("0")
     notifications: NoticeModes = Field(default_factory=dict)  # default mode per push kind
     chats: dict[str, ChatPrefs] = Field(default_factory=dict)  # key: chat id as a string
+    timezone: str = "UTC"  # the trader's: /pnl periods and the daily report follow it
+    daily_report: str | None = None  # "21:00": a daily P&L push at that local time; off if unset
     _source: str = PrivateAttr("config")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise key_problem(
+                f"unknown time zone {value!r}: use an IANA name like \"Europe/Berlin\" or \"UTC\""
+            ) from None
+        return value
+
+    @field_validator("daily_report")
+    @classmethod
+    def _clock_time(cls, value: str | None) -> str | None:
+        if value is not None and not _DAILY_TIME.fullmatch(value):
+            raise key_problem('must be a 24-hour local time like "21:00" (or leave it out: off)')
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def daily_report_time(self) -> time | None:
+        """When the daily report is pushed, in the trader's time zone; None when off."""
+        if self.daily_report is None:
+            return None
+        hour, minute = self.daily_report.split(":")
+        return time(int(hour), int(minute), tzinfo=self.zone)
 
     @field_validator("base_url")
     @classmethod

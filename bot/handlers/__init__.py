@@ -10,7 +10,17 @@ import logging
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, TypeHandler, filters
 
-from positionbot.bot.handlers import history, positions, start, status, stop_loss, sync, trading
+from positionbot.bot.handlers import (
+    export,
+    history,
+    pnl,
+    positions,
+    start,
+    status,
+    stop_loss,
+    sync,
+    trading,
+)
 from positionbot.bot.handlers.common import guard, reply_html, stale_button
 from positionbot.bot.handlers.context import App, BotContext
 from positionbot.bot.handlers.services import Services
@@ -20,7 +30,7 @@ from positionbot.bot.handlers.trading_desk import TradingDesk
 __all__ = ["bot_commands", "register_handlers"]
 
 log = logging.getLogger(__name__)
-FEATURES = (start, positions, sync, stop_loss, trading, history, status)
+FEATURES = (start, positions, sync, stop_loss, trading, history, status, pnl, export)
 
 
 async def _unknown(update: Update, _: BotContext) -> None:

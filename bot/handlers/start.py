@@ -18,6 +18,12 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("close", "Close a position, all or part: /close BTC 50%"),
     ("cancel", "Cancel a pending bot entry: /cancel 12"),
     ("history", "Recently closed trades"),
+    ("pnl", "Net P&L with fees and funding: /pnl week"),
+    ("daily", "Net P&L per day: /daily 14"),
+    ("weekly", "Net P&L per week"),
+    ("monthly", "Net P&L per month"),
+    ("export", "The period's trades and events as CSV: /export month"),
+    ("balance", "Wallet, available, unrealized P&L, margin per account"),
     ("status", "Accounts, last sync, failures, outbox"),
     ("help", "How to use the bot"),
     ("start", "Start"),
@@ -39,6 +45,11 @@ HELP = """<b>PositionBot</b> keeps your positions true to the exchange and pushe
 /cancel 12 — cancel pending entry #12 and its order; <code>/cancel</code> lists them
 Every order is shown first and sent only when you tap Confirm.
 /history — the last 10 closed trades (<code>/history 30</code> for more)
+/pnl — net P&amp;L today with price, fees and funding, win rate, best and worst, per symbol
+  (<code>/pnl week</code>, <code>/pnl month</code>, <code>/pnl 30d main BTC</code>); 📈 Chart button
+/daily, /weekly, /monthly — net P&amp;L per day, week or month (<code>/daily 14</code>)
+/export — this month's trades and events as a CSV file (<code>/export 7d</code>)
+/balance — wallet, available, unrealized P&amp;L and margin in use per account
 /status — accounts, last sync, failures, cycle timings, outbox backlog, version
 
 Symbols may be short (<code>BTC</code>) when that names one trade; otherwise I ask with buttons."""

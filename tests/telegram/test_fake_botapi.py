@@ -89,11 +89,22 @@ async def test_edits_and_callback_answers(api: FakeBotApi, ptb_bot: Bot) -> None
         await ptb_bot.answer_callback_query(query, text="twice")
 
 
+TINY_PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x00\x00\x00"
+            b"\x00:~\x9bU\x00\x00\x00\nIDATx\x9cc`\x00\x00\x00\x02\x00\x01H\xaf\xa4q\x00\x00\x00\x00IEND"
+            b"\xaeB`\x82")
+
+
+async def test_not_an_image_is_refused_as_telegram_does(api: FakeBotApi, ptb_bot: Bot) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)image_process_failed"):
+        await ptb_bot.send_photo(8, photo=b"\x89PNG fake")
+    assert api.messages(8) == []
+
+
 async def test_photos_and_chat_actions(api: FakeBotApi, ptb_bot: Bot) -> None:
     await ptb_bot.send_chat_action(8, "typing")
-    sent = await ptb_bot.send_photo(8, photo=b"\x89PNG fake", caption="<b>chart</b>",
+    sent = await ptb_bot.send_photo(8, photo=TINY_PNG, caption="<b>chart</b>",
                                     parse_mode=ParseMode.HTML)
-    assert sent.photo
+    assert sent.photo and (sent.photo[-1].width, sent.photo[-1].height) == (1, 1)
     [message] = api.messages(8)
     assert message.photo and message.text == "<b>chart</b>"
     with pytest.raises(BadRequest, match=r"(?i)parse entities"):
