@@ -103,7 +103,6 @@ class SimplePositionTracker:
         self._steps_for: Mapping[str, Market] | None = None
         self._steps_cache: dict[str, Decimal] = {}
         self.cycles_completed = 0
-        self.funding = FundingSync(self.settings.funding)
         self.observers: list[CycleObserver] = []  # told of every report (metrics, watchdog pings)
         self.funding = FundingSync(self.settings.funding)
         # Accounts whose resting stops may include one no trade records (the previous process
