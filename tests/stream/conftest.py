@@ -4,6 +4,7 @@ fake Binance user-data stream."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -67,7 +68,8 @@ class Live:
     async def notices(self) -> list[tuple[str, dict[str, str]]]:
         rows = await self.store.pending_notifications(datetime.now(UTC) + timedelta(days=1),
                                                       limit=10_000)
-        return [(r.kind, r.fields) for r in rows if r.kind != "startup"]
+        return [(r.kind, r.fields if isinstance(r.fields, dict) else json.loads(r.fields))
+                for r in rows if r.kind != "startup"]
 
 
 FAST_TIMING = StreamTiming(keepalive=0.3, ping_interval=0.2, silence=0.6, connect_timeout=2.0,
@@ -76,7 +78,7 @@ FAST_FOLLOW = StreamSettings(backoff_initial=0.05, backoff_max=0.2, coalesce=0.0
 
 
 async def live_env(tmp_path: Path, *, mode: PositionMode = PositionMode.ONE_WAY,
-                   timing: StreamTiming = FAST_TIMING) -> Live:
+                   timing: StreamTiming = FAST_TIMING, alert_after: float = 45.0) -> Live:
     venue = PaperExchange(default_markets(), mode=mode, marks=MARKS)
     server = BinanceServer(venue)
     await server.start()
@@ -89,7 +91,7 @@ async def live_env(tmp_path: Path, *, mode: PositionMode = PositionMode.ONE_WAY,
     settings = TrackerSettings(verify_delay=0.05, dust=DustPolicy(D("5")))
     tracker = SimplePositionTracker(store, {ACCOUNT: gateway}, settings)
     await tracker.start()
-    follower = StreamFollower(tracker, stream, store, FAST_FOLLOW)
+    follower = StreamFollower(tracker, stream, store, FAST_FOLLOW, alert_after=alert_after)
     follower.start()
     await eventually(lambda: follower.connected)
     return Live(venue, server, gateway, stream, store, tracker, follower)

@@ -1,0 +1,135 @@
+"""Stream health through real ccxt.pro against the fake: drops, silence, expired listen keys,
+duplicates, reordering and races with the poll never lose or repeat a push."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from positionbot.tracker.core.models import OrderSide
+from positionbot.tracker.core.stream_events import StreamBatch
+from tests.stream.conftest import (
+    ACCOUNT,
+    BTC,
+    FAST_TIMING,
+    D,
+    Live,
+    close_live,
+    eventually,
+    live_env,
+)
+
+BUY, SELL = OrderSide.BUY, OrderSide.SELL
+
+
+async def test_a_change_during_a_disconnect_is_recovered_by_the_reconnect_and_pushed_once(
+        live: Live) -> None:
+    await live.server.stream.drop()
+    live.venue.manual_order(BTC, BUY, D("0.010"))  # nobody is listening
+    await eventually(lambda: live.follower.reconnects_today == 1 and live.follower.connected)
+    await eventually(lambda: len(live.trades()) == 1)
+    assert live.server.stream.connections == 2
+    live.venue.manual_order(BTC, BUY, D("0.005"))  # and the new session follows changes again
+    await eventually(lambda: live.trades()[0].size == D("0.015"))
+    await live.tracker.run_cycle(ACCOUNT)  # the verifying poll
+    assert await live.kinds() == ["opened", "increased"]
+
+
+async def test_an_expired_listen_key_is_replaced_and_the_gap_recovered(live: Live) -> None:
+    first_key = live.server.stream.listen_key
+    live.server.stream.expire()  # listenKeyExpired; the socket stays open and silent
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    await eventually(lambda: live.follower.reconnects_today == 1 and live.follower.connected)
+    await eventually(lambda: len(live.trades()) == 1)
+    assert live.server.stream.keys_created == 2
+    assert live.server.stream.listen_key not in (None, first_key)
+    live.venue.manual_order(BTC, SELL, D("0.010"), reduce_only=True)
+    await eventually(lambda: live.trades() == [])
+    assert await live.kinds() == ["opened", "closed"]
+
+
+async def test_the_listen_key_is_kept_alive_by_the_bot(live: Live) -> None:
+    await eventually(lambda: live.server.stream.keepalives >= 3, timeout=3 * FAST_TIMING.keepalive + 2)
+    assert live.server.stream.keys_created == 1
+    assert live.server.count("/fapi/v1/listenKey", "PUT") == live.server.stream.keepalives
+
+
+async def test_a_key_expired_without_an_event_is_found_by_the_keep_alive(live: Live) -> None:
+    live.server.stream.listen_key_request("DELETE")  # gone, and nothing said on the socket
+    await eventually(lambda: live.follower.reconnects_today == 1 and live.follower.connected)
+    assert live.server.stream.keys_created == 2
+
+
+async def test_a_silent_socket_is_detected_and_replaced(live: Live) -> None:
+    live.server.stream.faults.silent = True  # no events and no pongs: a half-open socket
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    await eventually(lambda: live.follower.reconnects_today >= 1, timeout=3 * FAST_TIMING.silence)
+    live.server.stream.faults.silent = False
+    await eventually(lambda: live.follower.connected and len(live.trades()) == 1)
+    assert await live.kinds() == ["opened"]
+
+
+async def test_duplicated_events_give_one_push(live: Live) -> None:
+    live.server.stream.faults.duplicate = 100
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    await eventually(lambda: len(live.trades()) == 1)
+    live.venue.manual_order(BTC, SELL, D("0.004"), reduce_only=True)
+    await eventually(lambda: live.trades()[0].size == D("0.006"))
+    await asyncio.sleep(0.1)  # the duplicates have arrived by now
+    assert await live.kinds() == ["opened", "decreased"]
+    (trade,) = live.trades()
+    assert trade.fees == live.venue.fees_paid()  # each fill's fee once
+
+
+async def test_reordered_events_give_one_push_and_the_newest_state(live: Live) -> None:
+    batches: list[StreamBatch] = []
+    original = live.follower.apply
+
+    async def hold(batch: StreamBatch) -> None:
+        batches.append(batch)
+
+    live.follower.apply = hold  # type: ignore[method-assign]
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    live.venue.manual_order(BTC, BUY, D("0.005"))
+    await eventually(lambda: sum(len(b.positions) for b in batches) >= 2)
+    live.follower.apply = original  # type: ignore[method-assign]
+    reports = [r for b in batches for r in b.positions]
+    fills = tuple(f for b in batches for f in b.fills)
+    newest = reports[-1]
+    older = replace(reports[0], at=newest.at - timedelta(milliseconds=1))
+    assert (older.size, newest.size) == (D("0.010"), D("0.015"))
+    await original(StreamBatch(positions=(newest,), fills=fills))
+    await original(StreamBatch(positions=(older,), fills=fills))  # late: dropped
+    await original(StreamBatch(positions=(newest,), fills=fills))  # again: nothing new
+    (trade,) = live.trades()
+    assert trade.size == D("0.015")
+    assert await live.kinds() == ["opened"]
+
+
+async def test_stream_and_poll_racing_on_one_change_give_one_push(live: Live) -> None:
+    for size in ("0.010", "0.002", "0.003"):
+        live.venue.manual_order(BTC, BUY, D(size))
+        await live.tracker.run_cycle(ACCOUNT)  # the poll runs while the stream delivers
+    await eventually(lambda: bool(live.trades()) and live.trades()[0].size == D("0.015"))
+    await asyncio.sleep(0.1)
+    assert await live.kinds() == ["opened", "increased", "increased"]
+
+
+async def test_a_long_outage_gives_one_alert_and_one_recovery(tmp_path: Path) -> None:
+    live = await live_env(tmp_path, alert_after=0.3)  # alert_after_failures × interval in production
+    try:
+        live.server.stream.faults.refuse = 10**6
+        await live.server.stream.drop()
+        await asyncio.sleep(0.8)
+        assert not live.follower.connected
+        live.server.stream.faults.refuse = 0
+        await eventually(lambda: live.follower.connected, timeout=5)
+        kinds = await live.kinds()
+        assert kinds.count("exchange_unreachable") == 1
+        assert kinds.count("exchange_recovered") == 1
+        _, fields = next(n for n in await live.notices() if n[0] == "exchange_unreachable")
+        assert "stream" in fields["error"]
+    finally:
+        await close_live(live)
