@@ -154,14 +154,14 @@ def _command(module: str, name: str) -> Callable[..., int]:
     return function
 
 
-def _configured(args: argparse.Namespace) -> AppConfig:
-    config = load_config(args.config)
+def _configured(args: argparse.Namespace, *, require_token: bool = False) -> AppConfig:
+    config = load_config(args.config, require_token=require_token)
     setup_logging(args.log_level or config.logging.level, config.logging.format)
     return config
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = _configured(args)
+    config = _configured(args, require_token=True)
     if args.fresh_db and _command("positionbot.bot.wiring", "start_fresh_record")(config):
         return EXIT_CONFIG
     return _command("positionbot.bot.app", "run")(config)
@@ -191,13 +191,22 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    """Every problem of the file at once; a file whose only fault is the unset token is still
+    shown (masked), with its warnings, before the error."""
+    missing_token: ConfigError | None = None
+    try:
+        config = load_config(args.config, require_token=True)
+    except ConfigError as error:
+        if any(problem.key != "telegram.token_env" for problem in error.problems):
+            raise
+        missing_token, config = error, load_config(args.config)
     sys.stdout.write(config.masked_dump())
     sys.stdout.flush()
     source = str(config.source_path)
     for warning in config.warnings():
         _err("warning: " + render_problem(source, warning))
-    config.telegram.token()
+    if missing_token is not None:
+        raise missing_token
     names = ", ".join(account.name for account in config.accounts)
     _err(f"{source}: OK — {len(config.accounts)} account(s): {names}")
     return 0

@@ -25,8 +25,17 @@ from positionbot.bot.config.errors import (
     key_problem,
     problems_from_validation,
 )
-from positionbot.bot.config.fields import ASSET_CODE, STRICT, Credentials, NonNegativeDecimal, environment
+from positionbot.bot.config.fields import (
+    ASSET_CODE,
+    ENV_NAME,
+    STRICT,
+    Credentials,
+    NonNegativeDecimal,
+    environment,
+    read_secret,
+)
 from positionbot.bot.config.telegram import ChatPrefs, NotifyMode, TelegramConfig
+from positionbot.tracker.core.models import NoticeKind
 
 __all__ = [
     "AccountConfig", "AppConfig", "ChatPrefs", "ConfigError", "ConfigProblem", "Credentials",
@@ -202,14 +211,48 @@ class AppConfig(BaseModel):
                     "this chat is not in telegram.notify_chats, so its notification settings "
                     "have no effect"
                 )))
+        for key in ("allowed_chats", "allowed_users", "notify_chats"):
+            if PLACEHOLDER_ID in getattr(telegram, key):
+                found.append(ConfigProblem(f"telegram.{key}", (
+                    f"{PLACEHOLDER_ID} is the example's placeholder, not a real id — put your chat "
+                    "or user id there (README: Going live, step 2 shows how to find it)"
+                )))
+        found.extend(_muted_stop_losses(telegram))
         return found
 
 
-def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> AppConfig:
-    """Read and validate the file, and check that every exchange credential it names is set.
+PLACEHOLDER_ID = 123456789
+_STOP_LOSS_KINDS = tuple(kind.value for kind in NoticeKind if kind.value.startswith("stop_loss"))
+_MUST_RING = frozenset({NoticeKind.STOP_LOSS_FAILED.value, NoticeKind.STOP_LOSS_REMOVED.value,
+                        NoticeKind.STOP_LOSS_HIT.value})
 
-    The Telegram token is checked where it is needed (``TelegramConfig.token``), so a
-    one-off ``sync`` runs without it.
+
+def _muted_stop_losses(telegram: TelegramConfig) -> list[ConfigProblem]:
+    """Stop-loss pushes turned off, or the ones that need the trader at once made silent."""
+    found: list[ConfigProblem] = []
+    tables: list[tuple[tuple[str, ...], dict[str, NotifyMode]]] = [
+        (("telegram", "notifications"), telegram.notifications)]
+    tables += [(("telegram", "chats", chat, "notifications"), prefs.notifications)
+               for chat, prefs in telegram.chats.items()]
+    for path, modes in tables:
+        for kind in _STOP_LOSS_KINDS:
+            mode = modes.get(kind)
+            if mode is NotifyMode.OFF or (mode is NotifyMode.SILENT and kind in _MUST_RING):
+                found.append(ConfigProblem(dotted((*path, kind)), (
+                    f"{mode.value} mutes the {kind.replace('_', ' ')} push — you would not hear "
+                    "about a position left without protection; remove the line to get it"
+                )))
+    return found
+
+
+def load_config(
+    path: str | Path, env: Mapping[str, str] | None = None, *, require_token: bool = False,
+) -> AppConfig:
+    """Read and validate the file, and check that every exchange credential it names is set
+    (and the Telegram token with ``require_token``); every problem found is reported at once.
+
+    Without ``require_token`` the token is checked where it is needed
+    (``TelegramConfig.token``), so a one-off ``sync`` runs without it.
     """
     source_path = Path(path).expanduser()
     source = str(source_path)
@@ -222,7 +265,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> AppCo
         config = AppConfig.model_validate({**data, "source_path": source_path})
     except ValidationError as error:
         invalid = problems_from_validation(error, AppConfig, frozenset({"source_path"}))
-        raise ConfigError(source, invalid) from None
+        raise ConfigError(source, invalid + _unset_variables(data, env, require_token)) from None
     storage = config.storage.path
     if not storage.is_absolute():
         resolved = (source_path.parent / storage).absolute()
@@ -233,9 +276,36 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> AppCo
             account.credentials(env)
         except ConfigError as error:
             problems.extend(error.problems)
+    if require_token:
+        try:
+            config.telegram.token(env)
+        except ConfigError as error:
+            problems.extend(error.problems)
     if problems:
         raise ConfigError(source, problems)
     return config
+
+
+def _unset_variables(data: Mapping[str, Any], env: Mapping[str, str] | None,
+                     require_token: bool) -> list[ConfigProblem]:
+    """Secrets a file that failed validation names but the environment lacks, so one run of
+    check-config lists them together with the invalid keys."""
+    values, problems = environment(env), list[ConfigProblem]()
+    tables: list[tuple[str, Any]] = []
+    if require_token:
+        telegram = data.get("telegram", {})
+        token_env = telegram.get("token_env", "POSITIONBOT_TELEGRAM_TOKEN") if isinstance(
+            telegram, dict) else None
+        tables.append(("telegram.token_env", token_env))
+    accounts = data.get("accounts", [])
+    for index, account in enumerate(accounts if isinstance(accounts, list) else []):
+        if isinstance(account, dict):
+            tables += [(f"accounts[{index}].{key}", account.get(key))
+                       for key in ("api_key_env", "secret_env", "password_env")]
+    for key, variable in tables:
+        if isinstance(variable, str) and ENV_NAME.fullmatch(variable):
+            read_secret(values, variable, key, problems)
+    return problems
 
 
 def _read_toml(source_path: Path, source: str) -> dict[str, Any]:

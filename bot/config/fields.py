@@ -20,11 +20,11 @@ from positionbot.bot.logging_setup import add_secret
 
 STRICT = ConfigDict(extra="forbid", frozen=True)
 ASSET_CODE = re.compile(r"[A-Za-z0-9]+")
-_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 
 
 def _env_name(value: str) -> str:
-    if not _ENV_NAME.fullmatch(value):
+    if not ENV_NAME.fullmatch(value):
         raise key_problem(
             "must be the NAME of an environment variable (capitals, digits and _), "
             'like "BINANCE_API_KEY" — not the secret itself'

@@ -107,11 +107,12 @@ def test_check_config_with_unset_secret_variables(tmp_path: Path) -> None:
     result = positionbot("check-config", "-c", "config.toml", cwd=tmp_path,
                          env={"BINANCE_API_KEY": "cli-key-SECRET"})
     assert result.returncode == 2
-    assert result.stderr == (
+    assert result.stderr.startswith(  # every unset secret in one run: this one, then the token
         "config.toml: accounts[0].secret_env: environment variable BINANCE_SECRET is not set — "
         "export BINANCE_SECRET=... before starting positionbot, or change the name to the "
         "variable that holds the secret\n"
     )
+    assert "telegram.token_env: environment variable POSITIONBOT_TELEGRAM_TOKEN" in result.stderr
 
 
 def test_check_config_with_unset_token_still_shows_the_config(tmp_path: Path) -> None:

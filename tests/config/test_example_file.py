@@ -34,8 +34,9 @@ def test_example_loads_with_the_variables_it_names() -> None:
     assert bybit.ccxt_config == {"options": {"defaultType": "swap"}}
     assert okx.credentials(env).password is not None
     assert config.telegram.token(env).get_secret_value() == "value-of-positionbot_telegram_token"
-    assert config.telegram.mode_for(123456789, "stop_loss_placed") is NotifyMode.OFF
-    assert config.warnings() == []
+    # real defaults: every push rings; the only warnings are the placeholder ids to replace
+    assert all(config.telegram.mode_for(123456789, kind) is NotifyMode.ON for kind in NoticeKind)
+    assert [w.key for w in config.warnings()] == ["telegram.allowed_chats", "telegram.notify_chats"]
 
 
 def test_example_names_five_secret_variables_and_no_secret() -> None:
