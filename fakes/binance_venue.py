@@ -15,6 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from positionbot.fakes import binance_income
 from positionbot.fakes.binance_wire import (
     BinanceApiError,
     Params,
@@ -89,6 +90,10 @@ class BinanceVenue:
             ("POST", "/fapi/v1/algoOrder"): self.new_algo_order,
             ("DELETE", "/fapi/v1/algoOrder"): self.cancel_algo_order,
             ("GET", "/fapi/v1/userTrades"): self.user_trades,
+            ("GET", "/fapi/v1/income"): lambda p: binance_income.income(
+                venue, p, self._by_id, self._now()),
+            ("GET", "/fapi/v3/account"): lambda _p: binance_income.account(
+                venue, lambda s: self.leverage.get(s, self._default_leverage), self._now()),
         }
 
     # --- bookkeeping ---------------------------------------------------------------------------
