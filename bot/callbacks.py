@@ -1,7 +1,9 @@
 """Inline-button callback data: compact, versioned, validated, always under 64 bytes.
 
-Format: ``v1|<action>|<arg>[|<value>]``. Anything that does not parse (an old version, a
-forged or truncated payload) decodes to ``None`` and is answered as a stale button.
+Format: ``v1|<action>|<arg>``. Anything that does not parse (an old version, a forged or
+truncated payload) decodes to ``None`` and is answered as a stale button. A button that changes
+anything carries no order or price, only a random token for the bot's bounded server-side
+store, good once and only for the chat and person it was offered to: it cannot be forged.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ ALL_ACCOUNTS = "*"
 
 _TRADE_ID = re.compile(r"[1-9][0-9]{0,11}")
 _ACCOUNT = re.compile(r"[A-Za-z0-9_.:-]{1,40}|\*")
-_STOP_VALUE = re.compile(r"off|[0-9]{1,12}(?:\.[0-9]{1,12})?")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{8,22}")  # a key into the bot's bounded confirmation store
 
 
@@ -25,7 +26,7 @@ class Action(StrEnum):
     LIST = "l"  # send a fresh positions listing (from a push, which must stay as it is)
     SYNC = "s"  # run a cycle now for one account or all
     STOP_MENU = "sl"  # offer stop-loss choices for a trade
-    STOP_SET = "ss"  # set (or clear, "off") a trade's stop loss at a price
+    STOP_SET = "ss"  # set (or clear) a trade's stop loss as the token's offer says
     CLOSE = "c"  # ask to close an open trade, or to cancel a pending one
     CONFIRM = "ok"  # carry out the order-placing action a token stands for
     ABORT = "no"  # drop the action a token stands for; nothing is sent
@@ -37,7 +38,7 @@ _ARG_RULES: dict[Action, re.Pattern[str]] = {
     Action.LIST: re.compile("pos"),
     Action.SYNC: _ACCOUNT,
     Action.STOP_MENU: _TRADE_ID,
-    Action.STOP_SET: _TRADE_ID,
+    Action.STOP_SET: _TOKEN,
     Action.CLOSE: _TRADE_ID,
     Action.CONFIRM: _TOKEN,
     Action.ABORT: _TOKEN,
@@ -49,15 +50,13 @@ _ARG_RULES: dict[Action, re.Pattern[str]] = {
 class Callback:
     action: Action
     arg: str
-    value: str = ""
 
     @property
     def trade_id(self) -> int:
         return int(self.arg)
 
     def encode(self) -> str:
-        parts = [VERSION, self.action.value, self.arg] + ([self.value] if self.value else [])
-        data = "|".join(parts)
+        data = "|".join((VERSION, self.action.value, self.arg))
         if decode(data) != self:
             raise ValueError(f"invalid callback {self!r}")
         return data
@@ -68,7 +67,7 @@ def decode(data: str | None) -> Callback | None:
     if not data or len(data.encode("utf-8", "replace")) > MAX_CALLBACK_BYTES:
         return None
     parts = data.split("|")
-    if len(parts) not in (3, 4) or parts[0] != VERSION:
+    if len(parts) != 3 or parts[0] != VERSION:
         return None
     try:
         action = Action(parts[1])
@@ -76,12 +75,7 @@ def decode(data: str | None) -> Callback | None:
         return None
     if not _ARG_RULES[action].fullmatch(parts[2]):
         return None
-    value = parts[3] if len(parts) == 4 else None
-    if (action is Action.STOP_SET) != (value is not None):
-        return None
-    if value is not None and not _STOP_VALUE.fullmatch(value):
-        return None
-    return Callback(action, parts[2], value or "")
+    return Callback(action, parts[2])
 
 
 def refresh_positions() -> str:
@@ -102,9 +96,9 @@ def stop_menu(trade_id: int) -> str:
     return Callback(Action.STOP_MENU, str(trade_id)).encode()
 
 
-def stop_set(trade_id: int, value: str) -> str:
-    """``value`` is a plain positive price or "off"."""
-    return Callback(Action.STOP_SET, str(trade_id), value).encode()
+def stop_set(token: str) -> str:
+    """A stop level (or "remove") offered to one person in one chat, by its server-side token."""
+    return Callback(Action.STOP_SET, token).encode()
 
 
 def close(trade_id: int) -> str:

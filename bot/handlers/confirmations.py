@@ -2,7 +2,9 @@
 
 An order-placing button cannot carry the whole order in 64 bytes of callback data, so it
 carries a random token for an entry here. A token is good once, in the chat (and for the
-person) that asked, for ``ttl`` seconds: a stale button can never send an order.
+person) that asked, for ``ttl`` seconds: a stale button can never send an order. A token put
+without a person (nobody could be told apart) can be claimed by nobody. Stop-loss buttons use
+the same tokens (``StopTap``), so forged callback data cannot place or remove a stop.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Generic, TypeVar
 
@@ -19,12 +22,13 @@ T = TypeVar("T")
 
 DEFAULT_TTL_S = 120.0  # a preview's prices go stale quickly; confirming later means asking again
 DEFAULT_MAX_ITEMS = 200
+STOP_TAP_TTL_S = 600.0  # a stop menu's levels; the commands re-check them against the mark
 
 
 class ClaimStatus(StrEnum):
     OK = "ok"
     STALE = "stale"  # unknown, expired, already used, or from another chat
-    NOT_YOURS = "not_yours"  # someone else in the chat asked for it
+    NOT_YOURS = "not_yours"  # someone else in the chat asked for it (or nobody we can tell)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,14 @@ class _Held(Generic[T]):
     chat_id: int
     user_id: int | None
     expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StopTap:
+    """What one stop button does: set the trade's stop at ``price``, or remove it (None)."""
+
+    trade_id: int
+    price: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +80,7 @@ class ConfirmationStore(Generic[T]):
         held = self._held.get(token)
         if held is None or held.chat_id != chat_id:
             return Claim(ClaimStatus.STALE)
-        if held.user_id is not None and held.user_id != user_id:
+        if held.user_id is None or held.user_id != user_id:
             return Claim(ClaimStatus.NOT_YOURS)
         del self._held[token]
         return Claim(ClaimStatus.OK, held.item)

@@ -10,6 +10,7 @@ from datetime import datetime
 from telegram import InlineKeyboardMarkup
 
 from positionbot.bot.config import TelegramConfig
+from positionbot.bot.handlers.confirmations import STOP_TAP_TTL_S, ConfirmationStore, StopTap
 from positionbot.bot.markets_cache import MarketsCache
 from positionbot.bot.render.keyboards import listing_keyboard
 from positionbot.bot.render.listing import AccountView, render_positions
@@ -31,6 +32,8 @@ class Services:
     cycle_timeout: float = 60.0
     clock: Callable[[], datetime] = utc_now
     started: float = field(default_factory=time.monotonic)
+    stop_taps: ConfirmationStore[StopTap] = field(
+        default_factory=lambda: ConfirmationStore(ttl=STOP_TAP_TTL_S))
 
     @property
     def commands(self) -> TradeCommands:

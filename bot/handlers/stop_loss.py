@@ -9,6 +9,7 @@ no mark yet, so its percent is taken from the entry's limit price.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +19,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from positionbot.bot.callbacks import Action, Callback
 from positionbot.bot.handlers.common import (
+    STALE,
     button_pattern,
     buttons_of,
     edit_in_place,
@@ -25,20 +27,32 @@ from positionbot.bot.handlers.common import (
     pressed_message,
     reply_html,
 )
+from positionbot.bot.handlers.confirmations import ClaimStatus, StopTap
 from positionbot.bot.handlers.context import App, BotContext
 from positionbot.bot.handlers.numbers import NumberInputError, has_comma_number, read_number
 from positionbot.bot.handlers.services import Services
 from positionbot.bot.render.format import esc, fmt_price, fmt_size, sentence, side_label
-from positionbot.bot.render.keyboards import choose_trade_keyboard, stop_menu_keyboard
+from positionbot.bot.render.keyboards import (
+    MAX_CHOICE_ROWS,
+    choose_trade_keyboard,
+    stop_menu_keyboard,
+)
 from positionbot.bot.render.listing import stop_state
 from positionbot.bot.symbols import base_of, matching_symbols, matching_trades
 from positionbot.tracker.core.models import Market, Trade, TradeStatus
 from positionbot.tracker.engine.commands import Refusal, StopSpec
 from positionbot.tracker.engine.ports import ExchangeError
 
+log = logging.getLogger(__name__)
+
 USAGE = ("Usage: <code>/sl BTC 58000</code> · <code>/sl BTC -2%</code> · "
          "<code>/sl BTC off</code> · <code>/sl</code> to pick a trade")
 MENU_PERCENTS = (Decimal(1), Decimal(2), Decimal(3), Decimal(5), Decimal(10))
+# A typed stop closer to the reference than this, or farther, is asked about before it is
+# placed: one tick from the mark fires on noise, and "/sl BTC .5" at 60,000 is surely a typo.
+SANITY_NEAR = Decimal("0.0025")
+SANITY_FAR = Decimal("0.25")
+NOT_YOURS_STOP = "This button was offered to someone else; send /sl for your own."
 _OFF_WORDS = frozenset({"off", "none", "clear", "remove"})
 
 
@@ -127,7 +141,20 @@ async def apply_stop(services: Services, trade: Trade, price: Decimal | None) ->
     return f"⚠️ {head}: {esc(result.message)}"
 
 
-async def stop_menu(services: Services, trade: Trade) -> tuple[str, InlineKeyboardMarkup]:
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who a stop button is offered to: only this chat, and this person, may press it."""
+
+    chat_id: int
+    user_id: int | None
+
+
+def _offer(services: Services, asker: Asker, trade: Trade, price: Decimal | None) -> str:
+    return services.stop_taps.put(StopTap(trade.id, price), asker.chat_id, asker.user_id)
+
+
+async def stop_menu(services: Services, trade: Trade, asker: Asker
+                    ) -> tuple[str, InlineKeyboardMarkup]:
     """The trade, its stop, and one-tap levels 1-10% away from the mark."""
     market = (await services.markets(trade.account)).get(trade.symbol)
     reference, what = services.commands.stop_reference(trade)
@@ -143,10 +170,13 @@ async def stop_menu(services: Services, trade: Trade) -> tuple[str, InlineKeyboa
         except StopInputError:
             continue
         if price is not None:
-            choices.append((f"-{pct}% · {fmt_price(price, market)}", format(price, "f")))
+            choices.append((f"-{pct}% · {fmt_price(price, market)}",
+                            _offer(services, asker, trade, price)))
     lines.append(f"Tap a level, or type <code>/sl {short} 58000</code> or "
                  f"<code>/sl {short} -2%</code>.")
-    return "\n".join(lines), stop_menu_keyboard(trade.id, choices, trade.stop_loss_price is not None)
+    remove = (_offer(services, asker, trade, None) if trade.stop_loss_price is not None
+              else None)
+    return "\n".join(lines), stop_menu_keyboard(choices, remove)
 
 
 async def _no_match(services: Services, query: str) -> str:
@@ -161,8 +191,21 @@ async def _no_match(services: Services, query: str) -> str:
     return f"No open position or pending trade matching <b>{esc(query)}</b>."
 
 
+def _outside_band(services: Services, trade: Trade, price: Decimal) -> str | None:
+    """Why a typed stop price deserves a second look, or None when it is ordinary."""
+    reference, what = services.commands.stop_reference(trade)
+    if reference is None or reference <= 0:
+        return None
+    distance = abs(reference - price) / reference
+    if distance < SANITY_NEAR:
+        return f"only {distance * 100:.2f}% from the {what}: it may fire on the next tick"
+    if distance > SANITY_FAR:
+        return f"{distance * 100:.0f}% away from the {what}"
+    return None
+
+
 async def _settle(
-    services: Services, candidates: Sequence[Trade], request: StopRequest
+    services: Services, candidates: Sequence[Trade], request: StopRequest, asker: Asker,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """Apply to the one candidate, or offer a button per candidate with its own price."""
     priced: list[tuple[Trade, Decimal | None]] = []
@@ -178,22 +221,40 @@ async def _settle(
         return f"⚠️ {first_error}", None
     if len(candidates) == 1:
         trade, price = priced[0]
-        return await apply_stop(services, trade, price), None
+        doubt = None if price is None else _outside_band(services, trade, price)
+        if doubt is None:
+            return await apply_stop(services, trade, price), None
+        assert price is not None
+        market = (await services.markets(trade.account)).get(trade.symbol)
+        shown = fmt_price(price, market)
+        return (f"⚠️ A stop at <b>{esc(shown)}</b> on <b>{esc(trade.symbol)}</b> is "
+                f"{esc(doubt)}. Nothing is placed unless you tap below.",
+                choose_trade_keyboard([(trade, (f"place at {shown}",
+                                                _offer(services, asker, trade, price)))]))
     keyboard = choose_trade_keyboard(
-        [(t, "off" if p is None else format(p, "f")) for t, p in priced]
+        [(t, ("off" if p is None else format(p, "f"), _offer(services, asker, t, p)))
+         for t, p in priced]
     )
     what = "clear the stop on" if request.off else "set this stop on"
-    return f"Which trade should I {what}?", keyboard
+    return f"Which trade should I {what}?{_more(len(priced))}", keyboard
 
 
-async def sl_reply(services: Services, args: Sequence[str]
+def _more(count: int) -> str:
+    """The note under a cut list: how many are not shown and how to reach them."""
+    if count <= MAX_CHOICE_ROWS:
+        return ""
+    return (f"\nShowing {MAX_CHOICE_ROWS} of {count}: name the symbol to narrow it down, "
+            "like <code>/sl BTC</code>.")
+
+
+async def sl_reply(services: Services, args: Sequence[str], asker: Asker
                    ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The whole /sl conversation as a pure-ish function of its arguments."""
     trades = services.tracker.book.active_trades()
     if not args:
         if not trades:
             return "No open or pending trades.", None
-        return "Pick a trade to set its stop loss:", choose_trade_keyboard(
+        return f"Pick a trade to set its stop loss:{_more(len(trades))}", choose_trade_keyboard(
             [(t, None) for t in trades]
         )
     if len(args) > 2:
@@ -213,15 +274,20 @@ async def sl_reply(services: Services, args: Sequence[str]
         return await _no_match(services, query), None
     if request is None:
         if len(candidates) == 1:
-            return await stop_menu(services, candidates[0])
-        return "Which one?", choose_trade_keyboard([(t, None) for t in candidates])
-    return await _settle(services, candidates, request)
+            return await stop_menu(services, candidates[0], asker)
+        return f"Which one?{_more(len(candidates))}", choose_trade_keyboard(
+            [(t, None) for t in candidates])
+    return await _settle(services, candidates, request, asker)
 
 
 async def _sl(update: Update, context: BotContext) -> None:
     if update.effective_message is None:
         return
-    text, keyboard = await sl_reply(context.services, context.args or [])
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None:
+        return
+    asker = Asker(chat.id, user.id if user else None)
+    text, keyboard = await sl_reply(context.services, context.args or [], asker)
     await reply_html(update.effective_message, text, keyboard)
 
 
@@ -240,22 +306,40 @@ async def _show(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup 
 
 
 async def _button(context: BotContext, query: CallbackQuery, pressed: Callback) -> None:
-    """🛑 opens a trade's stop menu; a level in it (or "off") sets the stop."""
+    """🛑 opens a trade's stop menu for whoever pressed it; a level in it (or "Remove") does
+    what its token was offered for, and only for that person in that chat."""
     services = context.services
-    trade = services.tracker.book.find_active(pressed.trade_id)
-    if trade is None:
-        await query.answer(f"Trade #{pressed.arg} is no longer open or pending.")
+    message = pressed_message(query)
+    user_id = query.from_user.id if query.from_user else None
+    if message is None:  # too old for Telegram to show us: nothing to tie the press to
+        await query.answer(STALE, show_alert=True)
         return
     if pressed.action is Action.STOP_MENU:
+        trade = services.tracker.book.find_active(pressed.trade_id)
+        if trade is None:
+            await query.answer(f"Trade #{pressed.arg} is no longer open or pending.")
+            return
         await query.answer()
-        await _show(query, *await stop_menu(services, trade))
+        await _show(query, *await stop_menu(services, trade, Asker(message.chat.id, user_id)))
         return
-    price = None
-    if pressed.value != "off":
+    claim = services.stop_taps.claim(pressed.arg, message.chat.id, user_id)
+    if claim.status is ClaimStatus.NOT_YOURS:
+        await query.answer(NOT_YOURS_STOP, show_alert=True)
+        return
+    if claim.item is None:
+        log.info("stale or forged stop button %r", pressed.arg)
+        await query.answer(STALE, show_alert=True)
+        return
+    tap = claim.item
+    trade = services.tracker.book.find_active(tap.trade_id)
+    if trade is None:
+        await query.answer(f"Trade #{tap.trade_id} is no longer open or pending.")
+        return
+    price = tap.price
+    if price is not None:
         market = (await services.markets(trade.account)).get(trade.symbol)
-        try:
-            price = stop_price_for(services, trade, StopRequest(price=Decimal(pressed.value)),
-                                   market)
+        try:  # the mark may have moved since the menu was drawn: check the level again
+            price = stop_price_for(services, trade, StopRequest(price=price), market)
         except StopInputError as err:
             await query.answer()
             await _show(query, f"⚠️ {err}", None)

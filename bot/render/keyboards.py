@@ -52,26 +52,33 @@ def info_keyboard(account: str | None) -> InlineKeyboardMarkup:
 
 
 def stop_menu_keyboard(
-    trade_id: int, choices: Sequence[tuple[str, str]], has_stop: bool
+    levels: Sequence[tuple[str, str]], remove_token: str | None
 ) -> InlineKeyboardMarkup:
-    """Preset stop prices as (label, price) buttons, plus "off" when a stop is set."""
-    row = [_button(label, callbacks.stop_set(trade_id, price)) for label, price in choices]
+    """Preset stop levels as (label, token) buttons, plus "Remove" when a stop is set."""
+    row = [_button(label, callbacks.stop_set(token)) for label, token in levels]
     rows = [row[i:i + 3] for i in range(0, len(row), 3)]
-    if has_stop:
-        rows.append([_button("Remove stop loss", callbacks.stop_set(trade_id, "off"))])
+    if remove_token is not None:
+        rows.append([_button("Remove stop loss", callbacks.stop_set(remove_token))])
     return InlineKeyboardMarkup(rows)
 
 
-def choose_trade_keyboard(choices: Sequence[tuple[Trade, str | None]]) -> InlineKeyboardMarkup:
-    """Which trade did the user mean? A (trade, stop value) press applies that value;
-    a (trade, None) press opens the trade's stop-loss menu."""
+MAX_CHOICE_ROWS = MAX_TRADE_ROWS * 2
+
+
+def choose_trade_keyboard(
+    choices: Sequence[tuple[Trade, tuple[str, str] | None]],
+) -> InlineKeyboardMarkup:
+    """Which trade did the user mean? A (trade, (what, token)) press applies the stop the token
+    stands for; a (trade, None) press opens the trade's stop-loss menu. At most
+    ``MAX_CHOICE_ROWS``: the caller says how many more there are."""
     rows = []
-    for trade, value in choices[:MAX_TRADE_ROWS * 2]:
+    for trade, offer in choices[:MAX_CHOICE_ROWS]:
         label = f"{trade.symbol} {trade.side.value} · {trade.account}"
-        if value is None:
+        if offer is None:
             data = callbacks.stop_menu(trade.id)
         else:
-            data = callbacks.stop_set(trade.id, value)
-            label += "" if value == "off" else f" → {value}"
+            what, token = offer
+            data = callbacks.stop_set(token)
+            label += f" → {what}" if what else ""
         rows.append([_button(label, data)])
     return InlineKeyboardMarkup(rows)

@@ -17,9 +17,8 @@ def test_builders_round_trip_and_stay_short() -> None:
         callbacks.sync("binance-main"): Callback(Action.SYNC, "binance-main"),
         callbacks.sync(None): Callback(Action.SYNC, "*"),
         callbacks.stop_menu(123456789012): Callback(Action.STOP_MENU, "123456789012"),
-        callbacks.stop_set(7, "123456789012.123456789012"):
-            Callback(Action.STOP_SET, "7", "123456789012.123456789012"),
-        callbacks.stop_set(7, "off"): Callback(Action.STOP_SET, "7", "off"),
+        callbacks.stop_set("AbCd_-0123456789xyzABC"):
+            Callback(Action.STOP_SET, "AbCd_-0123456789xyzABC"),
         callbacks.close(42): Callback(Action.CLOSE, "42"),
     }
     for data, expected in samples.items():
@@ -36,7 +35,8 @@ def test_an_account_name_that_cannot_travel_syncs_everything() -> None:
 
 @pytest.mark.parametrize("data", [
     None, "", "v1", "v2|r|pos", "v1|r|positions", "v1|zz|1", "v1|sl|0", "v1|sl|-1",
-    "v1|sl|abc", "v1|ss|7", "v1|ss|7|-5", "v1|ss|7|1e5", "v1|c|7|off", "v1|sl|1234567890123",
+    "v1|sl|abc", "v1|ss|7", "v1|ss|7|-5", "v1|ss|7|58000", "v1|ss|7|off",
+    "v1|ss|12345678|off", "v1|ss|7|1e5", "v1|c|7|off", "v1|sl|1234567890123",
     "v1|s|" + "a" * 41, "v1|r|pos|x", "v1|ss|7|" + "9" * 60,
 ])
 def test_invalid_or_stale_data_decodes_to_none(data: str | None) -> None:
@@ -45,7 +45,7 @@ def test_invalid_or_stale_data_decodes_to_none(data: str | None) -> None:
 
 def test_builders_refuse_what_would_not_decode() -> None:
     with pytest.raises(ValueError):
-        callbacks.stop_set(7, "-2%")
+        callbacks.stop_set("7|58000")
     with pytest.raises(ValueError):
         callbacks.stop_menu(0)
 

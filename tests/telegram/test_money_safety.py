@@ -3,12 +3,27 @@ python-telegram-bot against the fake Bot API and the tracker over the paper exch
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 
+from positionbot.bot.app import stop
+from positionbot.bot.handlers.common import STALE
+from positionbot.bot.render.keyboards import MAX_CHOICE_ROWS
+from positionbot.fakes.botapi_rules import SentMessage
+from positionbot.fakes.botapi_server import FakeBotApi
+from positionbot.storage.store import Store
 from positionbot.tracker.core.models import Side
-from tests.telegram.conftest import BTC, BotEnv, open_position
+from positionbot.tracker.exchange.paper import default_markets
+from tests.telegram.conftest import (
+    BTC,
+    PUSH_CHAT,
+    BotEnv,
+    make_env,
+    open_position,
+    telegram_config,
+)
 
 
 def stop_prices(env: BotEnv) -> list[Decimal]:
@@ -47,3 +62,94 @@ async def test_sync_runs_one_cycle_per_account_however_often_it_is_named(long_bt
     refused = await long_btc.command("/sync " + " ".join(["main"] * 400))
     assert "at most 20 accounts" in refused.text
     assert long_btc.tracker.cycles_completed == before + 1
+
+
+GROUP, ALICE, BOB = -7001, 101, 202
+
+
+def menu_data(message: SentMessage, label_part: str) -> str:
+    return next(d for text, d in message.buttons if label_part in text)
+
+
+@pytest.mark.parametrize("forged", [
+    "v1|ss|1|59999.9", "v1|ss|1|off", "v1|ss|1|0.5", "v1|ss|AAAAAAAAAAAA",
+])
+async def test_a_forged_stop_button_is_refused_clearly_and_places_nothing(
+    long_btc: BotEnv, forged: str,
+) -> None:
+    listing = await long_btc.command("/positions")
+    answer = await long_btc.press(listing, forged)
+    assert answer["text"] == STALE
+    assert stop_prices(long_btc) == []
+
+
+async def test_a_stop_button_from_another_chat_is_refused(long_btc: BotEnv) -> None:
+    menu = await long_btc.command("/sl BTC")
+    data = menu_data(menu, "-2%")
+    elsewhere = await long_btc.command("/positions", chat=PUSH_CHAT)
+    answer = await long_btc.press(elsewhere, data)  # the same data, replayed in another chat
+    assert answer["text"] == STALE
+    assert stop_prices(long_btc) == []
+
+
+@pytest.fixture
+async def group_desk(api: FakeBotApi, store: Store) -> AsyncIterator[BotEnv]:
+    env = await make_env(api, store, telegram=telegram_config(
+        allowed_chats=[GROUP, PUSH_CHAT], notify_chats=[PUSH_CHAT]))
+    open_position(env.exchange, BTC, Side.LONG, "0.01", "60000")
+    await env.cycle()
+    yield env
+    await stop(env.app)
+
+
+async def test_in_a_group_only_the_member_who_opened_the_menu_can_press_its_levels(
+    group_desk: BotEnv,
+) -> None:
+    api = group_desk.api
+    api.user_message(GROUP, "/sl BTC", user_id=ALICE)
+    await api.wait_for_messages(GROUP, 1)
+    menu = api.messages(GROUP)[-1]
+    data = menu_data(menu, "-2%")
+    answer = await api.wait_for_answer(api.press_button(GROUP, menu.message_id, data, BOB))
+    assert "offered to someone else" in answer["text"] and answer.get("show_alert") is True
+    assert stop_prices(group_desk) == []
+    answer = await api.wait_for_answer(api.press_button(GROUP, menu.message_id, data, ALICE))
+    assert answer["text"] == "Setting the stop loss…"
+    assert stop_prices(group_desk) == [Decimal("58800")]
+    again = await api.wait_for_answer(api.press_button(GROUP, menu.message_id, data, ALICE))
+    assert again["text"] == STALE  # good once
+    assert stop_prices(group_desk) == [Decimal("58800")]
+
+
+@pytest.mark.parametrize(("price", "why"), [
+    (".5", "100% away from the mark"), ("59999.9", "0.00% from the mark"),
+    ("40000", "33% away from the mark"),
+])
+async def test_a_typed_stop_outside_the_sanity_band_is_asked_about_first(
+    long_btc: BotEnv, price: str, why: str,
+) -> None:
+    ask = await long_btc.command(f"/sl BTC {price}")
+    assert why in ask.text and "Nothing is placed unless you tap below" in ask.text
+    assert stop_prices(long_btc) == []
+    answer = await long_btc.press_labelled(ask, "place at")
+    assert answer["text"] == "Setting the stop loss…"
+    await long_btc.api.wait_for(lambda: bool(stop_prices(long_btc)))
+    assert stop_prices(long_btc) == [Decimal(price)]
+
+
+async def test_a_long_trade_list_says_how_many_are_not_shown(
+    api: FakeBotApi, store: Store,
+) -> None:
+    env = await make_env(api, store, accounts=tuple(f"acct{i}" for i in range(5)))
+    try:
+        for account, exchange in env.exchanges.items():
+            for market in default_markets():
+                open_position(exchange, market.symbol, Side.LONG, "1", "1000")
+            await env.cycle(account)
+        count = len(env.tracker.book.active_trades())
+        assert count == 20 > MAX_CHOICE_ROWS
+        picker = await env.command("/sl")
+        assert f"Showing {MAX_CHOICE_ROWS} of {count}" in picker.text
+        assert len(picker.buttons) == MAX_CHOICE_ROWS
+    finally:
+        await stop(env.app)

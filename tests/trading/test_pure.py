@@ -96,15 +96,23 @@ def test_a_token_is_good_once_in_its_chat_for_its_asker() -> None:
 def test_tokens_expire_and_the_store_stays_bounded() -> None:
     clock = Ticks()
     store: ConfirmationStore[int] = ConfirmationStore(ttl=120, max_items=3, clock=clock)
-    old = store.put(0, 1, None)
+    old = store.put(0, 1, 7)
     clock.now = 119.0
-    assert store.claim(old, 1, None).item == 0
-    expiring = store.put(1, 1, None)
+    assert store.claim(old, 1, 7).item == 0
+    expiring = store.put(1, 1, 7)
     clock.now += 120.0
-    assert store.claim(expiring, 1, None).status is ClaimStatus.STALE
-    tokens = [store.put(i, 1, None) for i in range(5)]
+    assert store.claim(expiring, 1, 7).status is ClaimStatus.STALE
+    tokens = [store.put(i, 1, 7) for i in range(5)]
     assert len(store) == 3  # the oldest two were dropped
-    assert [store.claim(t, 1, None).item for t in tokens] == [None, None, 2, 3, 4]
+    assert [store.claim(t, 1, 7).item for t in tokens] == [None, None, 2, 3, 4]
+
+
+def test_a_token_put_without_a_person_can_be_claimed_by_nobody() -> None:
+    store: ConfirmationStore[str] = ConfirmationStore(clock=Ticks())
+    token = store.put("order", chat_id=1, user_id=None)
+    for user in (7, 8, None):
+        claim = store.claim(token, 1, user)
+        assert (claim.status, claim.item) == (ClaimStatus.NOT_YOURS, None)
 
 
 def test_trading_callbacks_round_trip_and_stay_short() -> None:
