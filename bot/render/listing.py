@@ -82,7 +82,27 @@ def _trade_lines(trade: Trade, view: AccountView, now: datetime) -> list[str]:
     money = (f"u{PNL} <b>{fmt_money(upnl[0], settle_of(trade.symbol, market))}</b>"
              f" ({fmt_pct(upnl[1])})" if upnl else f"u{PNL} —")
     lines.append(f"{money} · {stop_state(trade, market)} · {_age(trade.opened_at, now)}")
+    margin_line = _margin_line(trade, position, market)
+    if margin_line:
+        lines.append(margin_line)
     return lines
+
+
+def _margin_line(trade: Trade, position: Position | None, market: Market | None) -> str:
+    """Leverage, liquidation price, margin and return on margin, where the exchange reports
+    the leverage (margin = notional at the mark / leverage; ROE = unrealized P&L / margin)."""
+    if position is None or not position.leverage:
+        return ""
+    ccy = settle_of(trade.symbol, market)
+    margin = position.notional / position.leverage
+    parts = [f"{position.leverage.normalize():f}x {esc(position.margin_mode or '')}".rstrip()]
+    if position.liquidation_price:
+        parts.append(f"liq {fmt_price(position.liquidation_price, market)}")
+    parts.append(f"margin {fmt_money(margin, ccy, signed=False)}")
+    upnl = unrealized(trade, position)
+    if upnl is not None and margin:
+        parts.append(f"ROE {fmt_pct(upnl[0] / margin * 100)}")
+    return " · ".join(parts)
 
 
 def _sync_line(view: AccountView, now: datetime) -> list[str]:

@@ -166,3 +166,12 @@ async def test_bad_arguments_get_a_clear_answer(env: BotEnv) -> None:
     assert "Usage" in reply.text
     reply = await env.command("/daily 500")
     assert "N from 1 to 90" in reply.text
+
+
+async def test_positions_show_leverage_margin_and_return_on_margin(env: BotEnv) -> None:
+    env.exchange.leverage = D(10)
+    env.exchange.manual_order(BTC, OrderSide.BUY, D("0.010"))
+    env.exchange.set_mark(BTC, D("61000"))
+    await env.cycle()
+    reply = await env.command("/positions")
+    assert "10x · margin 61.00 USDT · ROE +16.39%" in html_visible_text(reply.text)
