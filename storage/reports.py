@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from positionbot.storage import codec
+from positionbot.tracker.core.funding import FUNDING
 from positionbot.tracker.core.models import PositionEvent, Trade, TradeStatus
 from positionbot.tracker.core.pnl import ClosedTrade, Period, PnlEvent
 
@@ -95,3 +96,17 @@ async def trades_for_funding(db: Rows, account: str, since: datetime) -> list[Tr
         f"AND status IN ('{TradeStatus.OPEN.value}', '{TradeStatus.CLOSED.value}')",
         (account, codec.dt_text(since)))
     return [codec.trade_from_row(r) for r in rows]
+
+
+async def funding_totals(db: Rows, trade_ids: Sequence[int]) -> dict[int, Decimal]:
+    """Funding booked per trade (received minus paid), for the trades that have any."""
+    if not trade_ids:
+        return {}
+    marks = ", ".join("?" for _ in trade_ids)
+    rows = await db.read_rows(
+        f"SELECT trade_id, realized_pnl FROM position_events WHERE kind = '{FUNDING}' "
+        f"AND trade_id IN ({marks})", list(trade_ids))
+    totals: dict[int, Decimal] = {}
+    for trade_id, amount in rows:
+        totals[trade_id] = totals.get(trade_id, Decimal(0)) + Decimal(amount)
+    return totals

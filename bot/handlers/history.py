@@ -10,6 +10,7 @@ from telegram.ext import CommandHandler
 from positionbot.bot.handlers.common import reply_html
 from positionbot.bot.handlers.context import App, BotContext
 from positionbot.bot.render.listing import render_history
+from positionbot.storage.reports import funding_totals
 from positionbot.tracker.core.models import TradeStatus
 
 MAX_HISTORY = 50
@@ -31,7 +32,8 @@ async def _history(update: Update, context: BotContext) -> None:
     services = context.services
     trades = await services.store.list_trades(
         statuses=(TradeStatus.CLOSED, TradeStatus.CANCELLED), limit=count)
-    await reply_html(message, render_history(trades, services.clock()))
+    funding = await funding_totals(services.store, [t.id for t in trades])
+    await reply_html(message, render_history(trades, services.clock(), funding))
 
 
 def register(application: App) -> None:

@@ -133,8 +133,10 @@ def render_positions(views: Sequence[AccountView], now: datetime) -> str:
     return "\n\n".join(blocks) if blocks else "No accounts configured."
 
 
-def render_history(trades: Sequence[Trade], now: datetime) -> str:
-    """Finished trades, newest first, with net P&L totals per settle currency."""
+def render_history(trades: Sequence[Trade], now: datetime,
+                   funding: Mapping[int, Decimal] | None = None) -> str:
+    """Finished trades, newest first, with net P&L totals per settle currency; the funding a
+    trade paid or received (part of its net) is shown beside it."""
     if not trades:
         return "📜 No closed trades yet."
     lines = [f"📜 <b>History</b> · last {len(trades)}"]
@@ -150,8 +152,10 @@ def render_history(trades: Sequence[Trade], now: datetime) -> str:
         held = (fmt_duration((t.closed_at - t.opened_at).total_seconds())
                 if t.closed_at and t.opened_at else "—")
         reason = esc((t.close_reason or "closed").replace("_", " "))
-        lines.append(f"🏁 {head} · <b>{fmt_money(t.realized_pnl, ccy)}</b> · held {held}"
-                     f" · {reason} · {when} ago")
+        paid = (funding or {}).get(t.id)
+        with_funding = f" (funding {fmt_money(paid, ccy)})" if paid else ""
+        lines.append(f"🏁 {head} · <b>{fmt_money(t.realized_pnl, ccy)}</b>{with_funding}"
+                     f" · held {held} · {reason} · {when} ago")
     if totals:
         lines.append("Total: " + " · ".join(fmt_money(v, k) for k, v in sorted(totals.items())))
     return "\n".join(lines)

@@ -175,3 +175,13 @@ async def test_positions_show_leverage_margin_and_return_on_margin(env: BotEnv) 
     await env.cycle()
     reply = await env.command("/positions")
     assert "10x · margin 61.00 USDT · ROE +16.39%" in html_visible_text(reply.text)
+
+
+async def test_history_shows_the_funding_inside_a_trades_net(env: BotEnv) -> None:
+    await trade_round_trips(env)
+    reply = await env.command("/history")
+    text = html_visible_text(reply.text)
+    btc = next(line for line in text.splitlines() if "BTC/USDT:USDT" in line)
+    assert "(funding -0.06 USDT)" in btc
+    eth = next(line for line in text.splitlines() if "ETH/USDT:USDT" in line)
+    assert "funding" not in eth
