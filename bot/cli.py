@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="with a directory OUT, keep only the newest N timestamped backups",
     )
     backup.set_defaults(handler=_backup)
+    for command in (run, demo, sync, check, backup):  # also after the command, where people type it
+        command.add_argument("--log-level", choices=LEVELS, default=argparse.SUPPRESS,
+                             help="override the configured log level for this run")
     return parser
 
 

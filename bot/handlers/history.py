@@ -31,7 +31,7 @@ async def _history(update: Update, context: BotContext) -> None:
         count = int(args[0])
     services = context.services
     trades = await services.store.list_trades(
-        statuses=(TradeStatus.CLOSED, TradeStatus.CANCELLED), limit=count)
+        statuses=(TradeStatus.CLOSED, TradeStatus.CANCELLED), limit=count, by_close=True)
     funding = await funding_totals(services.store, [t.id for t in trades])
     await reply_html(message, render_history(trades, services.clock(), funding))
 

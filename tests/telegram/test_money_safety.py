@@ -11,13 +11,14 @@ import pytest
 from positionbot.bot.app import stop
 from positionbot.bot.handlers.common import STALE
 from positionbot.bot.render.keyboards import MAX_CHOICE_ROWS
-from positionbot.fakes.botapi_rules import SentMessage
+from positionbot.fakes.botapi_rules import SentMessage, html_visible_text
 from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store
-from positionbot.tracker.core.models import Side
+from positionbot.tracker.core.models import OrderSide, Side
 from positionbot.tracker.exchange.paper import default_markets
 from tests.telegram.conftest import (
     BTC,
+    ETH,
     PUSH_CHAT,
     BotEnv,
     make_env,
@@ -153,3 +154,18 @@ async def test_a_long_trade_list_says_how_many_are_not_shown(
         assert len(picker.buttons) == MAX_CHOICE_ROWS
     finally:
         await stop(env.app)
+
+
+async def test_history_shows_the_latest_close_first_whatever_the_opening_order(
+    env: BotEnv,
+) -> None:
+    env.exchange.manual_order(BTC, OrderSide.BUY, Decimal("0.01"))
+    await env.cycle()
+    env.exchange.manual_order(ETH, OrderSide.SELL, Decimal("0.1"))
+    await env.cycle()
+    env.exchange.manual_order(ETH, OrderSide.BUY, Decimal("0.1"), reduce_only=True)
+    await env.cycle()  # the later trade closes first
+    env.exchange.manual_order(BTC, OrderSide.SELL, Decimal("0.01"), reduce_only=True)
+    await env.cycle()
+    latest = html_visible_text((await env.command("/history 1")).text)
+    assert "BTC/USDT:USDT" in latest and "ETH/USDT:USDT" not in latest
