@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -88,7 +87,7 @@ def ledger(env: PnlEnv, period: Period, kind: IncomeType) -> Decimal:
 async def check_periods(env: PnlEnv) -> None:
     now = env.clock()
     checked = [*periods("day", 8, now, BERLIN), *periods("week", 2, now, BERLIN),
-               parse_period("all", now + timedelta(microseconds=1), BERLIN)]
+               parse_period("all", now, BERLIN)]
     for period in checked:
         scope = Scope(period, "paper")
         s = summarize(await pnl_events(env.store, scope), await closed_trades(env.store, scope))

@@ -128,12 +128,12 @@ def _label(start: date, unit: Unit) -> str:
 
 
 def periods(unit: Unit, count: int, now: datetime, tz: ZoneInfo) -> list[Period]:
-    """The last ``count`` local days, weeks (from Monday) or months, newest first; the current
-    one ends now."""
+    """The last ``count`` local days, weeks (from Monday) or months, newest first, each a whole
+    one (the current one ends at its end, not now)."""
     start = _unit_start(now.astimezone(tz).date(), unit)
     out = []
-    for i in range(count):
-        end = now if i == 0 else local_midnight(_next_start(start, unit), tz)
+    for _ in range(count):
+        end = local_midnight(_next_start(start, unit), tz)
         out.append(Period(_label(start, unit), local_midnight(start, tz), end))
         start = _unit_start(start - timedelta(days=1), unit)
     return out
@@ -141,22 +141,23 @@ def periods(unit: Unit, count: int, now: datetime, tz: ZoneInfo) -> list[Period]
 
 def parse_period(spec: str, now: datetime, tz: ZoneInfo) -> Period:
     """``today``, ``week`` (since Monday), ``month``, ``all`` or ``<N>d`` (today and the N-1 days
-    before), in the trader's time zone, ending now."""
+    before), in the trader's time zone, up to the end of today."""
     word = spec.strip().lower()
     today = now.astimezone(tz).date()
+    end = local_midnight(today + timedelta(days=1), tz)  # whatever happened up to now
     if word == "all":
-        return Period("all time", None, now)
+        return Period("all time", None, end)
     if word == "today":
-        return Period(f"today ({today.isoformat()})", local_midnight(today, tz), now)
+        return Period(f"today ({today.isoformat()})", local_midnight(today, tz), end)
     if word in ("week", "month"):
         unit: Unit = "week" if word == "week" else "month"
         start = _unit_start(today, unit)
-        return Period(f"this {word} (since {start.isoformat()})", local_midnight(start, tz), now)
+        return Period(f"this {word} (since {start.isoformat()})", local_midnight(start, tz), end)
     m = _DAYS.fullmatch(word)
     if m is not None and int(m.group(1)) <= MAX_DAYS:
         days = int(m.group(1))
         start = today - timedelta(days=days - 1)
-        return Period(f"last {days}d (since {start.isoformat()})", local_midnight(start, tz), now)
+        return Period(f"last {days}d (since {start.isoformat()})", local_midnight(start, tz), end)
     raise PeriodError(f"unknown period {spec!r}: use today, week, month, all or <N>d "
                       f"(1–{MAX_DAYS} days, e.g. 7d)")
 
