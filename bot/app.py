@@ -25,7 +25,7 @@ from positionbot.bot.markets_cache import MarketsCache
 from positionbot.bot.metrics import BotMetrics, MetricsServer
 from positionbot.bot.notifier import DeliveryPolicy, Notifier
 from positionbot.bot.scheduler import Scheduler, Timing
-from positionbot.bot.wiring import Runtime, StartupError, open_runtime
+from positionbot.bot.wiring import Runtime, StartupError, build_streams, open_runtime
 from positionbot.storage.store import Store
 from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.engine.runner import SimplePositionTracker
@@ -148,6 +148,7 @@ async def connect_telegram(application: App) -> None:
 async def stop(application: App) -> None:
     """Stop polling and jobs (a running cycle finishes), flush the outbox once, shut down."""
     scheduler_of(application).stop()
+    await scheduler_of(application).stop_streams()
     link = _telegram_links.pop(id(application), None)
     if link is not None and not link.done():
         link.cancel()
@@ -172,7 +173,7 @@ async def serve(config: AppConfig) -> int:
     token = config.telegram.token().get_secret_value()  # a missing token fails before anything
     systemd = SystemdNotifier()
     try:
-        async with open_runtime(config) as runtime:
+        async with open_runtime(config, streams=build_streams(config)) as runtime:
             application = build_application(config, runtime.tracker, runtime.store, token=token)
             runtime.tracker.observers.append(lambda _: systemd.watchdog())
             server = metrics_server(config, runtime, application)

@@ -72,6 +72,8 @@ class Scheduler:
     def start(self) -> None:
         for account in self._tracker.accounts:
             self._schedule_cycle(account)
+        for follower in self._tracker.streams.values():
+            follower.start()
         self._queue.run_repeating(self._drain_job, self.timing.notify_interval, name="notifier",
                                   job_kwargs=_now_kwargs())
         check = max(min(self.timing.interval, self.timing.watchdog_after / 4), 0.05)
@@ -82,6 +84,21 @@ class Scheduler:
         for job in self._queue.jobs():
             job.schedule_removal()
         self._jobs.clear()
+
+    async def stop_streams(self) -> None:
+        """Stop following the user-data streams (before the gateways close)."""
+        for follower in self._tracker.streams.values():
+            await follower.stop()
+
+    def _verified_recently(self, account: str) -> bool:
+        """While the account's stream is healthy the poll only verifies it, every
+        ``poll_interval`` instead of every ``interval``."""
+        follower = self._tracker.streams.get(account)
+        every = follower.poll_interval if follower is not None else None
+        last = self._tracker.book.last_report(account)
+        if every is None or last is None or not last.ok:
+            return False
+        return (self._clock() - last.started_at).total_seconds() < every - self.timing.interval / 2
 
     def cycle_job(self, account: str) -> Job[Any]:
         return self._jobs[account]
@@ -95,6 +112,9 @@ class Scheduler:
 
     async def _cycle_job(self, context: Context) -> None:
         account = str(context.job.data if context.job else "")
+        if self._verified_recently(account):
+            self._progress[account] = time.monotonic()
+            return
         task = asyncio.ensure_future(self._tracker.run_cycle(account))
         self._running[account] = _Running(task, time.monotonic())
         try:

@@ -25,6 +25,8 @@ from positionbot.tracker.core.dust import DustPolicy
 from positionbot.tracker.engine.ports import ExchangeGateway
 from positionbot.tracker.engine.report import TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.stream_follower import StreamFollower, StreamSettings
+from positionbot.tracker.engine.stream_port import StreamSource
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,36 @@ def build_gateways(config: AppConfig) -> dict[str, ExchangeGateway]:
     return gateways
 
 
+def build_streams(config: AppConfig) -> dict[str, StreamSource]:
+    """A ccxt.pro user-data stream for every account that streams (``stream``, on by default
+    where supported); the others are polled only."""
+    from positionbot.tracker.exchange.ccxt.stream import (
+        CcxtUserStream,  # deferred: ccxt.pro takes a second to import
+    )
+
+    streams: dict[str, StreamSource] = {}
+    for account in config.accounts:
+        if not account.streams:
+            continue
+        credentials = account.credentials()
+        streams[account.name] = CcxtUserStream(
+            account.name, account.exchange, api_key=_plain(credentials.api_key),
+            secret=_plain(credentials.secret), password=_plain(credentials.password),
+            sandbox=account.sandbox, ccxt_config=account.ccxt_config)
+    return streams
+
+
+def attach_followers(config: AppConfig, tracker: SimplePositionTracker, store: Store,
+                     streams: Mapping[str, StreamSource]) -> None:
+    """A follower per stream, started by the scheduler; a stream down longer than the REST
+    path's alert delay (``alert_after_failures`` × ``interval``) pushes one alert."""
+    t = config.tracker
+    for name, source in streams.items():
+        tracker.streams[name] = StreamFollower(
+            tracker, source, store, StreamSettings(),
+            alert_after=t.alert_after_failures * t.interval_seconds)
+
+
 def _plain(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
@@ -108,7 +140,7 @@ def start_fresh_record(config: AppConfig) -> int:
 @asynccontextmanager
 async def open_runtime(
     config: AppConfig, gateways: Mapping[str, ExchangeGateway] | None = None, *,
-    announce: bool = True,
+    announce: bool = True, streams: Mapping[str, StreamSource] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open the store, build and start the tracker; on exit close the gateways and the store.
 
@@ -124,10 +156,15 @@ async def open_runtime(
     except BaseException:
         await store.close()
         raise
+    followers: list[StreamFollower] = []
     try:
         tracker = SimplePositionTracker(store, built, tracker_settings(config))
         await tracker.start(announce=announce)
+        attach_followers(config, tracker, store, streams or {})
+        followers = list(tracker.streams.values())
         yield Runtime(store, tracker, built)
     finally:
+        for follower in followers:  # (the scheduler stops them first; this is idempotent)
+            await follower.stop()
         await close_gateways(built)
         await store.close()

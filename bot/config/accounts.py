@@ -24,6 +24,7 @@ from positionbot.bot.config.fields import (
     environment,
     read_secret,
 )
+from positionbot.tracker.exchange.ccxt.stream_support import STREAM_EXCHANGES, supports_stream
 
 _ACCOUNT_NAME = re.compile(r"[a-z0-9_-]{1,20}")
 # ccxt credential name -> the key in our file that names its environment variable
@@ -80,7 +81,9 @@ class AccountConfig(BaseModel):
     secret_env: EnvName | None = None
     password_env: EnvName | None = None
     sandbox: bool = False
+    trading: bool = True  # false: monitor-only, trading commands refused (read-only keys work)
     settle_coins: list[str] = Field(default_factory=list)
+    stream: bool | None = None  # follow the user-data stream; default: where supported
     ccxt_config: dict[str, Any] = Field(default_factory=dict)
     _source: str = PrivateAttr("config")
     _key: str = PrivateAttr("accounts[?]")
@@ -150,12 +153,23 @@ class AccountConfig(BaseModel):
                     f"{self.exchange} needs its {credential} credential — add "
                     f'{field} = "NAME_OF_THE_VARIABLE" and export that variable', field,
                 )
+        if self.stream and not supports_stream(self.exchange):
+            raise key_problem(
+                f"positionbot cannot follow the user-data stream of {self.exchange} yet (it "
+                f"can for {', '.join(sorted(STREAM_EXCHANGES))}) — set stream = false or leave "
+                "it out; the account is polled", "stream",
+            )
         if self.sandbox and not traits.has_sandbox:
             raise key_problem(
                 f"ccxt has no testnet URL for {self.exchange} — set sandbox = false, or point "
                 "ccxt_config.urls at the test servers yourself", "sandbox",
             )
         return self
+
+    @property
+    def streams(self) -> bool:
+        """Whether the account's user-data stream is followed (polling verifies it either way)."""
+        return self.stream if self.stream is not None else supports_stream(self.exchange)
 
     def credentials(self, env: Mapping[str, str] | None = None) -> Credentials:
         """The secrets named by the *_env keys; an error names every unset variable."""

@@ -13,12 +13,19 @@ from positionbot.bot.config import TelegramConfig
 from positionbot.bot.handlers.confirmations import STOP_TAP_TTL_S, ConfirmationStore, StopTap
 from positionbot.bot.markets_cache import MarketsCache
 from positionbot.bot.render.keyboards import listing_keyboard
-from positionbot.bot.render.listing import AccountView, render_positions
+from positionbot.bot.render.listing import AccountView, StreamHealth, render_positions
 from positionbot.storage.store import Store
 from positionbot.tracker.clock import utc_now
 from positionbot.tracker.core.models import Market
 from positionbot.tracker.engine.commands import TradeCommands
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.stream_follower import StreamFollower
+
+
+def stream_health(follower: StreamFollower | None) -> StreamHealth | None:
+    if follower is None:
+        return None
+    return StreamHealth(follower.connected, follower.last_event_at, follower.reconnects_today)
 
 
 @dataclass(slots=True)
@@ -56,6 +63,7 @@ class Services:
             views.append(AccountView(
                 account, self.tracker.book.sync_state(account), trades, positions,
                 await self.markets(account), self.tracker.book.last_report(account),
+                stream_health(self.tracker.streams.get(account)),
             ))
         return views
 

@@ -28,6 +28,15 @@ _MAX_REPORT_LINES = 30
 
 
 @dataclass(frozen=True, slots=True)
+class StreamHealth:
+    """An account's user-data stream, as /status shows it."""
+
+    connected: bool
+    last_event_at: datetime | None
+    reconnects_today: int
+
+
+@dataclass(frozen=True, slots=True)
 class AccountView:
     """One account as /positions and /status show it, read from the tracker's memory."""
 
@@ -37,6 +46,7 @@ class AccountView:
     positions: Mapping[int, Position] = field(default_factory=dict)  # by trade id
     markets: Mapping[str, Market] = field(default_factory=dict)
     report: CycleReport | None = None
+    stream: StreamHealth | None = None  # None: the account is polled only
 
 
 def _age(since: datetime | None, now: datetime) -> str:
@@ -178,6 +188,8 @@ def render_status(
             r = view.report
             lines.append(f"   last cycle {r.duration_s:.2f}s · {r.exchange_calls} calls · "
                          f"{len(r.changes)} changes · {'ok' if r.ok else 'failed'}")
+        if view.stream is not None:
+            lines.append("   " + _stream_line(view.stream, now))
         if view.sync.last_error and view.sync.consecutive_failures:
             lines.append(f"   last error: {esc(view.sync.last_error, 200)}")
     lines.append(f"Outbox backlog: {backlog}")
@@ -185,6 +197,13 @@ def render_status(
         lines.append(f"⚠️ Entry differs #{m.trade_id} {esc(m.symbol)}: ours "
                      f"{fmt_price(m.ours, None)}, exchange {fmt_price(m.exchange, None)}")
     return "\n".join(lines)
+
+
+def _stream_line(stream: StreamHealth, now: datetime) -> str:
+    state = "stream connected" if stream.connected else "⚠️ stream down, polling"
+    last = (f"last event {fmt_ago(now - stream.last_event_at)}" if stream.last_event_at
+            else "no event yet")
+    return f"{state} · {last} · {stream.reconnects_today} reconnects today"
 
 
 def _change_line(c: AppliedChange, market: Market | None) -> str:

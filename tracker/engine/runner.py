@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from positionbot.tracker.clock import utc_now
 from positionbot.tracker.core.accounting import Replay
@@ -62,6 +63,9 @@ from positionbot.tracker.engine.stop_actions import (
 )
 from positionbot.tracker.engine.stream_apply import StreamApplied, StreamContext, apply_stream_report
 
+if TYPE_CHECKING:
+    from positionbot.tracker.engine.stream_follower import StreamFollower
+
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -103,6 +107,9 @@ class SimplePositionTracker:
         self._steps_for: Mapping[str, Market] | None = None
         self._steps_cache: dict[str, Decimal] = {}
         self.cycles_completed = 0
+        # The stream followers of accounts that stream (the wiring sets them): the scheduler
+        # slows the verifying poll while one is healthy, /status shows their health.
+        self.streams: dict[str, StreamFollower] = {}
         self.observers: list[CycleObserver] = []  # told of every report (metrics, watchdog pings)
         self.funding = FundingSync(self.settings.funding)
         # Accounts whose resting stops may include one no trade records (the previous process

@@ -33,17 +33,12 @@ from positionbot.tracker.core.stream_events import StreamBatch
 from positionbot.tracker.engine.stream_port import StreamLost
 from positionbot.tracker.exchange.ccxt.binance_events import parse_event
 from positionbot.tracker.exchange.ccxt.retry import describe
+from positionbot.tracker.exchange.ccxt.stream_support import supports_stream
 
 log = logging.getLogger(__name__)
 
 MAX_QUEUED = 100_000
-STREAM_EXCHANGES = frozenset({"binanceusdm"})
-"""Exchanges whose user-data stream this module follows (Bybit and OKX: polling only so far)."""
 _NO_CCXT_KEEPALIVE_MS = 24 * 3600 * 1000  # ccxt's own single keep-alive is replaced by ours
-
-
-def supports_stream(exchange_id: str) -> bool:
-    return exchange_id in STREAM_EXCHANGES
 
 
 @dataclass(frozen=True, slots=True)
