@@ -13,10 +13,11 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from telegram import Bot, BotCommandScopeChat
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, ApplicationBuilder
 
-from positionbot.bot.config import AppConfig
+from positionbot.bot.config import AppConfig, TelegramConfig
 from positionbot.bot.handlers import bot_commands, register_handlers
 from positionbot.bot.handlers.context import CONTEXT_TYPES, App
 from positionbot.bot.handlers.services import Services
@@ -24,6 +25,7 @@ from positionbot.bot.lifecycle import SystemdNotifier, stopped_notice, wait_for_
 from positionbot.bot.markets_cache import MarketsCache
 from positionbot.bot.metrics import BotMetrics, MetricsServer
 from positionbot.bot.notifier import DeliveryPolicy, Notifier
+from positionbot.bot.preferences import ChatPreferences
 from positionbot.bot.scheduler import Scheduler, Timing
 from positionbot.bot.wiring import Runtime, StartupError, build_streams, open_runtime
 from positionbot.storage.store import Store
@@ -80,7 +82,14 @@ def build_application(
     services = Services(tracker, store, telegram, markets,
                         cycle_timeout=config.tracker.cycle_timeout_seconds)
     register_handlers(application, services)
-    notifier = Notifier(application.bot, store, telegram, markets=markets, policy=delivery)
+    tracker.monitor_only = frozenset(a.name for a in config.accounts if not a.trading)
+
+    def pause(paused: bool) -> None:
+        tracker.trading_paused = paused
+
+    preferences = ChatPreferences(telegram, store, on_pause=pause)
+    notifier = Notifier(application.bot, store, telegram, markets=markets, policy=delivery,
+                        preferences=preferences)
     if timing is None:
         timing = Timing(config.tracker.interval_seconds, config.tracker.cycle_timeout_seconds,
                         config.tracker.watchdog_seconds)
@@ -107,6 +116,7 @@ def notifier_of(application: App) -> Notifier:
 async def start(application: App) -> None:
     """Start tracking (cycles, stops, outbox) now; connect Telegram in the background."""
     assert application.job_queue is not None
+    await notifier_of(application).preferences.load()  # /settings choices and /pause
     await application.job_queue.start()
     scheduler_of(application).start()
     _telegram_links[id(application)] = asyncio.create_task(
@@ -133,16 +143,27 @@ async def connect_telegram(application: App) -> None:
             await asyncio.sleep(delay)
     log.info("Telegram connected after %d attempt(s)", attempt)
     notifier_of(application).wake()
-    try:
-        await application.bot.set_my_commands(bot_commands())
-    except TelegramError as err:  # clients only lose the command menu; the bot still works
-        log.warning("could not register the command list: %s", err)
+    await register_command_menu(application.bot, application.bot_data.services.telegram)
     assert application.updater is not None
     await application.updater.start_polling(
         poll_interval=0, timeout=timedelta(seconds=application.bot_data.poll_timeout),
         allowed_updates=["message", "callback_query"],
     )
     await application.start()
+
+
+async def register_command_menu(bot: Bot, telegram: TelegramConfig) -> None:
+    """The command menu in the allowed chats and the allowed users' private chats only: a
+    stranger's client shows none. A failure costs that chat its menu, nothing else."""
+    try:
+        await bot.delete_my_commands()  # a menu an older version registered for everyone
+    except TelegramError as err:
+        log.warning("could not remove the public command list: %s", err)
+    for chat in dict.fromkeys([*telegram.allowed_chats, *telegram.allowed_users]):
+        try:
+            await bot.set_my_commands(bot_commands(), scope=BotCommandScopeChat(chat))
+        except TelegramError as err:
+            log.warning("could not register the command list for chat %d: %s", chat, err)
 
 
 async def stop(application: App) -> None:

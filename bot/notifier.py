@@ -29,6 +29,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 
 from positionbot.bot.config import NotifyMode, TelegramConfig
 from positionbot.bot.markets_cache import MarketsCache
+from positionbot.bot.preferences import ChatPreferences
 from positionbot.bot.render.format import Chunk
 from positionbot.bot.render.keyboards import info_keyboard
 from positionbot.bot.render.notices import NoticeView, render_digest, render_notice
@@ -104,10 +105,12 @@ class Notifier:
         self, bot: Bot, store: Store, telegram: TelegramConfig, *,
         markets: MarketsCache | None = None, clock: Callable[[], datetime] = utc_now,
         policy: DeliveryPolicy | None = None, monotonic: Callable[[], float] = time.monotonic,
+        preferences: ChatPreferences | None = None,
     ) -> None:
         self._bot = bot
         self._store = store
         self._telegram = telegram
+        self.preferences = preferences or ChatPreferences(telegram)  # /settings over the file
         self._markets = markets
         self._clock = clock
         self.policy = policy or DeliveryPolicy()
@@ -140,7 +143,7 @@ class Notifier:
     ) -> None:
         wanted: list[tuple[OutboxRow, bool]] = []
         for row in rows:
-            mode = self._telegram.mode_for(chat_id, row.kind)
+            mode = self.preferences.mode_for(chat_id, row.kind)
             if mode is NotifyMode.OFF:
                 log.info("outbox row %d (%s) skipped: off for chat %d", row.id, row.kind, chat_id)
                 await self._store.mark_sent(row.id, None, self._clock())
@@ -148,7 +151,7 @@ class Notifier:
                 self.outcomes[row.kind, "skipped"] += 1
                 continue
             quiet = (row.notional is not None
-                     and row.notional < self._telegram.quiet_below(chat_id))
+                     and row.notional < self.preferences.quiet_below(chat_id))
             wanted.append((row, mode is NotifyMode.SILENT or quiet))
         views = [NoticeView(row.kind, row.account, row.fields,
                             markets.get(row.account, {}).get(row.fields.get("symbol", "")), row.id)

@@ -49,7 +49,9 @@ class FakeBotApi:
 
     token: str = TOKEN
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    commands: list[dict[str, str]] = field(default_factory=list)
+    commands: list[dict[str, str]] = field(default_factory=list)  # the default scope's menu
+    # menus set for one scope, by the scope as JSON with sorted keys (BotCommandScopeChat ...)
+    scoped_commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     callback_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -390,8 +392,17 @@ class FakeBotApi:
         commands = params.get("commands")
         validate_commands(commands)
         assert isinstance(commands, list)
-        self.commands = [dict(c) for c in commands]
+        scope = params.get("scope")
+        if scope is None or scope == {"type": "default"}:
+            self.commands = [dict(c) for c in commands]
+        else:
+            self.scoped_commands[json.dumps(scope, sort_keys=True)] = [dict(c) for c in commands]
         return True
+
+    def commands_for_chat(self, chat_id: int) -> list[dict[str, str]]:
+        """The menu a client in ``chat_id`` shows: its chat scope's, else the default one."""
+        scope = json.dumps({"chat_id": chat_id, "type": "chat"}, sort_keys=True)
+        return self.scoped_commands.get(scope, self.commands)
 
     async def _api_getMyCommands(self, _: dict[str, Any]) -> list[dict[str, str]]:
         return self.commands

@@ -119,6 +119,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    (
+        # Choices made from the chat (/settings: a push kind's mode, the quiet threshold; and
+        # the bot-wide /pause under chat_id 0). They take precedence over the configuration.
+        """
+        CREATE TABLE chat_settings (
+            chat_id INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (chat_id, key)
+        )
+        """,
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

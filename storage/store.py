@@ -322,6 +322,23 @@ class Store:
         rows = await self._fetch("SELECT COUNT(*) FROM notifications WHERE status = 'pending'", ())
         return int(rows[0][0])
 
+    async def chat_settings(self) -> list[tuple[int, str, str]]:
+        """Every stored chat choice as (chat_id, key, value)."""
+        rows = await self._fetch("SELECT chat_id, key, value FROM chat_settings ORDER BY chat_id, key", ())
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    async def set_chat_setting(self, chat_id: int, key: str, value: str | None) -> None:
+        """Store one choice; ``None`` forgets it (the configuration applies again)."""
+        async with self._exclusive() as db:
+            if value is None:
+                await db.execute("DELETE FROM chat_settings WHERE chat_id = ? AND key = ?", (chat_id, key))
+            else:
+                await db.execute(
+                    "INSERT INTO chat_settings (chat_id, key, value, updated_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (chat_id, key) DO UPDATE SET value = excluded.value, "
+                    "updated_at = excluded.updated_at",
+                    (chat_id, key, value, codec.dt_text(self._clock())))
+
     async def outbox_pending_summary(self) -> tuple[int, datetime | None]:
         """How many rows wait for delivery, and when the oldest of them was queued."""
         rows = await self._fetch(

@@ -13,8 +13,10 @@ from telegram.ext import CallbackQueryHandler, MessageHandler, TypeHandler, filt
 from positionbot.bot.handlers import (
     export,
     history,
+    pause,
     pnl,
     positions,
+    settings,
     start,
     status,
     stop_loss,
@@ -30,7 +32,8 @@ from positionbot.bot.handlers.trading_desk import TradingDesk
 __all__ = ["bot_commands", "register_handlers"]
 
 log = logging.getLogger(__name__)
-FEATURES = (start, positions, sync, stop_loss, trading, history, status, pnl, export)
+FEATURES = (start, positions, sync, stop_loss, trading, history, status, pnl, export, settings,
+            pause)
 
 
 async def _unknown(update: Update, _: BotContext) -> None:

@@ -25,6 +25,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("export", "The period's trades and events as CSV: /export month"),
     ("balance", "Wallet, available, unrealized P&L, margin per account"),
     ("status", "Accounts, last sync, failures, outbox"),
+    ("settings", "Which pushes this chat gets, and how"),
+    ("pause", "Pause the trading commands"),
+    ("resume", "Allow the trading commands again"),
     ("help", "How to use the bot"),
     ("start", "Start"),
 )
@@ -51,6 +54,8 @@ Every order is shown first and sent only when you tap Confirm.
 /export — this month's trades and events as a CSV file (<code>/export 7d</code>)
 /balance — wallet, available, unrealized P&amp;L and margin in use per account
 /status — accounts, last sync, failures, cycle timings, outbox backlog, version
+/settings — switch each kind of push on, silent or off for this chat, and the quiet threshold
+/pause, /resume — stop and allow the trading commands (stops already set are still managed)
 
 Symbols may be short (<code>BTC</code>) when that names one trade; otherwise I ask with buttons."""
 

@@ -9,11 +9,12 @@ import pytest
 from positionbot.fakes.botapi_rules import html_visible_text
 from positionbot.tracker.core.models import OrderSide, Side
 from positionbot.tracker.exchange.paper import Fault
-from tests.telegram.conftest import BTC, ETH, STRANGER, BotEnv, open_position
+from tests.telegram.conftest import BTC, CHAT, ETH, STRANGER, BotEnv, open_position
 
 
 async def test_command_list_is_registered_and_start_explains_the_bot(env: BotEnv) -> None:
-    names = {c["command"] for c in env.api.commands}
+    await env.api.wait_for(lambda: bool(env.api.commands_for_chat(CHAT)))  # set once connected
+    names = {c["command"] for c in env.api.commands_for_chat(CHAT)}
     assert {"start", "help", "positions", "sync", "sl", "history", "status"} <= names
     reply = await env.command("/start")
     assert "/positions" in reply.text and "/sl BTC -2%" in reply.text

@@ -74,7 +74,7 @@ async def test_run_serves_pushes_and_commands_and_stops_cleanly_on_sigterm(
         api.user_message(CHAT, "/positions")
         await api.wait_for(lambda: any("Entry 60000.0" in m.text for m in api.messages(CHAT)),
                            within=10)
-        assert {"positions", "sl", "sync"} <= {c["command"] for c in api.commands}
+        assert {"positions", "sl", "sync"} <= {c["command"] for c in api.commands_for_chat(CHAT)}
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)

@@ -124,6 +124,15 @@ class TradeCommands:
                           f"{_at_tick(reference, market)}; got {_at_tick(price, market)}")
         return price
 
+    def _refuse_if_off(self, account: str) -> None:
+        """A monitor-only account (``trading = false``) and a paused bot send nothing."""
+        if account in self._tracker.monitor_only:
+            raise Refusal(f"trading is off for {account}: it is monitor-only (trading = false in "
+                          "the configuration), so nothing was sent")
+        if self._tracker.trading_paused:
+            raise Refusal("trading commands are paused (/pause), so nothing was sent; /resume "
+                          "allows them again")
+
     async def set_stop_loss(self, trade_id: int, spec: StopSpec | Decimal | None) -> StopLossResult:
         """Set, change or clear (``None``) the stop loss of an open or pending trade; a bare
         ``Decimal`` is an absolute price."""
@@ -133,6 +142,7 @@ class TradeCommands:
         found = tracker.book.find_active(trade_id)
         if found is None:
             raise Refusal(f"trade #{trade_id} is not open or pending")
+        self._refuse_if_off(found.account)
         async with tracker.account_lock(found.account):
             t = tracker.book.find_active(trade_id)
             if t is None:
@@ -208,6 +218,7 @@ class TradeCommands:
         price: Decimal | None, stop_loss: Decimal | None, mark: Decimal | None,
     ) -> EntryPreview:
         """Validate an entry against the market's rules before anything is sent."""
+        self._refuse_if_off(account)
         market = (await self._tracker.markets(account)).get(symbol)
         if market is None:
             raise Refusal(f"unknown symbol {symbol}")
@@ -236,6 +247,7 @@ class TradeCommands:
         """Record the pending trade, then send its entry order; the cycle links the position."""
         tracker = self._tracker
         account, symbol = preview.account, preview.market.symbol
+        self._refuse_if_off(account)  # (paused since the preview was shown)
         async with tracker.account_lock(account):
             self._refuse_duplicate(account, symbol, preview.side)
             trade_id = tracker.new_trade_id()
@@ -289,6 +301,7 @@ class TradeCommands:
         t = tracker.book.find_active(trade_id)
         if t is None or t.status is not TradeStatus.OPEN:
             raise Refusal(f"trade #{trade_id} has no open position")
+        self._refuse_if_off(t.account)
         markets = await tracker.markets(t.account)
         step = markets[t.symbol].amount_step if t.symbol in markets else Decimal("1e-8")
         async with tracker.account_lock(t.account):
@@ -320,6 +333,7 @@ class TradeCommands:
         t = tracker.book.find_active(trade_id)
         if t is None or t.status is not TradeStatus.PENDING:
             raise Refusal(f"trade #{trade_id} is not a pending entry")
+        self._refuse_if_off(t.account)
         async with tracker.account_lock(t.account):
             current = tracker.book.find_active(trade_id)
             if current is None or current.status is not TradeStatus.PENDING:

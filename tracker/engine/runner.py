@@ -111,6 +111,8 @@ class SimplePositionTracker:
         # slows the verifying poll while one is healthy, /status shows their health.
         self.streams: dict[str, StreamFollower] = {}
         self.observers: list[CycleObserver] = []  # told of every report (metrics, watchdog pings)
+        self.monitor_only: frozenset[str] = frozenset()  # accounts whose commands may not trade
+        self.trading_paused = False  # /pause: every trading command refused until /resume
         self.funding = FundingSync(self.settings.funding)
         # Accounts whose resting stops may include one no trade records (the previous process
         # died, perhaps mid-placement; a placement or a cancel failed): reconciled next cycle.
