@@ -69,7 +69,11 @@ def notice_recipients(telegram: TelegramConfig) -> Callable[[Notice], Sequence[i
     """The outbox's fan-out: which chats a notice is queued for, decided by the bot layer and
     applied by the store in the transaction that records the change."""
     def recipients(notice: Notice) -> Sequence[int]:
-        return tuple(telegram.notify_chats)  # read each time: a migrated group follows
+        # Read each time: a migrated group follows. A chat limited to some accounts gets the
+        # pushes about those; a bot-wide one (started, stopped) when it names any of them.
+        concerns = set(getattr(notice, "accounts", ()) or (notice.account,))
+        return tuple(chat for chat in telegram.notify_chats
+                     if (scope := telegram.accounts_for(chat)) is None or concerns & scope)
 
     return recipients
 

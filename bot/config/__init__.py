@@ -24,6 +24,7 @@ from positionbot.bot.config.errors import (
     dotted,
     key_problem,
     problems_from_validation,
+    suggest,
 )
 from positionbot.bot.config.fields import (
     ASSET_CODE,
@@ -177,6 +178,17 @@ class AppConfig(BaseModel):
                     "accounts", index, "name",
                 )
             first_index[account.name] = index
+        return self
+
+    @model_validator(mode="after")
+    def _chat_accounts_exist(self) -> AppConfig:
+        names = [account.name for account in self.accounts]
+        for chat, prefs in self.telegram.chats.items():
+            for index, name in enumerate(prefs.accounts or ()):
+                if name not in names:
+                    raise key_problem(
+                        f"unknown account '{name}'{suggest(name, names)} (accounts: "
+                        f"{', '.join(names)})", "telegram", "chats", chat, "accounts", index)
         return self
 
     @model_validator(mode="after")

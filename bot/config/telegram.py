@@ -46,6 +46,8 @@ class ChatPrefs(BaseModel):
 
     notifications: NoticeModes = Field(default_factory=dict)
     quiet_below_notional: NonNegativeDecimal | None = None
+    # The accounts this chat sees, trades and gets pushes about; unset: every account.
+    accounts: list[str] | None = Field(default=None, min_length=1)
 
 
 class TelegramConfig(BaseModel):
@@ -134,6 +136,13 @@ class TelegramConfig(BaseModel):
         prefs = self.chats.get(str(old_chat))
         if prefs is not None:
             self.chats.setdefault(str(new_chat), prefs)
+
+    def accounts_for(self, chat_id: int | None) -> frozenset[str] | None:
+        """The accounts this chat is limited to, or None for every account."""
+        prefs = self.chats.get(str(chat_id)) if chat_id is not None else None
+        if prefs is None or prefs.accounts is None:
+            return None
+        return frozenset(prefs.accounts)
 
     def mode_for(self, chat_id: int, kind: str) -> NotifyMode:
         """This chat's override, else the default for the kind, else on."""

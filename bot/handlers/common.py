@@ -74,6 +74,11 @@ def pressed_message(query: CallbackQuery) -> Message | None:
     return query.message if isinstance(query.message, Message) else None
 
 
+def chat_of(query: CallbackQuery) -> int | None:
+    """The chat a button was pressed in (for its account scope), when Telegram says."""
+    return query.message.chat.id if query.message is not None else None
+
+
 def buttons_of(message: Message | None) -> list[Callback | None]:
     """What each button under a message carries (None: not one of this version's)."""
     markup = message.reply_markup if message is not None else None

@@ -8,6 +8,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from positionbot.bot.callbacks import Action, Callback
 from positionbot.bot.handlers.common import (
     button_pattern,
+    chat_of,
     edit_in_place,
     on_button,
     pressed_message,
@@ -18,12 +19,13 @@ from positionbot.bot.handlers.context import App, BotContext
 
 async def _positions(update: Update, context: BotContext) -> None:
     if update.effective_message is not None:
-        text, keyboard = await context.services.positions_listing()
+        chat = update.effective_chat.id if update.effective_chat else None
+        text, keyboard = await context.services.positions_listing(chat)
         await reply_html(update.effective_message, text, keyboard)
 
 
 async def _button(context: BotContext, query: CallbackQuery, pressed: Callback) -> None:
-    text, keyboard = await context.services.positions_listing()
+    text, keyboard = await context.services.positions_listing(chat_of(query))
     if pressed.action is Action.REFRESH:
         changed = await edit_in_place(query, text, keyboard)
         await query.answer("Refreshed" if changed else "Already up to date")

@@ -16,7 +16,7 @@ from positionbot.bot.render.keyboards import listing_keyboard
 from positionbot.bot.render.listing import AccountView, StreamHealth, render_positions
 from positionbot.storage.store import Store
 from positionbot.tracker.clock import utc_now
-from positionbot.tracker.core.models import Market
+from positionbot.tracker.core.models import Market, Trade
 from positionbot.tracker.engine.commands import TradeCommands
 from positionbot.tracker.engine.runner import SimplePositionTracker
 from positionbot.tracker.engine.stream_follower import StreamFollower
@@ -52,12 +52,29 @@ class Services:
             user_id is not None and user_id in self.telegram.allowed_users
         )
 
+    def accounts_for(self, chat_id: int | None) -> list[str]:
+        """The accounts a chat sees and trades (``accounts = [...]`` in its [telegram.chats]
+        table; every account by default)."""
+        scope = self.telegram.accounts_for(chat_id)
+        return [a for a in self.tracker.accounts if scope is None or a in scope]
+
+    def trades_for(self, chat_id: int | None) -> list[Trade]:
+        """Open and pending trades of the accounts this chat sees."""
+        return [t for a in self.accounts_for(chat_id) for t in self.tracker.book.active_trades(a)]
+
+    def find_trade(self, chat_id: int | None, trade_id: int) -> Trade | None:
+        """An open or pending trade, when this chat may see its account."""
+        trade = self.tracker.book.find_active(trade_id)
+        if trade is None or trade.account not in self.accounts_for(chat_id):
+            return None
+        return trade
+
     async def markets(self, account: str) -> Mapping[str, Market]:
         return await self.markets_cache.get(account)
 
-    async def account_views(self) -> list[AccountView]:
+    async def account_views(self, chat_id: int | None = None) -> list[AccountView]:
         views = []
-        for account in self.tracker.accounts:
+        for account in self.accounts_for(chat_id):
             trades = self.tracker.book.active_trades(account)
             positions = {t.id: p for t in trades if (p := self.tracker.book.position_for(t))}
             views.append(AccountView(
@@ -67,7 +84,8 @@ class Services:
             ))
         return views
 
-    async def positions_listing(self) -> tuple[str, InlineKeyboardMarkup]:
-        views = await self.account_views()
+    async def positions_listing(self, chat_id: int | None = None
+                                ) -> tuple[str, InlineKeyboardMarkup]:
+        views = await self.account_views(chat_id)
         trades = [t for v in views for t in v.trades]
         return render_positions(views, self.clock()), listing_keyboard(trades)

@@ -17,7 +17,8 @@ async def _status(update: Update, context: BotContext) -> None:
     if update.effective_message is None:
         return
     services = context.services
-    views = await services.account_views()
+    views = await services.account_views(
+        update.effective_chat.id if update.effective_chat else None)
     text = render_status(views, await services.store.outbox_backlog(), package_version(),
                          time.monotonic() - services.started,
                          list(services.tracker.book.mismatches.values()), services.clock())

@@ -179,9 +179,9 @@ async def stop_menu(services: Services, trade: Trade, asker: Asker
     return "\n".join(lines), stop_menu_keyboard(choices, remove)
 
 
-async def _no_match(services: Services, query: str) -> str:
+async def _no_match(services: Services, query: str, asker: Asker) -> str:
     symbols: set[str] = set()
-    for account in services.tracker.accounts:
+    for account in services.accounts_for(asker.chat_id):
         symbols.update(await services.markets(account))
     known = matching_symbols(query, symbols)
     if known:
@@ -250,7 +250,7 @@ def _more(count: int) -> str:
 async def sl_reply(services: Services, args: Sequence[str], asker: Asker
                    ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The whole /sl conversation as a pure-ish function of its arguments."""
-    trades = services.tracker.book.active_trades()
+    trades = services.trades_for(asker.chat_id)
     if not args:
         if not trades:
             return "No open or pending trades.", None
@@ -271,7 +271,7 @@ async def sl_reply(services: Services, args: Sequence[str], asker: Asker
     if not candidates:
         if query is None:
             return "No open or pending trades.", None
-        return await _no_match(services, query), None
+        return await _no_match(services, query, asker), None
     if request is None:
         if len(candidates) == 1:
             return await stop_menu(services, candidates[0], asker)
@@ -315,7 +315,7 @@ async def _button(context: BotContext, query: CallbackQuery, pressed: Callback) 
         await query.answer(STALE, show_alert=True)
         return
     if pressed.action is Action.STOP_MENU:
-        trade = services.tracker.book.find_active(pressed.trade_id)
+        trade = services.find_trade(message.chat.id, pressed.trade_id)
         if trade is None:
             await query.answer(f"Trade #{pressed.arg} is no longer open or pending.")
             return
@@ -331,7 +331,7 @@ async def _button(context: BotContext, query: CallbackQuery, pressed: Callback) 
         await query.answer(STALE, show_alert=True)
         return
     tap = claim.item
-    trade = services.tracker.book.find_active(tap.trade_id)
+    trade = services.find_trade(message.chat.id, tap.trade_id)
     if trade is None:
         await query.answer(f"Trade #{tap.trade_id} is no longer open or pending.")
         return

@@ -11,6 +11,7 @@ from positionbot.bot.handlers.common import (
     answer_stale,
     button_pattern,
     buttons_of,
+    chat_of,
     edit_in_place,
     on_button,
     pressed_message,
@@ -29,7 +30,7 @@ async def _sync(update: Update, context: BotContext) -> None:
     if message is None:
         return
     services = context.services
-    accounts = services.tracker.accounts
+    accounts = services.accounts_for(message.chat.id)
     args = context.args or []
     if len(args) > MAX_SYNC_ARGS:
         await reply_html(message, f"Name at most {MAX_SYNC_ARGS} accounts, or none for all.")
@@ -48,17 +49,18 @@ async def _sync(update: Update, context: BotContext) -> None:
 async def _button(context: BotContext, query: CallbackQuery, pressed: Callback) -> None:
     services = context.services
     account = pressed.arg
-    if account != ALL_ACCOUNTS and account not in services.tracker.accounts:
+    scope = services.accounts_for(chat_of(query))
+    if account != ALL_ACCOUNTS and account not in scope:
         await answer_stale(query)
         return
     await query.answer("Syncing…")
-    accounts = services.tracker.accounts if account == ALL_ACCOUNTS else [account]
+    accounts = scope if account == ALL_ACCOUNTS else [account]
     text, one = await sync_accounts(services, accounts)
     message = pressed_message(query)
     if message is None:
         return
     if any(b is not None and b.action is Action.REFRESH for b in buttons_of(message)):
-        listing, keyboard = await services.positions_listing()
+        listing, keyboard = await services.positions_listing(chat_of(query))
         await edit_in_place(query, listing, keyboard)
     await reply_html(message, text, info_keyboard(one))
 

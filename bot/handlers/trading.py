@@ -118,7 +118,7 @@ async def _button(context: BotContext, query: CallbackQuery, pressed: Callback) 
 async def _close_pressed(desk: TradingDesk, query: CallbackQuery, message: Message,
                          trade_id: int, asker: Asker) -> None:
     """✖ Close under a push or listing: confirm closing a position, or cancelling an entry."""
-    trade = desk.services.tracker.book.find_active(trade_id)
+    trade = desk.services.find_trade(asker.chat_id, trade_id)
     if trade is None:
         await query.answer(f"Trade #{trade_id} is no longer open or pending.")
         return

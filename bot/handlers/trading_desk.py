@@ -129,7 +129,7 @@ class TradingDesk:
             request = parse_entry(side, args)
         except TradeInputError as err:
             return Reply(f"⚠️ {err}")
-        candidates, loaded = await self._markets_matching(request.query)
+        candidates, loaded = await self._markets_matching(request.query, asker)
         if not candidates:
             if not loaded:
                 return Reply("⚠️ The markets could not be loaded from the exchange; try again "
@@ -143,11 +143,13 @@ class TradingDesk:
         return Reply(f"Which market do you mean by <b>{esc(request.query)}</b>?",
                      choices_keyboard(choices))
 
-    async def _markets_matching(self, query: str) -> tuple[list[tuple[str, str]], bool]:
-        """(account, symbol) pairs the query names: an exact symbol, else perpetuals first."""
+    async def _markets_matching(self, query: str, asker: Asker
+                                ) -> tuple[list[tuple[str, str]], bool]:
+        """(account, symbol) pairs the query names, in the accounts the asking chat trades: an
+        exact symbol, else perpetuals first."""
         found: list[tuple[str, str]] = []
         loaded = False
-        for account in self.services.tracker.accounts:
+        for account in self.services.accounts_for(asker.chat_id):
             markets = await self.services.markets(account)
             loaded = loaded or bool(markets)
             found += [(account, symbol) for symbol in matching_symbols(query, markets)]
@@ -218,7 +220,7 @@ class TradingDesk:
     async def close_reply(self, args: Sequence[str], asker: Asker) -> Reply:
         if len(args) > 2:
             return Reply(CLOSE_USAGE)
-        open_trades = [t for t in self.services.tracker.book.active_trades() if t.is_open]
+        open_trades = [t for t in self.services.trades_for(asker.chat_id) if t.is_open]
         if not args:
             if not open_trades:
                 return Reply("No open positions to close.")
@@ -230,21 +232,21 @@ class TradingDesk:
             return Reply(f"⚠️ {err}\n{CLOSE_USAGE}")
         matches = matching_trades(args[0], open_trades)
         if not matches:
-            return Reply(await self._no_position(args[0]))
+            return Reply(await self._no_position(args[0], asker))
         if len(matches) == 1:
             return await self.prepare_close(CloseChoice(matches[0].id, portion), asker)
         return await self._pick(matches, lambda t: CloseChoice(t.id, portion),
                                 "Which position should I close?", asker)
 
-    async def _no_position(self, query: str) -> str:
-        pending = matching_trades(query, [t for t in self.services.tracker.book.active_trades()
+    async def _no_position(self, query: str, asker: Asker) -> str:
+        pending = matching_trades(query, [t for t in self.services.trades_for(asker.chat_id)
                                           if t.status is TradeStatus.PENDING])
         if pending:
             t = pending[0]
             return (f"⚠️ <b>{esc(t.symbol)}</b> {esc(t.side.value)} is a pending entry (trade "
                     f"#{t.id}), not a position: <code>/cancel {t.id}</code> cancels it.")
         symbols: set[str] = set()
-        for account in self.services.tracker.accounts:
+        for account in self.services.accounts_for(asker.chat_id):
             symbols.update(await self.services.markets(account))
         known = matching_symbols(query, symbols)
         if known:
@@ -254,7 +256,7 @@ class TradingDesk:
         return f"⚠️ No open position matching <b>{esc(query)}</b>."
 
     async def prepare_close(self, choice: CloseChoice, asker: Asker) -> Reply:
-        t = self.services.tracker.book.find_active(choice.trade_id)
+        t = self.services.find_trade(asker.chat_id, choice.trade_id)
         if t is None or not t.is_open:
             return Reply(f"⚠️ Trade #{choice.trade_id} has no open position any more.")
         market = (await self.services.markets(t.account)).get(t.symbol)
@@ -272,7 +274,7 @@ class TradingDesk:
     async def cancel_reply(self, args: Sequence[str], asker: Asker) -> Reply:
         if len(args) > 1:
             return Reply(CANCEL_USAGE)
-        pending = [t for t in self.services.tracker.book.active_trades()
+        pending = [t for t in self.services.trades_for(asker.chat_id)
                    if t.status is TradeStatus.PENDING]
         if not args:
             if not pending:
@@ -292,7 +294,7 @@ class TradingDesk:
                                 "Which pending entry should I cancel?", asker)
 
     async def prepare_cancel(self, choice: CancelChoice, asker: Asker) -> Reply:
-        t = self.services.tracker.book.find_active(choice.trade_id)
+        t = self.services.find_trade(asker.chat_id, choice.trade_id)
         if t is None:
             return Reply(f"⚠️ Trade #{choice.trade_id} is not a pending entry: no open or "
                          "pending trade has that number.")
@@ -312,6 +314,9 @@ class TradingDesk:
         for t in trades[:MAX_CHOICES]:
             market = (await self.services.markets(t.account)).get(t.symbol)
             choices.append((trade_label(t, market), self._ask(make(t), asker)))
+        if len(trades) > MAX_CHOICES:
+            prompt += (f"\nShowing {MAX_CHOICES} of {len(trades)}: name the symbol or the trade "
+                       "number to reach the others.")
         return Reply(prompt, choices_keyboard(choices))
 
     async def prepare(self, choice: Choice, asker: Asker) -> Reply:
