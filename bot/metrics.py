@@ -5,9 +5,9 @@ as each cycle ends (the tracker's observers); everything else — exchange reque
 trades, the outbox, pushes by kind, stream state — is read from the running parts at scrape
 time, so nothing here grows with the number of cycles.
 
-Streams: an account's user-data stream follower, when the runtime has one, is read through its
-``connected``, ``last_event_at`` and ``reconnects_today`` attributes. Without one,
-``positionbot_stream_followed`` is 0 and the stream gauges report 0.
+Streams: an account's user-data stream follower (``tracker.streams``) is read through its
+``connected``, ``last_event_at`` and ``reconnects_today``. An account without one (polled only)
+has ``positionbot_stream_followed`` 0 and its other stream gauges report 0.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,13 +36,6 @@ from positionbot.tracker.engine.runner import SimplePositionTracker
 log = logging.getLogger(__name__)
 
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-Followers = Callable[[], Mapping[str, Any]]
-
-
-def no_followers() -> Mapping[str, Any]:
-    return {}
-
-
 @dataclass(frozen=True, slots=True)
 class OutboxState:
     backlog: int = 0
@@ -56,12 +49,11 @@ class BotMetrics:
     def __init__(
         self, tracker: SimplePositionTracker, store: Store, *, watchdog_after: float,
         notifier: Notifier | None = None, outbox_max_age: float = 900.0,
-        followers: Followers = no_followers, clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._tracker = tracker
         self._store = store
         self._notifier = notifier
-        self._followers = followers
         self._clock = clock
         self.watchdog_after = watchdog_after
         self.outbox_max_age = outbox_max_age
@@ -120,14 +112,13 @@ class BotMetrics:
         }
 
     def _stream(self, account: str) -> dict[str, Any]:
-        follower = self._followers().get(account)
+        follower = self._tracker.streams.get(account)
         if follower is None:
             return {"followed": False, "connected": False, "last_event_age_s": None, "reconnects_today": 0}
-        last = getattr(follower, "last_event_at", None)
-        age = (self._clock() - last).total_seconds() if isinstance(last, datetime) else None
-        return {"followed": True, "connected": bool(getattr(follower, "connected", False)),
-                "last_event_age_s": None if age is None else round(age, 3),
-                "reconnects_today": int(getattr(follower, "reconnects_today", 0) or 0)}
+        last = follower.last_event_at
+        age = None if last is None else round((self._clock() - last).total_seconds(), 3)
+        return {"followed": True, "connected": follower.connected, "last_event_age_s": age,
+                "reconnects_today": follower.reconnects_today}
 
     def _gauges(self) -> Iterator[Metric]:
         tracker, now = self._tracker, time.monotonic()
