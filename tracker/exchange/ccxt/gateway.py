@@ -25,13 +25,12 @@ from positionbot.tracker.core.funding import FundingPayment
 from positionbot.tracker.core.models import Balance, Fill, Market, Order, PositionMode, PositionSnapshot, Side
 from positionbot.tracker.engine.ports import PermanentExchangeError
 from positionbot.tracker.exchange.ccxt import income
+from positionbot.tracker.exchange.ccxt.dialects import dialect_for, fill_order_key
 from positionbot.tracker.exchange.ccxt.fills import FILL_PAGE, collect_fills
 from positionbot.tracker.exchange.ccxt.normalize import (
     Malformed,
     is_binance,
     normalize_market,
-    normalize_order,
-    normalize_position,
     snapshot_mode,
 )
 from positionbot.tracker.exchange.ccxt.orders import OrderPlacer
@@ -75,6 +74,8 @@ class CcxtGateway:
         }
         credentials = {"apiKey": api_key, "secret": secret, "password": password}
         defaults.update({key: value for key, value in credentials.items() if value})
+        dialect = dialect_for(exchange_id)
+        defaults = _deep_merge(defaults, dialect.ccxt_defaults)
         exchange = getattr(ccxt, exchange_id)(_deep_merge(defaults, ccxt_config or {}))
         if not exchange.has.get("fetchPositions"):
             raise ValueError(
@@ -88,6 +89,7 @@ class CcxtGateway:
         self.account = account
         self.calls = 0
         self._id = exchange_id
+        self._dialect = dialect
         self._exchange = exchange
         self._retry = retry
         self._markets_ttl = markets_ttl
@@ -98,7 +100,8 @@ class CcxtGateway:
         self._mode: PositionMode | None = None
         self._open_orders_need_symbol = False
         self._count_requests()
-        self._orders = OrderPlacer(exchange, account, retry, self._lookup, self._forget_mode)
+        self._orders = OrderPlacer(exchange, account, retry, self._lookup, self._forget_mode,
+                                   dialect)
 
     def _count_requests(self) -> None:
         """Count every HTTP request ccxt sends, whichever method sends it, and refuse bodies
@@ -109,7 +112,13 @@ class CcxtGateway:
         async def counted(url: str, method: str = "GET", headers: Any = None,
                           body: Any = None) -> Any:
             self.calls += 1
-            answer = await send(url, method, headers, body)
+            try:
+                answer = await send(url, method, headers, body)
+            except ccxt.BaseError as exc:
+                mapped = self._dialect.reclassify(exc)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
             if isinstance(answer, str) and answer.lstrip()[:1] in ("{", "["):
                 path = urlsplit(url).path
                 raise ccxt.BadResponse(f"{self._id} {method} {path}: truncated or malformed JSON")
@@ -148,20 +157,27 @@ class CcxtGateway:
                         len(skipped), ", ".join(skipped[:10]))
         return markets
 
-    async def _sweep(self, what: str, call: Callable[[dict[str, Any]], Awaitable[Any]]) -> list[Any]:
-        """One listing per settle-coin scope (a single one on most exchanges), concatenated."""
+    async def _sweep(self, what: str, call: Callable[[dict[str, Any]], Awaitable[Any]],
+                     kind: str) -> list[Any]:
+        """One listing per settle-coin scope (a single one on most exchanges), each walked
+        page by page where the exchange pages (``kind``: positions, orders, stops)."""
         markets = await self.markets()
+
+        async def page(params: dict[str, Any]) -> list[Any]:
+            rows = await self._call(what, partial(call, params))
+            if not isinstance(rows, list):
+                raise Malformed(f"{self.account}: {what}: expected a list, got {type(rows).__name__}")
+            return rows
+
         rows: list[Any] = []
         for scope in listing_scopes(self._id, markets.values(), self._settle_coins):
-            page = await self._call(what, partial(call, scope))
-            if not isinstance(page, list):
-                raise Malformed(f"{self.account}: {what}: expected a list, got {type(page).__name__}")
-            rows.extend(page)
+            rows.extend(await self._dialect.collect(kind, page, scope))
         return rows
 
     async def fetch_positions(self) -> PositionSnapshot:
         raws = await self._sweep("fetch positions",
-                                 lambda scope: self._exchange.fetch_positions(None, scope))
+                                 lambda scope: self._exchange.fetch_positions(None, scope),
+                                 "positions")
         fetched_at = datetime.now(UTC)
         markets = await self.markets()
         binance = is_binance(self._id)
@@ -169,7 +185,7 @@ class CcxtGateway:
         self._mode = mode
         positions = []
         for raw in raws:
-            position = normalize_position(raw, markets.get(str(raw.get("symbol"))), self._id)
+            position = self._dialect.position(raw, markets.get(str(raw.get("symbol"))), self._id)
             if position is not None:
                 positions.append(position)
         return PositionSnapshot(tuple(positions), mode, fetched_at)
@@ -178,9 +194,13 @@ class CcxtGateway:
         """The mode when no position shows it: the last one seen, else asked once."""
         if self._mode is not None:
             return self._mode
-        if not self._exchange.has.get("fetchPositionMode"):
-            return PositionMode.ONE_WAY
         try:
+            hedged = await self._call("fetch position mode", partial(
+                self._dialect.hedged_when_flat, self._exchange, await self.markets()))
+            if hedged is not None:
+                return PositionMode.HEDGE if hedged else PositionMode.ONE_WAY
+            if not self._exchange.has.get("fetchPositionMode"):
+                return PositionMode.ONE_WAY
             answer = await self._call("fetch position mode", self._exchange.fetch_position_mode)
         except PermanentExchangeError as exc:
             log.warning("%s: position mode unknown (%s); one-way assumed until a position shows "
@@ -197,7 +217,8 @@ class CcxtGateway:
             try:
                 raws = await self._sweep(
                     "fetch open orders",
-                    lambda scope: self._exchange.fetch_open_orders(None, None, None, scope))
+                    lambda scope: self._exchange.fetch_open_orders(None, None, None, scope),
+                    "orders")
             except PermanentExchangeError as exc:
                 if not isinstance(exc.__cause__, ccxt.ArgumentsRequired):
                     raise
@@ -208,15 +229,16 @@ class CcxtGateway:
             for symbol in dict.fromkeys(symbols):
                 raws.extend(await self._call(f"fetch open orders on {symbol}",
                                              partial(self._exchange.fetch_open_orders, symbol)))
-        orders = [normalize_order(raw, self._id, is_stop=False) for raw in raws]
+        orders = [self._dialect.order(raw, self._id, is_stop=False) for raw in raws]
         return [order for order in orders if order.trigger_price is None]
 
     async def fetch_open_stop_orders(self) -> list[Order]:
+        stop_params = self._dialect.open_stop_params
         raws = await self._sweep(
             "fetch open stop orders",
             lambda scope: self._exchange.fetch_open_orders(None, None, None,
-                                                           {**scope, "trigger": True}))
-        return [normalize_order(raw, self._id, is_stop=True) for raw in raws]
+                                                           {**scope, **stop_params}), "stops")
+        return [self._dialect.order(raw, self._id, is_stop=True) for raw in raws]
 
     async def fetch_order(
         self, symbol: str, *, order_id: str | None = None,
@@ -229,21 +251,19 @@ class CcxtGateway:
 
     async def _lookup(self, symbol: str, order_id: str | None, client_order_id: str | None,
                       stop: bool) -> Order | None:
-        params: dict[str, Any] = {"trigger": True} if stop else {}
-        if client_order_id is not None:
-            params["clientOrderId"] = client_order_id
         what = f"{self.account}: fetch order {order_id or client_order_id} on {symbol}"
 
         async def fetch() -> Any:
             try:
-                return await self._exchange.fetch_order(order_id, symbol, dict(params))
+                return await self._dialect.lookup(self._exchange, symbol, order_id,
+                                                  client_order_id, stop)
             except ccxt.BaseError as exc:
                 if _order_gone(exc):
                     return None
                 raise
 
         raw = await with_retries(self._retry, what, fetch)
-        return None if raw is None else normalize_order(raw, self._id, is_stop=stop)
+        return None if raw is None else self._dialect.order(raw, self._id, is_stop=stop)
 
     async def fetch_mark_price(self, symbol: str) -> Decimal | None:
         if self._exchange.has.get("fetchMarkPrice"):
@@ -253,7 +273,7 @@ class CcxtGateway:
             ticker = await self._call(f"ticker of {symbol}",
                                       lambda: self._exchange.fetch_ticker(symbol))
         info = ticker.get("info") or {}
-        raw = info.get("markPrice") if isinstance(info, dict) else None
+        raw = (info.get("markPrice") or info.get("markPx")) if isinstance(info, dict) else None
         if raw is None:
             raw = ticker.get("markPrice")
         return Decimal(str(raw)) if raw not in (None, "") else None
@@ -264,11 +284,26 @@ class CcxtGateway:
         if market is None:
             raise permanent_error(ccxt.BadSymbol(symbol), what)
 
-        async def fetch_page(start: int | None, params: dict[str, Any]) -> Any:
-            return await self._call(f"fetch fills on {symbol}", partial(
-                self._exchange.fetch_my_trades, symbol, start, FILL_PAGE, params))
+        async def fetch_trades(start: int | None, limit: int | None,
+                               params: dict[str, Any]) -> Any:
+            page = await self._call(f"fetch fills on {symbol}", partial(
+                self._exchange.fetch_my_trades, symbol, start, limit, params))
+            if not isinstance(page, list):
+                raise Malformed(f"{what}: expected a list of trades, got {type(page).__name__}")
+            return page
 
-        return await collect_fills(fetch_page, since, market.settle, self._id, what)
+        since_ms = int(since.timestamp() * 1000)
+        raws = await self._dialect.trades(fetch_trades, since_ms, int(time.time() * 1000))
+        if raws is None:
+            return await collect_fills(lambda start, params: fetch_trades(start, FILL_PAGE, params),
+                                       since, market.settle, self._id, what)
+        hedge = self._mode is PositionMode.HEDGE
+        fills: dict[str, Fill] = {}
+        for raw in sorted(raws, key=fill_order_key):
+            fill = self._dialect.fill(raw, market.settle, self._id, hedge)
+            if fill.timestamp >= since:
+                fills.setdefault(fill.id, fill)
+        return list(fills.values())
 
     async def fetch_funding(self, since: datetime) -> list[FundingPayment]:
         await self.markets()
@@ -302,7 +337,7 @@ class CcxtGateway:
 
     async def cancel_order(self, symbol: str, order_id: str, *, stop: bool = False) -> None:
         await self.markets()
-        params: dict[str, Any] = {"trigger": True} if stop else {}
+        params = self._dialect.cancel_params(stop)
 
         async def cancel() -> None:
             try:

@@ -23,7 +23,7 @@ from positionbot.tracker.engine.ports import (
     OrderOutcomeUnknownError,
     TransientExchangeError,
 )
-from positionbot.tracker.exchange.ccxt.normalize import is_binance, normalize_order
+from positionbot.tracker.exchange.ccxt.dialects import Dialect
 from positionbot.tracker.exchange.ccxt.retry import (
     RetryPolicy,
     attempt_once,
@@ -58,38 +58,43 @@ class OrderPlacer:
     """Creates entries, reduce-only exits and stop losses for one account."""
 
     def __init__(self, exchange: Any, account: str, retry: RetryPolicy, lookup: Lookup,
-                 on_rejected: Callable[[], None]) -> None:
+                 on_rejected: Callable[[], None], dialect: Dialect) -> None:
         self._exchange = exchange
         self._account = account
         self._retry = retry
         self._lookup = lookup
         self._on_rejected = on_rejected
-        # Binance triggers on the last trade price unless told otherwise; a stop loss should
-        # follow the mark price the position is valued at.
-        self._stop_extras: dict[str, Any] = (
-            {"workingType": "MARK_PRICE"} if is_binance(exchange.id) else {})
+        # Exchanges trigger on the last trade price unless told otherwise (each in its own
+        # words, see ``dialects``); a stop loss should follow the mark the position is valued at.
+        self._dialect = dialect
 
     async def stop_loss(self, symbol: str, position_side: Side, amount: Decimal,
                         trigger_price: Decimal, client_order_id: str, hedge: bool) -> Order:
         what = f"{self._account}: place stop loss {client_order_id} on {symbol}"
         trigger = self._precise(what, lambda: self._exchange.price_to_precision(
             symbol, str(trigger_price)))
-        params = {"stopLossPrice": trigger, "reduceOnly": True, **self._stop_extras}
+        params = {"stopLossPrice": trigger, **self._dialect.stop_extras,
+                  **self._dialect.order_params(client_order_id, position_side, hedge,
+                                               reduce=True, stop=True)}
         return await self._create(what, symbol, "market", position_side.exit_order_side, amount,
-                                  None, params, client_order_id, hedge, stop=True)
+                                  None, params, client_order_id, stop=True)
 
     async def entry(self, symbol: str, side: Side, amount: Decimal, price: Decimal | None,
                     client_order_id: str, hedge: bool) -> Order:
         what = f"{self._account}: place entry {client_order_id} on {symbol}"
         order_type = "market" if price is None else "limit"
+        params = self._dialect.order_params(client_order_id, side, hedge, reduce=False,
+                                            stop=False)
         return await self._create(what, symbol, order_type, side.entry_order_side, amount, price,
-                                  {}, client_order_id, hedge, stop=False)
+                                  params, client_order_id, stop=False)
 
     async def reduce(self, symbol: str, position_side: Side, amount: Decimal,
                      client_order_id: str, hedge: bool) -> Order:
         what = f"{self._account}: place reduce-only order {client_order_id} on {symbol}"
+        params = self._dialect.order_params(client_order_id, position_side, hedge, reduce=True,
+                                            stop=False)
         return await self._create(what, symbol, "market", position_side.exit_order_side, amount,
-                                  None, {"reduceOnly": True}, client_order_id, hedge, stop=False)
+                                  None, params, client_order_id, stop=False)
 
     def _precise(self, what: str, convert: Callable[[], str]) -> str:
         """Round with ccxt's precision helpers; an amount or price they refuse is a rejection."""
@@ -99,22 +104,24 @@ class OrderPlacer:
             raise permanent_error(exc, what, order=True) from exc
 
     async def _create(self, what: str, symbol: str, order_type: str, side: OrderSide,
-                      amount: Decimal, price: Decimal | None, extra: dict[str, Any],
-                      client_order_id: str, hedge: bool, *, stop: bool) -> Order:
+                      amount: Decimal, price: Decimal | None, params: dict[str, Any],
+                      client_order_id: str, *, stop: bool) -> Order:
         amount_text = self._precise(what, lambda: self._exchange.amount_to_precision(
             symbol, str(amount)))
         price_text = None if price is None else self._precise(
             what, lambda: self._exchange.price_to_precision(symbol, str(price)))
-        params = {**extra, "clientOrderId": client_order_id}
-        if hedge:
-            # ccxt turns this into Binance's positionSide and drops reduceOnly, which Binance
-            # refuses alongside a position side.
-            params["hedged"] = True
 
         async def create() -> Order:
             raw = await self._exchange.create_order(symbol, order_type, side.value, amount_text,
                                                     price_text, dict(params))
-            return normalize_order(raw, self._exchange.id, is_stop=stop)
+            if self._dialect.create_echoes_order:
+                return self._dialect.order(raw, self._exchange.id, is_stop=stop)
+            # Bybit and OKX answer with the ids only: the order itself is read back.
+            placed = await self._lookup(symbol, str(raw.get("id") or "") or None,
+                                        None if raw.get("id") else client_order_id, stop)
+            if placed is None:
+                raise TransientExchangeError(f"{what}: accepted, but not found by its id")
+            return placed
 
         last: BaseException | None = None
         for attempt in range(self._retry.attempts):
