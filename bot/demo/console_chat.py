@@ -365,6 +365,7 @@ _METHODS: dict[str, _Handler] = {
     "getMe": ConsoleChat._get_me,
     "deleteWebhook": ConsoleChat._ok,
     "setMyCommands": ConsoleChat._ok,
+    "deleteMyCommands": ConsoleChat._ok,
     "sendChatAction": ConsoleChat._ok,
     "close": ConsoleChat._ok,
     "getUpdates": ConsoleChat._get_updates,
