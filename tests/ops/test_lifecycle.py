@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import socket
 from pathlib import Path
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from positionbot.bot.cli import main
+from positionbot.bot.lifecycle import SystemdNotifier
 from positionbot.fakes.botapi_server import FakeBotApi
 from tests.ops.conftest import CHAT, Launcher, NotifySocket
 
@@ -85,3 +88,22 @@ def test_a_configuration_error_exits_with_2(tmp_path: Path) -> None:
     bad.write_text('[tracker]\ninterval_seconds = "soon"\n')
     assert main(["run", "-c", str(bad)]) == 2
     assert main(["check-config", "-c", str(bad)]) == 2
+
+
+def test_sd_notify_reaches_an_abstract_socket_and_is_silent_without_one() -> None:
+    name = f"positionbot-test-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind("\0" + name)
+        listener.settimeout(5)
+        notifier = SystemdNotifier("@" + name)
+        try:
+            assert notifier.ready() and notifier.watchdog() and notifier.stopping("SIGTERM received")
+            states = [listener.recv(256).decode() for _ in range(3)]
+        finally:
+            notifier.close()
+    assert states == ["READY=1\nSTATUS=tracking", "WATCHDOG=1",
+                      "STOPPING=1\nSTATUS=stopping: SIGTERM received"]
+    assert SystemdNotifier("").ready() is False  # not under systemd: nothing sent, no error
+    gone = SystemdNotifier("@positionbot-nobody-listens")
+    assert gone.watchdog() is False  # the manager went away: logged once, never raised
+    gone.close()
