@@ -84,6 +84,7 @@ async def _session(speed: float, path: Path, out: TextIO, stdin: TextIO | None) 
                           watchdog_after=120.0, notify_interval=max(0.05, 0.2 / speed)),
             delivery=DeliveryPolicy(chat_interval=0.3 / speed, send_timeout=10.0),
         )
+        chat.files_dir = path.parent  # the chart goes next to the database (a temporary one)
         interactive = chat.attach_keyboard(stdin) if stdin is not None else False
         session = DemoSession(chat, exchange, runtime.tracker, runtime.store, ACCOUNT, speed,
                               interactive)

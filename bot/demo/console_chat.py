@@ -16,10 +16,12 @@ import contextlib
 import itertools
 import logging
 import sys
+import tempfile
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from aiohttp import web
@@ -41,6 +43,7 @@ from positionbot.bot.demo.console_wire import (
     int_param,
     markup_param,
     read_params,
+    save_upload,
     str_param,
 )
 
@@ -96,6 +99,7 @@ class ConsoleChat:
         self._runner: web.AppRunner | None = None
         self._stdin: TextIO | None = None
         self.base_url = ""
+        self.files_dir = Path(tempfile.gettempdir()) / "positionbot-demo"  # photos, documents
         self.output_closed = False  # the reader went away (a closed pipe): stop the show
         self.quit_requested = asyncio.Event()
         self.input_closed = asyncio.Event()
@@ -347,6 +351,21 @@ class ConsoleChat:
         self._show(message, [f"✏️ new buttons on message #{message.message_id}"])
         return self._api_message(message)
 
+    async def _send_file(self, params: dict[str, Any], field: str) -> dict[str, Any]:
+        """A photo or document: saved under ``files_dir``; the chat shows its caption and path."""
+        self._check_chat(params)
+        path = save_upload(params, field, self.files_dir)
+        if path is None:
+            raise ApiError(400, f"Bad Request: there is no {field} in the request")
+        icon = "🖼" if field == "photo" else "📎"
+        caption = str(params.get("caption") or "")
+        html = f"{caption}\n{icon} {escape(str(path))}" if caption else f"{icon} {escape(str(path))}"
+        message = _Message(next(self._message_ids), html, "HTML", markup_param(params),
+                           int(time.time()))
+        self._messages[message.message_id] = message
+        self._show(message, [])
+        return self._api_message(message)
+
     async def _answer_callback_query(self, params: dict[str, Any]) -> bool:
         query_id = str(params.get("callback_query_id") or "")
         if query_id in self._answered:
@@ -373,4 +392,6 @@ _METHODS: dict[str, _Handler] = {
     "editMessageText": ConsoleChat._edit_message_text,
     "editMessageReplyMarkup": ConsoleChat._edit_message_reply_markup,
     "answerCallbackQuery": ConsoleChat._answer_callback_query,
+    "sendPhoto": lambda chat, params: chat._send_file(params, "photo"),
+    "sendDocument": lambda chat, params: chat._send_file(params, "document"),
 }

@@ -7,6 +7,7 @@ errors go back in Telegram's shape so PTB raises the same exceptions it would ag
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -35,7 +36,25 @@ async def read_params(request: web.Request) -> dict[str, Any]:
     if request.can_read_body:
         form = await request.post()
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        params[FILES] = {k: (v.filename, v.file.read()) for k, v in form.items()
+                         if isinstance(v, web.FileField)}
     return params
+
+
+FILES = "__files__"
+"""Where ``read_params`` puts uploaded files (``sendPhoto``, ``sendDocument``): name -> (file
+name, bytes)."""
+
+
+def save_upload(params: dict[str, Any], field: str, directory: Path) -> Path | None:
+    """Write an uploaded file into ``directory`` (the demo shows its path); None when absent."""
+    upload = params.get(FILES, {}).get(field)
+    if upload is None:
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / Path(upload[0] or field).name
+    path.write_bytes(upload[1])
+    return path
 
 
 def int_param(params: dict[str, Any], key: str, default: int | None = None) -> int:

@@ -137,6 +137,14 @@ async def play(s: DemoSession) -> None:
     await s.type("/status")
     await s.pause(READ - 1)
 
+    await s.say("How did the session go? /pnl sums it up — price, fees and funding — and "
+                "📈 Chart draws it.")
+    await s.type("/pnl")
+    shown = s.chat.shown
+    await s.press("Chart")
+    await s.until(lambda: s.chat.shown > shown, "the chart")
+    await s.pause(READ)
+
     await s.say("That was the whole loop: every change pushed with exact figures, stop losses "
                 "managed,\nghost entries cleaned up, outages reported once. To run it on your own "
                 "account, see\n\"Going live\" in README.md.")

@@ -10,7 +10,7 @@ import csv
 import io
 from collections.abc import Sequence
 
-from telegram import Update
+from telegram import InputFile, Update
 from telegram.ext import CommandHandler
 
 from positionbot.bot.handlers.common import reply_html
@@ -82,7 +82,7 @@ async def _export(update: Update, context: BotContext) -> None:
     start = (period.start or rows[0][1].at).astimezone(services.telegram.zone).date()
     end = period.end.astimezone(services.telegram.zone).date()
     name = f"positionbot-{start.isoformat()}-{end.isoformat()}.csv"
-    await message.reply_document(export_csv(rows), filename=name, do_quote=False,
+    await message.reply_document(InputFile(export_csv(rows), filename=name), do_quote=False,
                                  caption=f"🗂 {len(rows)} events · {esc(period.label)}")
 
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, CommandHandler
@@ -21,7 +21,7 @@ from positionbot.bot.handlers.common import pressed_message, reply_html
 from positionbot.bot.handlers.context import App, BotContext
 from positionbot.bot.handlers.services import Services
 from positionbot.bot.render.chart import ChartData, render_chart
-from positionbot.bot.render.format import esc, settle_of
+from positionbot.bot.render.format import esc, fmt_money, settle_of
 from positionbot.bot.render.pnl import (
     by_currency,
     render_balances,
@@ -148,10 +148,12 @@ async def send_chart(services: Services, message: Message, request: Request) -> 
         await reply_html(message, "📈 Nothing realized in this period: no chart to draw.")
         return
     png, data = drawn
-    total = data.cumulative[-1]
+    days = len(data.days)
     caption = (f"📈 Net P&amp;L {esc(data.title.removeprefix('P&L · '))}: "
-               f"<b>{total:+,.2f} {esc(data.currency)}</b> over {len(data.days)} days")
-    await message.reply_photo(png, caption=caption, parse_mode=ParseMode.HTML, do_quote=False)
+               f"<b>{fmt_money(data.cumulative[-1], data.currency)}</b>"
+               f" over {days} day{'s' if days != 1 else ''}")
+    await message.reply_photo(InputFile(png, filename="pnl-chart.png"), caption=caption,
+                              parse_mode=ParseMode.HTML, do_quote=False)
 
 
 async def _pnl(update: Update, context: BotContext) -> None:

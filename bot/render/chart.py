@@ -21,6 +21,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from positionbot.bot.render.format import fmt_money
+
 WIDTH_PX, HEIGHT_PX = 1200, 750
 _DPI = 120
 _UP, _DOWN, _LINE, _INK, _GRID = "#1f9d55", "#d64545", "#2563eb", "#1f2933", "#d5dbe1"
@@ -69,8 +71,7 @@ def render_chart(data: ChartData) -> bytes:
     bottom.set_xticklabels([labels[int(t)] for t in bottom.get_xticks()])
     bottom.set_xlabel("Day (your time zone)", fontsize=14, color=_INK)
     total = data.cumulative[-1] if data.cumulative else Decimal(0)
-    sign = "+" if total > 0 else ""
-    fig.suptitle(f"{data.title} · net {sign}{total:,.2f} {data.currency}", fontsize=17,
+    fig.suptitle(f"{data.title} · net {fmt_money(total, data.currency)}", fontsize=17,
                  color=_INK, fontweight="bold")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     out = io.BytesIO()

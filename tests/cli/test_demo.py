@@ -71,6 +71,8 @@ def test_demo_plays_to_the_end_and_shows_every_push_it_promises(tmp_path: Path) 
     assert "🧑 you: /sync\n" in out and "No changes." in out
     assert "📜 History · last 5" in out
     assert "ℹ️ Status · positionbot" in out
+    assert "🧑 you: /pnl\n" in out and "📊 P&L · today" in out and "win rate 75.00%" in out
+    assert "🧑 you: [5] 📈 Chart\n" in out and "pnl-chart.png" in out  # sent with sendPhoto
     assert out.rstrip().endswith('see\n  "Going live" in README.md.')
     assert "\x1b[" not in out  # no terminal styling in piped output
     assert "Traceback" not in result.stderr and "ERROR" not in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -107,7 +108,8 @@ async def test_chart_is_a_png_sent_with_send_photo_whose_points_are_the_pnl_figu
     s = await today_summary(env)
     assert data.cumulative[-1] == s.net  # everything happened today
     assert data.daily[-1] == s.net and sum(data.daily, D(0)) == s.net
-    assert f"{s.net:+,.2f} USDT" in photo.text
+    shown = re.search(r"Net P&amp;L: <b>([^<]+)</b>", reply.text)
+    assert shown is not None and f"<b>{shown.group(1)}</b>" in photo.text  # the /pnl figure
 
 
 async def test_daily_rows_add_up_and_long_tables_stay_within_telegram_limits(
