@@ -29,6 +29,7 @@ from positionbot.tracker.core.models import (
 )
 from positionbot.tracker.engine.ports import OrderRejectedError
 from positionbot.tracker.exchange.paper import PaperExchange
+from positionbot.tracker.exchange.paper.income import Income, IncomeType
 
 Params = Mapping[str, str]
 WEEK_MS = 7 * 24 * 3600 * 1000
@@ -268,9 +269,10 @@ class BybitVenue:
     # --- executions ----------------------------------------------------------------------------
 
     def executions(self, params: Params) -> dict[str, Any]:
-        """Bybit's window: at most 7 days, the last 7 by default; newest first."""
+        """Trades and funding (``execType``); Bybit's window: at most 7 days, the last 7 by
+        default; newest first."""
         self._category(params)
-        market = self._market(params)
+        market = self._market(params) if params.get("symbol") else None
         start, end = _int(params, "startTime"), _int(params, "endTime")
         if start is not None and end is not None and end - start > WEEK_MS:
             raise wire.error(wire.PARAMS_ERROR, "params error: The time range must be within 7 "
@@ -279,11 +281,26 @@ class BybitVenue:
             end = end if end is not None else wire.now_ms()
             start = end - WEEK_MS
         end = start + WEEK_MS if end is None else end
-        fills = [f for f in self.venue.fills
-                 if f.symbol == market.symbol and start <= _ms(f) <= end]
-        fills.sort(key=lambda f: (_ms(f), int(f.id)), reverse=True)
-        rows = [self._execution(f, market) for f in fills]
-        return wire.envelope({"category": "linear", **self._page(rows, params, "executions")})
+        kind = params.get("execType")
+        rows: list[tuple[int, int, dict[str, Any]]] = []
+        if kind in (None, "", "Trade"):
+            rows += [(_ms(f), int(f.id), self._execution(f, self.venue.markets[f.symbol]))
+                     for f in self.venue.fills if (market is None or f.symbol == market.symbol)
+                     and start <= _ms(f) <= end]
+        if kind in (None, "", "Funding"):
+            rows += [(int(r.at.timestamp() * 1000), int(r.id), self._funding(r))
+                     for r in self.venue.income.rows(type=IncomeType.FUNDING_FEE)
+                     if (market is None or r.symbol == market.symbol)
+                     and start <= int(r.at.timestamp() * 1000) <= end]
+        rows.sort(key=lambda row: row[:2], reverse=True)
+        return wire.envelope({"category": "linear", **self._page(
+            [row[2] for row in rows], params, "executions")})
+
+    def _funding(self, row: Income) -> dict[str, Any]:
+        """A funding execution: ``execFee`` positive when paid, as Bybit writes it."""
+        market = self.venue.markets[row.symbol]
+        return wire.funding_json(row.id, wire.market_id(market), -row.amount,
+                                 int(row.at.timestamp() * 1000), self.venue.mark(row.symbol))
 
     def _execution(self, fill: Fill, market: Market) -> dict[str, Any]:
         order_id = self._stop_of_child.get(fill.order_id, fill.order_id)

@@ -162,6 +162,21 @@ def execution_json(fill: Fill, symbol_id: str, order: Order | None, order_id: st
     }
 
 
+def funding_json(row_id: str, symbol_id: str, fee: Decimal, at_ms: int,
+                 mark: Decimal) -> dict[str, Any]:
+    """One funding entry of ``/v5/execution/list`` (``execType=Funding``)."""
+    return {
+        "symbol": symbol_id, "orderId": "", "orderLinkId": "", "side": "Buy" if fee > ZERO
+        else "Sell", "orderPrice": "0", "orderQty": "0", "leavesQty": "0", "createType": "",
+        "orderType": "UNKNOWN", "stopOrderType": "UNKNOWN", "execFee": num(fee),
+        "execId": _uuid(row_id), "execPrice": num(mark), "execQty": "0",
+        "execType": "Funding", "execValue": "0", "execTime": str(at_ms), "feeCurrency": "",
+        "isMaker": False, "feeRate": "0", "tradeIv": "", "markIv": "", "markPrice": num(mark),
+        "indexPrice": "", "underlyingPrice": "", "blockTradeId": "", "closedSize": "0",
+        "seq": int(row_id), "extraFees": "",
+    }
+
+
 def _uuid(venue_id: str) -> str:
     """Bybit's order and execution ids are UUIDs; derived from the venue's number, reversibly."""
     return str(uuid.UUID(int=int(venue_id)))

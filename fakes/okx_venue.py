@@ -30,6 +30,7 @@ from positionbot.tracker.core.models import (
 )
 from positionbot.tracker.engine.ports import OrderRejectedError
 from positionbot.tracker.exchange.paper import PaperExchange
+from positionbot.tracker.exchange.paper.income import IncomeType
 
 Params = Mapping[str, str]
 PAGE = 100
@@ -66,6 +67,8 @@ class OkxVenue:
             ("POST", "/api/v5/trade/cancel-algos"): self.cancel_algo,
             ("GET", "/api/v5/trade/fills-history"): self.fills,
             ("GET", "/api/v5/trade/fills"): self.fills,
+            ("GET", "/api/v5/account/bills-archive"): self.bills,
+            ("GET", "/api/v5/account/bills"): self.bills,
         }
 
     def sync(self) -> None:
@@ -325,6 +328,18 @@ class OkxVenue:
                     begin is not None and stamp < begin) or (end is not None and stamp > end):
                 continue
             rows.append((fill.id, self._fill(fill)))
+        return wire.envelope(self._page(rows, params))
+
+    def bills(self, params: Params) -> dict[str, Any]:
+        """Funding bills (``type=8``), newest first; OKX's ``limit`` is at most 100."""
+        if params.get("type") not in (None, "", "8"):
+            return wire.envelope([])
+        market = self._market(params, required=False)
+        rows = [(r.id, wire.funding_bill(r.id, wire.market_id(self.venue.markets[r.symbol]),
+                                         self.venue.markets[r.symbol].settle, r.amount,
+                                         int(r.at.timestamp() * 1000)))
+                for r in self.venue.income.rows(type=IncomeType.FUNDING_FEE)
+                if market is None or r.symbol == market.symbol]
         return wire.envelope(self._page(rows, params))
 
     def _fill(self, fill: Fill) -> dict[str, Any]:

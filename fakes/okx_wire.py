@@ -177,6 +177,20 @@ def fill_json(fill: Fill, inst_id: str, client_id: str, bill_id: int, pnl: Decim
     }
 
 
+def funding_bill(bill_id: str, inst_id: str, ccy: str, amount: Decimal,
+                 at_ms: int) -> dict[str, Any]:
+    """One ``/account/bills-archive`` funding bill (``type`` 8; 173 paid, 174 received)."""
+    return {
+        "bal": "0", "balChg": num(amount), "billId": bill_id, "ccy": ccy, "clOrdId": "",
+        "execType": "", "fee": "0", "fillFwdPx": "", "fillIdxPx": "", "fillMarkPx": "",
+        "fillMarkVol": "", "fillPxUsd": "", "fillPxVol": "", "fillTime": str(at_ms),
+        "from": "", "instId": inst_id, "instType": "SWAP", "interest": "0",
+        "mgnMode": "cross", "notes": "", "ordId": "", "pnl": num(amount), "posBal": "0",
+        "posBalChg": "0", "px": "", "subType": "174" if amount > ZERO else "173", "sz": "0",
+        "tag": "", "to": "", "tradeId": "", "ts": str(at_ms), "type": "8",
+    }
+
+
 def _ms(item: Order | Fill) -> int:
     stamp = item.timestamp
     return 0 if stamp is None else int(stamp.timestamp() * 1000)

@@ -92,3 +92,19 @@ async def test_more_fills_than_a_page_are_all_read(kit: Kit, gateway: CcxtGatewa
 
     assert len(fills) == 230 and len({f.id for f in fills}) == 230
     assert [f.side for f in fills] == [BUY if i % 2 == 0 else SELL for i in range(230)]
+
+
+async def test_funding_payments_are_exact_and_signed_as_received(
+        kit: Kit, gateway: CcxtGateway, venue: PaperExchange) -> None:
+    """Bybit writes a paid funding as a positive ``execFee``; OKX as a negative ``balChg``."""
+    since = _since()
+    venue.manual_order(BTC, BUY, kit.qty("0.010"))
+    venue.manual_order(ETH, SELL, kit.qty("0.100", ETH))
+    paid = venue.apply_funding(BTC, D("0.0001"))
+    received = venue.apply_funding(ETH, D("0.0003"))
+
+    payments = await gateway.fetch_funding(since)
+
+    assert sorted((p.symbol, p.amount) for p in payments) == sorted(
+        (row.symbol, row.amount) for row in paid + received)
+    assert {p.symbol: p.amount < 0 for p in payments} == {BTC: True, ETH: False}

@@ -22,7 +22,9 @@ The differences (each pinned by a test in ``tests/exchange/contract``):
 - figures: taken from each exchange's own strings in ``info`` (ccxt's unified ones are floats);
 - client ids: OKX takes only letters and digits (``pb-42-sl-...`` travels as ``pbX42XslX...``);
 - errors: Bybit's ``10016`` ("system error, try again") is a plain ``ExchangeError`` in ccxt
-  but transient.
+  but transient;
+- funding: Bybit's ``execFee`` is positive when paid (ccxt keeps that sign), OKX's ``balChg``
+  is signed; both answer at most 100 rows a request.
 """
 
 from __future__ import annotations
@@ -131,6 +133,12 @@ class Dialect:
     def client_id_out(self, client_id: str) -> str:
         return client_id
 
+    funding_page: int | None = None  # rows per funding-history request, where it is capped
+
+    def funding_amount(self, raw: Raw) -> Decimal | None:
+        """A funding payment, received positive, from the exchange's own string."""
+        return None
+
 
 class Binance(Dialect):
     """Stops in the Algo service (``trigger``), triggered on the mark when told so."""
@@ -201,6 +209,13 @@ class Bybit(Dialect):
                 return rows
             start = end + 1
         raise TransientExchangeError(f"bybit: more than {MAX_PAGES} windows of fills")
+
+    funding_page = 100
+
+    def funding_amount(self, raw: Raw) -> Decimal | None:
+        """``execFee`` of a funding execution is positive when paid (ccxt keeps that sign)."""
+        fee = _info(raw).get("execFee")
+        return None if fee in (None, "") else -to_decimal(fee, "funding fee")
 
     async def hedged_when_flat(self, exchange: Any, markets: Mapping[str, Market]) -> bool | None:
         """A listing by symbol shows every leg, even empty ones, with its ``positionIdx``."""
@@ -302,6 +317,12 @@ class Okx(Dialect):
                 return rows
             params["after"] = min(int(_info(r)["billId"]) for r in page)
         raise TransientExchangeError(f"okx: more than {MAX_PAGES} pages of fills")
+
+    funding_page = 100
+
+    def funding_amount(self, raw: Raw) -> Decimal | None:
+        change = _info(raw).get("balChg")
+        return None if change in (None, "") else to_decimal(change, "funding bill")
 
     def client_id_out(self, client_id: str) -> str:
         """OKX ids are letters and digits only: the bot's dashes travel as ``X``."""

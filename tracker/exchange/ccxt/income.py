@@ -14,6 +14,7 @@ from typing import Any
 
 from positionbot.tracker.core.funding import FundingPayment
 from positionbot.tracker.core.models import Balance
+from positionbot.tracker.exchange.ccxt.dialects import dialect_for
 from positionbot.tracker.exchange.ccxt.normalize import (
     Malformed,
     _pick,
@@ -36,7 +37,9 @@ def _ms(moment: datetime) -> int:
 def normalize_funding(raw: Mapping[str, Any], exchange_id: str) -> FundingPayment:
     what = "funding payment"
     binance = is_binance(exchange_id)
-    amount = to_decimal(_pick(raw, "income", "amount", binance), what)
+    exact = dialect_for(exchange_id).funding_amount(raw)  # Bybit's and OKX's own strings
+    amount = exact if exact is not None else to_decimal(_pick(raw, "income", "amount", binance),
+                                                        what)
     symbol = _text(raw, "symbol", what)
     return FundingPayment(_text(raw, "id", what), symbol, amount,
                           _timestamp(raw.get("timestamp"), what))
@@ -48,7 +51,7 @@ async def fetch_funding(exchange: Any, call: Call, exchange_id: str,
     ``FUNDING_PAGE`` rows; the caller's cursor picks up the rest on its next poll, and keeps
     ``since`` within the week Binance answers for."""
     page = await call("fetch funding history", lambda: exchange.fetch_funding_history(
-        None, _ms(since), FUNDING_PAGE))
+        None, _ms(since), dialect_for(exchange_id).funding_page or FUNDING_PAGE))
     if not isinstance(page, list):
         raise Malformed(f"funding history: expected a list, got {type(page).__name__}")
     payments = [normalize_funding(raw, exchange_id) for raw in page]
