@@ -168,7 +168,7 @@ async def register_command_menu(bot: Bot, telegram: TelegramConfig) -> None:
 
 async def stop(application: App) -> None:
     """Stop polling and jobs (a running cycle finishes), flush the outbox once, shut down."""
-    scheduler_of(application).stop()
+    await scheduler_of(application).stop()
     await scheduler_of(application).stop_streams()
     link = _telegram_links.pop(id(application), None)
     if link is not None and not link.done():

@@ -1,8 +1,13 @@
-"""Jobs on PTB's JobQueue (APScheduler): a cycle per account, the notifier, and a watchdog.
+"""A cycle job per account on PTB's JobQueue (APScheduler), and two loops of our own: the
+notifier and a watchdog.
 
-Each job runs with ``max_instances=1`` and ``coalesce``: a slow cycle delays the next one
+Each cycle job runs with ``max_instances=1`` and ``coalesce``: a slow cycle delays the next one
 rather than stacking copies. The watchdog notices a cycle job that stopped completing cycles
 (removed, paused, hung past its timeout) and restarts it, pushing a WATCHDOG alert.
+
+APScheduler times its jobs by the wall clock, so a clock stepped back an hour would hold every
+job for an hour. The notifier and the watchdog therefore sleep on the monotonic clock, and the
+watchdog, seeing the wall clock jump against it, moves every cycle job's next run to now.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +31,7 @@ from positionbot.tracker.engine.runner import SimplePositionTracker
 
 log = logging.getLogger(__name__)
 
+CLOCK_STEP_S = 5.0  # wall and monotonic clocks disagreeing by more than this is a step
 _JOB_KWARGS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 Context = CallbackContext[Any, Any, Any, Any]
 
@@ -63,10 +69,14 @@ class Scheduler:
         self._store = store
         self._notifier = notifier
         self.timing = timing
-        self._clock = clock
+        self.wall_clock = clock  # the time of day; a step in it is noticed
         self._jobs: dict[str, Job[Any]] = {}
         self._running: dict[str, _Running] = {}
         self._progress: dict[str, float] = {}  # account -> monotonic time of last completion
+        self._polled: dict[str, float] = {}  # account -> monotonic time of its last real cycle
+        self._loops: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._wall_mark: tuple[float, float] | None = None  # (monotonic, wall) at last tick
         self.restarts = 0
 
     def start(self) -> None:
@@ -74,16 +84,39 @@ class Scheduler:
             self._schedule_cycle(account)
         for follower in self._tracker.streams.values():
             follower.start()
-        self._queue.run_repeating(self._drain_job, self.timing.notify_interval, name="notifier",
-                                  job_kwargs=_now_kwargs())
+        self._stopping.clear()
         check = max(min(self.timing.interval, self.timing.watchdog_after / 4), 0.05)
-        self._queue.run_repeating(self._watchdog_job, check, first=check, name="watchdog",
-                                  job_kwargs=_JOB_KWARGS)
+        self._loops = [
+            asyncio.create_task(self._every(0.0, self.timing.notify_interval, self._drain),
+                                name="notifier"),
+            asyncio.create_task(self._every(check, check, self._watchdog), name="watchdog"),
+        ]
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """Remove the cycle jobs and end the loops (a drain in progress finishes first)."""
         for job in self._queue.jobs():
             job.schedule_removal()
         self._jobs.clear()
+        self._stopping.set()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._loops = []
+
+    async def _every(self, first: float, period: float,
+                     step: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``step`` every ``period`` seconds of the monotonic clock until ``stop``."""
+        delay = first
+        while True:
+            try:
+                await asyncio.wait_for(self._stopping.wait(), delay)
+                return
+            except TimeoutError:
+                pass
+            started = time.monotonic()
+            try:
+                await step()
+            except Exception:  # the loop must outlive any one failure
+                log.exception("%s failed", getattr(step, "__name__", "scheduled step"))
+            delay = max(period - (time.monotonic() - started), 0.0)
 
     async def stop_streams(self) -> None:
         """Stop following the user-data streams (before the gateways close)."""
@@ -96,9 +129,10 @@ class Scheduler:
         follower = self._tracker.streams.get(account)
         every = follower.poll_interval if follower is not None else None
         last = self._tracker.book.last_report(account)
-        if every is None or last is None or not last.ok:
+        polled = self._polled.get(account)
+        if every is None or last is None or not last.ok or polled is None:
             return False
-        return (self._clock() - last.started_at).total_seconds() < every - self.timing.interval / 2
+        return time.monotonic() - polled < every - self.timing.interval / 2
 
     def cycle_job(self, account: str) -> Job[Any]:
         return self._jobs[account]
@@ -117,6 +151,7 @@ class Scheduler:
             return
         task = asyncio.ensure_future(self._tracker.run_cycle(account))
         self._running[account] = _Running(task, time.monotonic())
+        self._polled[account] = time.monotonic()
         try:
             await task  # the runner applies the cycle time limit itself
         except asyncio.CancelledError:
@@ -130,14 +165,30 @@ class Scheduler:
                 del self._running[account]
         self._progress[account] = time.monotonic()
 
-    async def _drain_job(self, _: Context) -> None:
+    async def _drain(self) -> None:
         try:
             await self._notifier.drain()
         except Exception:  # the outbox keeps everything; the next drain tries again
             log.exception("notifier drain failed")
 
-    async def _watchdog_job(self, _: Context) -> None:
+    def _follow_clock_steps(self, now: float) -> None:
+        """A wall clock stepped against the monotonic one leaves APScheduler's next runs in the
+        wrong place (an hour back: an hour without cycles): run every cycle job now."""
+        wall = self.wall_clock().timestamp()
+        mark, self._wall_mark = self._wall_mark, (now, wall)
+        if mark is None:
+            return
+        step = (wall - mark[1]) - (now - mark[0])
+        if abs(step) < CLOCK_STEP_S:
+            return
+        log.warning("the wall clock stepped by %+.0fs; cycle jobs rescheduled to run now", step)
+        for job in self._jobs.values():
+            if self._queue.scheduler.get_job(job.job.id) is not None:
+                job.job.modify(next_run_time=datetime.now(UTC))
+
+    async def _watchdog(self) -> None:
         now = time.monotonic()
+        self._follow_clock_steps(now)
         for account in self._tracker.accounts:
             running = self._running.get(account)
             if running is not None and not running.task.done():
@@ -163,7 +214,7 @@ class Scheduler:
         self._running.pop(account, None)
         self._schedule_cycle(account)
         self.restarts += 1
-        now = self._clock()
+        now = self.wall_clock()
         notice = Notice(NoticeKind.WATCHDOG.value, account, f"watchdog/{account}/{now.isoformat()}",
                         {"job": name, "detail": detail})
         try:

@@ -11,14 +11,22 @@ from pathlib import Path
 import pytest
 from telegram import Bot
 
-from positionbot.bot.app import stop
+from positionbot.bot.app import scheduler_of, stop
 from positionbot.bot.notifier import DeliveryPolicy, Notifier, notice_recipients
+from positionbot.bot.scheduler import Timing
 from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store
 from positionbot.tracker.clock import utc_now
-from positionbot.tracker.core.models import Notice, NoticeKind
+from positionbot.tracker.core.models import Notice, NoticeKind, Side
 from positionbot.tracker.core.records import WriteBatch
-from tests.telegram.conftest import BotEnv, make_env, telegram_config
+from tests.telegram.conftest import (
+    BTC,
+    PUSH_CHAT,
+    BotEnv,
+    make_env,
+    open_position,
+    telegram_config,
+)
 
 GROUP, SUPERGROUP = -4001, -1004001
 POLICY = DeliveryPolicy(chat_interval=0.0, backoff_base=0.05, backoff_cap=0.2, send_timeout=5.0)
@@ -110,3 +118,31 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_pushes_and_commands(
     # commands from the new id are accepted
     reply = await group_env.command("/help", chat=SUPERGROUP)
     assert "PositionBot" in reply.text
+
+
+@pytest.fixture
+async def ticking(api: FakeBotApi, store: Store) -> AsyncIterator[BotEnv]:
+    env = await make_env(api, store, timing=Timing(interval=0.2, cycle_timeout=5,
+                                                   watchdog_after=4000, notify_interval=0.05))
+    yield env
+    await stop(env.app)
+
+
+async def test_cycles_and_pushes_carry_on_when_the_wall_clock_steps_back(
+    ticking: BotEnv, caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler = scheduler_of(ticking.app)
+    wall = SteppedClock()
+    scheduler.wall_clock = wall
+    await asyncio.sleep(0.3)  # the watchdog notes where the clocks stand
+    # What a step back does to APScheduler: the next run is an hour away on its wall clock.
+    job = scheduler.cycle_job("main").job
+    job.modify(next_run_time=job.next_run_time + timedelta(hours=1))
+    wall.offset = -timedelta(hours=1)
+    done = ticking.tracker.cycles_completed
+    await ticking.api.wait_for(lambda: ticking.tracker.cycles_completed >= done + 3, within=5)
+    assert "the wall clock stepped by -3600s" in caplog.text
+    open_position(ticking.exchange, BTC, Side.LONG, "0.01", "60000")
+    await ticking.api.wait_for(
+        lambda: any("Opened" in m.text for m in ticking.api.messages(PUSH_CHAT)), within=5)
+    assert scheduler.restarts == 0  # no watchdog alert: a clock step is not a stall
