@@ -29,7 +29,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 
 from positionbot.bot.config import NotifyMode, TelegramConfig
 from positionbot.bot.markets_cache import MarketsCache
-from positionbot.bot.preferences import ChatPreferences
+from positionbot.bot.preferences import KINDS, QUIET_KEY, ChatPreferences
 from positionbot.bot.render.format import Chunk
 from positionbot.bot.render.keyboards import info_keyboard
 from positionbot.bot.render.notices import NoticeView, render_digest, render_notice
@@ -283,10 +283,21 @@ class Notifier:
         """Telegram is reachable again: chats backing off from the outage are due at once."""
         self._held.clear()
 
+    async def _carry_settings(self, old_chat: int, new_chat: int) -> None:
+        """The chat's /settings choices (stored) hold for its new id too."""
+        prefs = self.preferences
+        for kind in KINDS:
+            if prefs.is_overridden(old_chat, kind) and not prefs.is_overridden(new_chat, kind):
+                await prefs.set_mode(new_chat, kind, prefs.mode_for(old_chat, kind))
+        if prefs.is_overridden(old_chat, QUIET_KEY) and not prefs.is_overridden(new_chat,
+                                                                                QUIET_KEY):
+            await prefs.set_quiet_below(new_chat, prefs.quiet_below(old_chat))
+
     async def _follow_migration(self, old_chat: int, new_chat: int) -> None:
         """The group is a supergroup now: its settings and waiting pushes move to the new id
         (they go out with the next drain); the operator is told to update the config."""
         self._telegram.migrate_chat(old_chat, new_chat)
+        await self._carry_settings(old_chat, new_chat)
         moved = await self._store.move_chat_pushes(old_chat, new_chat)
         log.error("chat %d was upgraded to supergroup %d: %d waiting push(es) moved there and its "
                   "settings follow it for this run. Replace %d with %d in the [telegram] config "

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from telegram import Bot
 
-from positionbot.bot.app import scheduler_of, stop
+from positionbot.bot.app import notifier_of, scheduler_of, stop
+from positionbot.bot.config import NotifyMode
 from positionbot.bot.notifier import DeliveryPolicy, Notifier, notice_recipients
 from positionbot.bot.scheduler import Timing
 from positionbot.fakes.botapi_server import FakeBotApi
@@ -95,6 +96,10 @@ async def test_a_clock_stepped_forward_does_not_release_a_back_off_early(
     assert len(api.calls_of("sendMessage")) == 1
 
 
+def watchdogs(api: FakeBotApi, chat: int) -> list[str]:
+    return [m.text for m in api.messages(chat) if "Watchdog" in m.text]
+
+
 @pytest.fixture
 async def group_env(api: FakeBotApi, store: Store) -> AsyncIterator[BotEnv]:
     telegram = telegram_config(allowed_chats=[GROUP], notify_chats=[GROUP],
@@ -108,13 +113,18 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_pushes_and_commands(
     group_env: BotEnv, caplog: pytest.LogCaptureFixture,
 ) -> None:
     api, store = group_env.api, group_env.store
+    preferences = notifier_of(group_env.app).preferences
+    await preferences.set_mode(GROUP, "watchdog", NotifyMode.SILENT)  # chosen with /settings
     api.upgrade_to_supergroup(GROUP, SUPERGROUP)
     await push(store, "first")
-    await api.wait_for(lambda: len(api.messages(SUPERGROUP)) == 1)
     await push(store, "second")
-    await api.wait_for(lambda: len(api.messages(SUPERGROUP)) == 2)
-    assert ["cycle:first" in m.text for m in api.messages(SUPERGROUP)] == [True, False]
+    await api.wait_for(lambda: len(watchdogs(api, SUPERGROUP)) == 2)
+    assert ["cycle:first" in text for text in watchdogs(api, SUPERGROUP)] == [True, False]
     assert f"Replace {GROUP} with {SUPERGROUP}" in caplog.text
+    assert preferences.mode_for(SUPERGROUP, "watchdog") is NotifyMode.SILENT
+    assert preferences.quiet_below(SUPERGROUP) == 5
+    sends = [c for c in api.calls_of("sendMessage") if c["chat_id"] == str(SUPERGROUP)]
+    assert sends and all(c.get("disable_notification") is True for c in sends)
     # commands from the new id are accepted
     reply = await group_env.command("/help", chat=SUPERGROUP)
     assert "PositionBot" in reply.text
