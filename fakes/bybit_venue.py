@@ -63,6 +63,7 @@ class BybitVenue:
             ("POST", "/v5/order/create"): self.create,
             ("POST", "/v5/order/cancel"): self.cancel,
             ("GET", "/v5/execution/list"): self.executions,
+            ("GET", "/v5/account/wallet-balance"): self.wallet,
         }
 
     # --- bookkeeping -------------------------------------------------------------------------
@@ -265,6 +266,14 @@ class BybitVenue:
         self.venue.cancel_order(order.symbol, order.id, stop=order.is_stop)
         return wire.envelope({"orderId": wire._uuid(order.id),
                               "orderLinkId": order.client_order_id or ""})
+
+    def wallet(self, params: Params) -> dict[str, Any]:
+        """The unified account's USDT: ``walletBalance`` is the wallet, ``equity`` adds the
+        unrealized P&L (what the stream calls the balance)."""
+        if params.get("accountType") != "UNIFIED":
+            raise wire.error(wire.PARAMS_ERROR, "accountType only support UNIFIED")
+        balance = self.venue.balance()
+        return wire.envelope({"list": [wire.wallet_json(balance)]})
 
     # --- executions ----------------------------------------------------------------------------
 

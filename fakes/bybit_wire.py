@@ -13,7 +13,17 @@ from decimal import Decimal
 from typing import Any
 
 from positionbot.fakes.wire_server import WireError, num
-from positionbot.tracker.core.models import ZERO, Fill, Market, Order, OrderSide, OrderStatus, Position, Side
+from positionbot.tracker.core.models import (
+    ZERO,
+    Balance,
+    Fill,
+    Market,
+    Order,
+    OrderSide,
+    OrderStatus,
+    Position,
+    Side,
+)
 
 LINEAR_SETTLE_COINS = ("USDT", "USDC")
 # Bybit's codes (docs: v5/error); ccxt 4.5.90 maps them as noted.
@@ -174,6 +184,29 @@ def funding_json(row_id: str, symbol_id: str, fee: Decimal, at_ms: int,
         "isMaker": False, "feeRate": "0", "tradeIv": "", "markIv": "", "markPrice": num(mark),
         "indexPrice": "", "underlyingPrice": "", "blockTradeId": "", "closedSize": "0",
         "seq": int(row_id), "extraFees": "",
+    }
+
+
+def wallet_json(balance: Balance) -> dict[str, Any]:
+    """One ``/v5/account/wallet-balance`` account (UNIFIED) holding the venue's USDT."""
+    upnl = balance.unrealized_pnl or ZERO
+    equity = balance.wallet + upnl
+    margin = balance.margin_used or ZERO
+    return {
+        "accountType": "UNIFIED", "accountIMRate": "0", "accountMMRate": "0",
+        "totalEquity": num(equity), "totalWalletBalance": num(balance.wallet),
+        "totalMarginBalance": num(equity), "totalAvailableBalance": num(balance.available or ZERO),
+        "totalPerpUPL": num(upnl), "totalInitialMargin": num(margin),
+        "totalMaintenanceMargin": "0", "accountLTV": "0",
+        "coin": [{
+            "coin": balance.currency, "equity": num(equity), "usdValue": num(equity),
+            "walletBalance": num(balance.wallet), "locked": "0", "spotHedgingQty": "0",
+            "borrowAmount": "", "accruedInterest": "", "totalOrderIM": "0",
+            "totalPositionIM": num(margin), "totalPositionMM": "0",
+            "unrealisedPnl": num(upnl), "cumRealisedPnl": "0", "bonus": "0",
+            "marginCollateral": True, "collateralSwitch": True,
+            "availableToWithdraw": "", "availableToBorrow": "",
+        }],
     }
 
 

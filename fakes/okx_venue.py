@@ -68,6 +68,8 @@ class OkxVenue:
             ("GET", "/api/v5/trade/fills-history"): self.fills,
             ("GET", "/api/v5/trade/fills"): self.fills,
             ("GET", "/api/v5/account/bills-archive"): self.bills,
+            ("GET", "/api/v5/account/balance"): lambda _p: wire.envelope(
+                [wire.balance_json(self.venue.balance())]),
             ("GET", "/api/v5/account/bills"): self.bills,
         }
 

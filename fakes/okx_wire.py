@@ -13,7 +13,17 @@ from decimal import Decimal
 from typing import Any
 
 from positionbot.fakes.wire_server import WireError, num
-from positionbot.tracker.core.models import ZERO, Fill, Market, Order, OrderSide, OrderStatus, Position, Side
+from positionbot.tracker.core.models import (
+    ZERO,
+    Balance,
+    Fill,
+    Market,
+    Order,
+    OrderSide,
+    OrderStatus,
+    Position,
+    Side,
+)
 
 # OKX's codes (docs-v5: error codes); ccxt 4.5.90 maps them as noted.
 PARAM_ERROR = 51000  # BadRequest
@@ -188,6 +198,24 @@ def funding_bill(bill_id: str, inst_id: str, ccy: str, amount: Decimal,
         "mgnMode": "cross", "notes": "", "ordId": "", "pnl": num(amount), "posBal": "0",
         "posBalChg": "0", "px": "", "subType": "174" if amount > ZERO else "173", "sz": "0",
         "tag": "", "to": "", "tradeId": "", "ts": str(at_ms), "type": "8",
+    }
+
+
+def balance_json(balance: Balance) -> dict[str, Any]:
+    """``/account/balance``: ``cashBal`` is the wallet, ``eq`` adds the unrealized P&L."""
+    upnl = balance.unrealized_pnl or ZERO
+    return {
+        "adjEq": "", "borrowFroz": "", "imr": num(balance.margin_used or ZERO), "isoEq": "0",
+        "mgnRatio": "", "mmr": "0", "notionalUsd": "", "ordFroz": "0",
+        "totalEq": num(balance.wallet + upnl), "uTime": str(now_ms()), "upl": num(upnl),
+        "details": [{
+            "ccy": balance.currency, "eq": num(balance.wallet + upnl),
+            "cashBal": num(balance.wallet), "availBal": num(balance.available or ZERO),
+            "availEq": num(balance.available or ZERO), "frozenBal": num(balance.margin_used or ZERO),
+            "ordFrozen": "0", "upl": num(upnl), "imr": num(balance.margin_used or ZERO),
+            "isoEq": "0", "mgnRatio": "", "notionalLever": "", "uTime": str(now_ms()),
+            "eqUsd": num(balance.wallet + upnl), "disEq": num(balance.wallet + upnl),
+        }],
     }
 
 

@@ -15,7 +15,6 @@ from positionbot.fakes import binance_server, bybit_server, bybit_wire, okx_serv
 from positionbot.fakes.binance_faults import Fault
 from positionbot.fakes.bybit_server import BybitFaults, BybitServer, bybit_markets
 from positionbot.fakes.okx_server import OkxFaults, OkxServer, okx_markets
-from positionbot.fakes.wire_server import WireServer
 from positionbot.tracker.core.models import Market
 from positionbot.tracker.exchange.paper import PaperExchange, default_markets
 
@@ -25,7 +24,7 @@ ETH = "ETH/USDT:USDT"
 BTC_USDC = "BTC/USDC:USDC"
 MARKS = {BTC: D("50000"), ETH: D("3000"), BTC_USDC: D("50010")}
 
-Server = binance_server.BinanceServer | WireServer
+Server = binance_server.BinanceServer | BybitServer | OkxServer
 
 
 @dataclass(frozen=True)

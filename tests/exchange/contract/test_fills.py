@@ -108,3 +108,15 @@ async def test_funding_payments_are_exact_and_signed_as_received(
     assert sorted((p.symbol, p.amount) for p in payments) == sorted(
         (row.symbol, row.amount) for row in paid + received)
     assert {p.symbol: p.amount < 0 for p in payments} == {BTC: True, ETH: False}
+
+
+async def test_balance_is_the_wallet(kit: Kit, gateway: CcxtGateway,
+                                     venue: PaperExchange) -> None:
+    venue.manual_order(BTC, BUY, kit.qty("0.010"))
+    venue.set_mark(BTC, D("50500"))
+
+    balance = await gateway.fetch_balance()
+
+    expected = venue.balance()
+    assert (balance.currency, balance.wallet) == ("USDT", expected.wallet)
+    assert balance.wallet == venue.initial_wallet - D("0.2")  # less the opening fee

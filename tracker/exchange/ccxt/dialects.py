@@ -24,7 +24,8 @@ The differences (each pinned by a test in ``tests/exchange/contract``):
 - errors: Bybit's ``10016`` ("system error, try again") is a plain ``ExchangeError`` in ccxt
   but transient;
 - funding: Bybit's ``execFee`` is positive when paid (ccxt keeps that sign), OKX's ``balChg``
-  is signed; both answer at most 100 rows a request.
+  is signed; both answer at most 100 rows a request; OKX's balance ``total`` is equity, its
+  wallet is ``cashBal``.
 """
 
 from __future__ import annotations
@@ -137,6 +138,10 @@ class Dialect:
 
     def funding_amount(self, raw: Raw) -> Decimal | None:
         """A funding payment, received positive, from the exchange's own string."""
+        return None
+
+    def wallet(self, raw: Raw, code: str) -> Decimal | None:
+        """The wallet balance of ``code`` where ccxt's ``total`` is something else."""
         return None
 
 
@@ -323,6 +328,17 @@ class Okx(Dialect):
     def funding_amount(self, raw: Raw) -> Decimal | None:
         change = _info(raw).get("balChg")
         return None if change in (None, "") else to_decimal(change, "funding bill")
+
+    def wallet(self, raw: Raw, code: str) -> Decimal | None:
+        """ccxt's ``total`` is OKX's ``eq`` (equity); the wallet is ``cashBal``."""
+        data = _info(raw).get("data")
+        accounts = data if isinstance(data, list) else []
+        for account in accounts:
+            for detail in account.get("details") or () if isinstance(account, Mapping) else ():
+                if isinstance(detail, Mapping) and detail.get("ccy") == code \
+                        and detail.get("cashBal") not in (None, ""):
+                    return to_decimal(detail["cashBal"], f"balance {code}")
+        return None
 
     def client_id_out(self, client_id: str) -> str:
         """OKX ids are letters and digits only: the bot's dashes travel as ``X``."""

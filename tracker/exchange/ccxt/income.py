@@ -90,6 +90,7 @@ async def fetch_balance(exchange: Any, call: Call, exchange_id: str,
     if code is None:
         raise Malformed(f"balance: none of {', '.join(coins)} in the account")
     what = f"balance {code}"
-    return Balance(code, to_decimal(totals[code], what),
+    wallet = dialect_for(exchange_id).wallet(raw, code)  # OKX's total is equity, not wallet
+    return Balance(code, wallet if wallet is not None else to_decimal(totals[code], what),
                    optional_decimal((raw.get("free") or {}).get(code), what),
                    None, optional_decimal((raw.get("used") or {}).get(code), what))
