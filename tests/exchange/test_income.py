@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from positionbot.fakes.binance_server import BinanceServer
+from positionbot.storage.store import Store
+from positionbot.tracker.core.funding import FundingSettings
 from positionbot.tracker.core.models import OrderSide
+from positionbot.tracker.engine.report import TrackerSettings
+from positionbot.tracker.engine.runner import SimplePositionTracker
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.paper import PaperExchange
 from positionbot.tracker.exchange.paper.income import IncomeType
@@ -44,3 +49,31 @@ async def test_balance_reads_the_usdt_asset_exactly(
     assert balance.unrealized_pnl == D("10")
     assert balance.margin_used is not None and balance.margin_used > 0
     assert [e.path for e in server.log].count("/fapi/v3/account") == 1
+
+
+async def test_the_tracker_books_binance_funding_to_the_last_decimal(
+        tmp_path: Path, venue: PaperExchange, server: BinanceServer,
+        gateway: CcxtGateway) -> None:
+    store = await Store.open(tmp_path / "state.db")
+    settings = TrackerSettings(verify_delay=0.05, funding=FundingSettings(interval=timedelta(0)))
+    tracker = SimplePositionTracker(store, {"acc-1": gateway}, settings)
+    try:
+        await tracker.start(announce=False)
+        assert (await tracker.run_cycle("acc-1")).ok
+        venue.manual_order(BTC, OrderSide.BUY, D("0.013"))
+        assert (await tracker.run_cycle("acc-1")).ok
+        venue.set_mark(BTC, D("50123.4"))
+        paid = venue.apply_funding(BTC, D("0.00012345"))
+        calls = server.total_requests
+        assert (await tracker.run_cycle("acc-1")).ok
+        assert sum(e.path == "/fapi/v1/income" for e in server.log) == 3  # one per cycle
+        assert server.total_requests > calls
+        [trade] = tracker.book.active_trades("acc-1")
+        events = await store.events_for_trade(trade.id)
+        assert [e.kind for e in events] == ["opened", "funding"]
+        assert events[1].realized_pnl == paid[0].amount == D("-0.080440538490")
+        assert events[1].note == f"funding:{paid[0].id}"
+        assert (await tracker.run_cycle("acc-1")).ok  # polled again: nothing new, nothing twice
+        assert len(await store.events_for_trade(trade.id)) == 2
+    finally:
+        await store.close()
