@@ -328,3 +328,20 @@ async def test_okx_client_ids_come_back_in_the_bots_own_form(
     assert order.client_order_id == "pb-7-entry-b"
     [listed] = await gateway.fetch_open_orders()
     assert listed.client_order_id == "pb-7-entry-b"
+
+
+async def test_okx_more_stops_than_a_page_are_walked_with_after(
+        okx: tuple[OkxServer, CcxtGateway]) -> None:
+    server, gateway = okx
+    server.venue.manual_order(BTC, BUY, D("200"))
+    for i in range(105):
+        await gateway.place_stop_loss(BTC, Side.LONG, D("1"), D(40000 + i), f"pb-{i}-sl-x", False)
+    server.log.clear()
+
+    stops = await gateway.fetch_open_stop_orders()
+
+    assert len({s.id for s in stops}) == 105
+    first, second = server.sent("/api/v5/trade/orders-algo-pending", "GET")
+    assert (first["limit"], "after" in first) == ("100", False)
+    newest = sorted((int(s.id) for s in stops), reverse=True)[:100]
+    assert int(second["after"]) == min(newest)
