@@ -22,6 +22,7 @@ from positionbot.storage.lock import DatabaseInUseError
 from positionbot.storage.schema import SchemaVersionError
 from positionbot.storage.store import DatabaseRefusedError, Store
 from positionbot.tracker.core.dust import DustPolicy
+from positionbot.tracker.core.funding import FundingSettings
 from positionbot.tracker.engine.ports import ExchangeGateway
 from positionbot.tracker.engine.report import TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
@@ -53,6 +54,7 @@ def tracker_settings(config: AppConfig) -> TrackerSettings:
         alert_after_failures=t.alert_after_failures,
         dust=dust,
         cycle_timeout=t.cycle_timeout_seconds,
+        funding=FundingSettings(interval=timedelta(minutes=t.funding_poll_minutes)),
     )
 
 

@@ -137,6 +137,7 @@ class TrackerConfig(BaseModel):
     cycle_timeout_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     dust: DustConfig = DustConfig()
     watchdog_seconds: float = Field(default=120.0, gt=0, allow_inf_nan=False)
+    funding_poll_minutes: float = Field(default=15.0, ge=1, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _consistent_timing(self) -> TrackerConfig:

@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from positionbot.bot.config import AppConfig, TrackerConfig
+from positionbot.bot.wiring import tracker_settings
 from positionbot.tracker.core.funding import FUNDING, FundingPayment, book_funding, owner
 from positionbot.tracker.core.models import OrderSide, Side, Source, Trade, TradeStatus
 from tests.pnl.conftest import PnlEnv
@@ -76,3 +78,10 @@ async def test_the_tracker_books_each_payment_once_across_polls_and_restarts(
     assert closed is not None and closed.status is TradeStatus.CLOSED
     venue_total = sum((r.amount for r in ex.income.rows()), D(0))
     assert closed.realized_pnl == venue_total
+
+
+def test_the_funding_poll_interval_comes_from_the_config() -> None:
+    config = AppConfig.model_construct(tracker=TrackerConfig(funding_poll_minutes=30), accounts=[])
+    assert tracker_settings(config).funding.interval == timedelta(minutes=30)
+    assert tracker_settings(AppConfig.model_construct(
+        tracker=TrackerConfig(), accounts=[])).funding.interval == timedelta(minutes=15)
