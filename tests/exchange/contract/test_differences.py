@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -345,3 +345,24 @@ async def test_okx_more_stops_than_a_page_are_walked_with_after(
     assert (first["limit"], "after" in first) == ("100", False)
     newest = sorted((int(s.id) for s in stops), reverse=True)[:100]
     assert int(second["after"]) == min(newest)
+
+
+async def test_bybit_fills_older_than_a_week_are_walked_window_by_window(
+        make_gateway_for: GatewayFactory) -> None:
+    now = datetime.now(UTC)
+    moment = [now - timedelta(days=10)]
+    venue = PaperExchange(BYBIT.markets(), marks={BTC: D("50000")}, clock=lambda: moment[0])
+    venue.manual_order(BTC, BUY, D("0.010"))
+    moment[0] = now - timedelta(days=2)
+    venue.manual_order(BTC, SELL, D("0.010"))
+    async with BybitServer(venue) as server:
+        gateway = make_gateway_for(BYBIT, server)
+
+        fills = await gateway.fetch_fills(BTC, now - timedelta(days=12))
+
+        assert [f.side for f in fills] == [BUY, SELL]
+        windows = [(int(p["startTime"]), int(p["endTime"]))
+                   for p in server.sent("/v5/execution/list", "GET")]
+        assert len(windows) == 2 and all(end - start < 7 * 24 * 3600 * 1000
+                                         for start, end in windows)
+        assert windows[1][0] == windows[0][1] + 1
