@@ -85,6 +85,13 @@ class ConfirmationStore(Generic[T]):
         del self._held[token]
         return Claim(ClaimStatus.OK, held.item)
 
+    def give_back(self, token: str, item: T, chat_id: int, user_id: int | None) -> None:
+        """Undo a claim whose action never started (its press could not be answered), for
+        another ``ttl``: the same button works again."""
+        self._held[token] = _Held(item, chat_id, user_id, self._clock() + self.ttl)
+        while len(self._held) > self._max:
+            self._held.popitem(last=False)
+
     def _purge(self) -> None:
         """Drop expired entries; every entry lives ``ttl``, so they expire oldest first."""
         now = self._clock()

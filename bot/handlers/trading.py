@@ -33,11 +33,12 @@ from positionbot.bot.handlers.trading_desk import (
     CloseOrder,
     EntryChoice,
     EntryOrder,
+    Intent,
     Reply,
     TradingDesk,
 )
 from positionbot.bot.handlers.trading_parse import ClosePortion
-from positionbot.bot.render.trading import CANCELLED, NOT_YOURS, STALE_CONFIRM
+from positionbot.bot.render.trading import CANCELLED, NOT_YOURS, STALE_CONFIRM, TOO_LATE
 from positionbot.tracker.core.models import Side
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,13 @@ async def _button(context: BotContext, query: CallbackQuery, pressed: Callback) 
         await _close_pressed(desk, query, message, pressed.trade_id, asker)
         return
     claim = desk.confirmations.claim(pressed.arg, asker.chat_id, asker.user_id)
+    if pressed.action is Action.CONFIRM and isinstance(claim.item, _INTENTS):
+        if await _acknowledged(query, "Sending…"):
+            await _send(desk, query, claim.item)
+        else:  # the trader would never learn what happened: send nothing, say so, keep the token
+            desk.confirmations.give_back(pressed.arg, claim.item, asker.chat_id, asker.user_id)
+            await reply_html(message, TOO_LATE)
+        return
     if claim.status is ClaimStatus.NOT_YOURS:
         await query.answer(NOT_YOURS, show_alert=True)
         return
@@ -102,17 +110,29 @@ async def _button(context: BotContext, query: CallbackQuery, pressed: Callback) 
         await query.answer()
         reply = await desk.prepare(item, asker)
         await edit_in_place(query, reply.text, reply.keyboard)
-    elif pressed.action is Action.CONFIRM and isinstance(item, _INTENTS):
-        await query.answer("Sending…")
-        await _drop_keyboard(query)  # at once: a second tap must find nothing to press
-        text, account = await desk.execute(item)
-        await edit_in_place(query, text)
-        if account is not None:
-            await desk.services.tracker.run_cycle(account)
     else:
         log.info("stale or mismatched trading button %s", pressed.action)
         await query.answer(STALE_CONFIRM, show_alert=True)
         await _drop_keyboard(query)
+
+
+async def _acknowledged(query: CallbackQuery, text: str) -> bool:
+    """Answer the press; False when Telegram no longer takes an answer (the tap reached us
+    after its answer window closed), so the trader would never know what happened."""
+    try:
+        await query.answer(text)
+    except BadRequest as err:
+        log.warning("a Confirm press could not be answered: %s", err.message)
+        return False
+    return True
+
+
+async def _send(desk: TradingDesk, query: CallbackQuery, order: Intent) -> None:
+    await _drop_keyboard(query)  # at once: a second tap must find nothing to press
+    text, account = await desk.execute(order)
+    await edit_in_place(query, text)
+    if account is not None:
+        await desk.services.tracker.run_cycle(account)
 
 
 async def _close_pressed(desk: TradingDesk, query: CallbackQuery, message: Message,

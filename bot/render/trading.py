@@ -30,6 +30,8 @@ CANCELLED = "✖ Cancelled — nothing was sent."
 STALE_CONFIRM = ("This confirmation has expired or was already used — nothing was sent. "
                  "Send the command again.")
 NOT_YOURS = "Only the person who asked can confirm this."
+TOO_LATE = ("⌛ Your Confirm reached me too late for Telegram to take my answer, so nothing was "
+            "sent. Tap Confirm again if you still want it (the preview holds for a short while).")
 
 
 def confirm_keyboard(token: str, confirm_label: str = "✅ Confirm",
