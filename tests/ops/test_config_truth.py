@@ -66,3 +66,16 @@ def test_every_problem_of_a_file_is_reported_in_one_run(
     monkeypatch.setenv("PB_TRUTH_SECRET", "set")
     code, err = _check(tmp_path, capsys, BASE.format(chat=4242, extra=""))
     assert code == 2 and "PB_TRUTH_TOKEN" in err  # a valid file without the token: still one run
+
+
+def test_metrics_listen_must_be_host_and_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("PB_TRUTH_TOKEN", "PB_TRUTH_KEY", "PB_TRUTH_SECRET"):
+        monkeypatch.setenv(name, "set")
+    for listen, ok in (('"127.0.0.1:9108"', True), ('"[::1]:9108"', True), ('"9108"', False),
+                       ('"localhost:port"', False), ('"127.0.0.1:70000"', False)):
+        text = BASE.format(chat=4242, extra="") + f"\n[metrics]\nlisten = {listen}\n"
+        code, err = _check(tmp_path, capsys, text)
+        assert (code == 0) is ok, (listen, err)
+        assert ok or "metrics.listen" in err
