@@ -27,6 +27,7 @@ class Action(StrEnum):
     SYNC = "s"  # run a cycle now for one account or all
     STOP_MENU = "sl"  # offer stop-loss choices for a trade
     STOP_SET = "ss"  # set (or clear) a trade's stop loss as the token's offer says
+    STOP_PAGE = "sp"  # the /sl trade picker from this position on
     CLOSE = "c"  # ask to close an open trade, or to cancel a pending one
     CONFIRM = "ok"  # carry out the order-placing action a token stands for
     ABORT = "no"  # drop the action a token stands for; nothing is sent
@@ -39,6 +40,7 @@ _ARG_RULES: dict[Action, re.Pattern[str]] = {
     Action.SYNC: _ACCOUNT,
     Action.STOP_MENU: _TRADE_ID,
     Action.STOP_SET: _TOKEN,
+    Action.STOP_PAGE: re.compile(r"0|[1-9][0-9]{0,5}"),
     Action.CLOSE: _TRADE_ID,
     Action.CONFIRM: _TOKEN,
     Action.ABORT: _TOKEN,
@@ -99,6 +101,10 @@ def stop_menu(trade_id: int) -> str:
 def stop_set(token: str) -> str:
     """A stop level (or "remove") offered to one person in one chat, by its server-side token."""
     return Callback(Action.STOP_SET, token).encode()
+
+
+def stop_page(offset: int) -> str:
+    return Callback(Action.STOP_PAGE, str(offset)).encode()
 
 
 def close(trade_id: int) -> str:

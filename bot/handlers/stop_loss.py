@@ -247,16 +247,26 @@ def _more(count: int) -> str:
             "like <code>/sl BTC</code>.")
 
 
+def _picker(trades: Sequence[Trade], offset: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Every trade of the chat, a page of ``MAX_CHOICE_ROWS`` at a time."""
+    if not trades:
+        return "No open or pending trades.", None
+    if offset >= len(trades):
+        offset = 0
+    page = trades[offset:offset + MAX_CHOICE_ROWS]
+    end = offset + len(page)
+    shown = f"\nTrades {offset + 1}–{end} of {len(trades)}." if len(trades) > len(page) else ""
+    return (f"Pick a trade to set its stop loss:{shown}",
+            choose_trade_keyboard([(t, None) for t in page],
+                                  next_page=end if end < len(trades) else None))
+
+
 async def sl_reply(services: Services, args: Sequence[str], asker: Asker
                    ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The whole /sl conversation as a pure-ish function of its arguments."""
     trades = services.trades_for(asker.chat_id)
     if not args:
-        if not trades:
-            return "No open or pending trades.", None
-        return f"Pick a trade to set its stop loss:{_more(len(trades))}", choose_trade_keyboard(
-            [(t, None) for t in trades]
-        )
+        return _picker(trades, 0)
     if len(args) > 2:
         return USAGE, None
     query: str | None = args[0]
@@ -291,7 +301,7 @@ async def _sl(update: Update, context: BotContext) -> None:
     await reply_html(update.effective_message, text, keyboard)
 
 
-_MENU_ACTIONS = frozenset({Action.STOP_MENU, Action.STOP_SET})
+_MENU_ACTIONS = frozenset({Action.STOP_MENU, Action.STOP_SET, Action.STOP_PAGE})
 
 
 async def _show(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
@@ -313,6 +323,11 @@ async def _button(context: BotContext, query: CallbackQuery, pressed: Callback) 
     user_id = query.from_user.id if query.from_user else None
     if message is None:  # too old for Telegram to show us: nothing to tie the press to
         await query.answer(STALE, show_alert=True)
+        return
+    if pressed.action is Action.STOP_PAGE:
+        await query.answer()
+        await edit_in_place(query, *_picker(services.trades_for(message.chat.id),
+                                            int(pressed.arg)))
         return
     if pressed.action is Action.STOP_MENU:
         trade = services.find_trade(message.chat.id, pressed.trade_id)

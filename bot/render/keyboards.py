@@ -66,11 +66,12 @@ MAX_CHOICE_ROWS = MAX_TRADE_ROWS * 2
 
 
 def choose_trade_keyboard(
-    choices: Sequence[tuple[Trade, tuple[str, str] | None]],
+    choices: Sequence[tuple[Trade, tuple[str, str] | None]], *, next_page: int | None = None,
 ) -> InlineKeyboardMarkup:
     """Which trade did the user mean? A (trade, (what, token)) press applies the stop the token
     stands for; a (trade, None) press opens the trade's stop-loss menu. At most
-    ``MAX_CHOICE_ROWS``: the caller says how many more there are."""
+    ``MAX_CHOICE_ROWS``: the caller says how many more there are, and ``next_page`` (the
+    position the next page starts at) adds a button to see them."""
     rows = []
     for trade, offer in choices[:MAX_CHOICE_ROWS]:
         label = f"{trade.symbol} {trade.side.value} · {trade.account}"
@@ -81,4 +82,6 @@ def choose_trade_keyboard(
             data = callbacks.stop_set(token)
             label += f" → {what}" if what else ""
         rows.append([_button(label, data)])
+    if next_page is not None:
+        rows.append([_button("More ▸", callbacks.stop_page(next_page))])
     return InlineKeyboardMarkup(rows)

@@ -18,6 +18,7 @@ from positionbot.tracker.core.models import OrderSide, Side
 from positionbot.tracker.exchange.paper import default_markets
 from tests.telegram.conftest import (
     BTC,
+    CHAT,
     ETH,
     PUSH_CHAT,
     BotEnv,
@@ -150,8 +151,14 @@ async def test_a_long_trade_list_says_how_many_are_not_shown(
         count = len(env.tracker.book.active_trades())
         assert count == 20 > MAX_CHOICE_ROWS
         picker = await env.command("/sl")
-        assert f"Showing {MAX_CHOICE_ROWS} of {count}" in picker.text
-        assert len(picker.buttons) == MAX_CHOICE_ROWS
+        assert f"Trades 1–{MAX_CHOICE_ROWS} of {count}." in picker.text
+        assert len(picker.buttons) == MAX_CHOICE_ROWS + 1 and picker.buttons[-1][0] == "More ▸"
+        first_page = {d for _, d in picker.buttons}
+        await env.press_labelled(picker, "More ▸")
+        await api.wait_for(lambda: "Trades 17–20" in api.message(CHAT, picker.message_id).text)
+        rest = api.message(CHAT, picker.message_id)
+        assert len(rest.buttons) == count - MAX_CHOICE_ROWS  # the last page: no More
+        assert not {d for _, d in rest.buttons} & first_page
     finally:
         await stop(env.app)
 
