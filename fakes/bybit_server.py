@@ -18,6 +18,7 @@ from aiohttp import web
 
 from positionbot.fakes import bybit_wire as wire
 from positionbot.fakes.binance_faults import Fault
+from positionbot.fakes.bybit_stream import PATH, BybitStream
 from positionbot.fakes.bybit_venue import BybitVenue
 from positionbot.fakes.wire_server import WireError, WireServer
 from positionbot.tracker.core.models import Market
@@ -37,12 +38,16 @@ def bybit_markets() -> list[Market]:
 
 
 def ccxt_config_for(base_url: str) -> dict[str, Any]:
-    """Point every URL of ccxt's ``bybit`` at the server, keeping paths."""
+    """Point every URL of ccxt's ``bybit`` at the server, keeping paths; ccxt.pro's private
+    stream goes to the server's ``/v5/private`` socket."""
     urls = ccxt.bybit().urls["api"]
     base = base_url.rstrip("/")
-    return {"urls": {"api": {name: base + (urlsplit(url).path if "://" in url else "")
-                             for name, url in urls.items()}},
-            "rateLimit": 1, "timeout_on_exit": 0}
+    api: dict[str, Any] = {name: base + (urlsplit(url).path if "://" in url else "")
+                           for name, url in urls.items()}
+    socket = "ws" + base.removeprefix("http") + PATH
+    api["ws"] = {"private": {"contract": socket, "spot": {"unified": socket},
+                             "usdc": socket, "trade": socket}}
+    return {"urls": {"api": api}, "rateLimit": 1, "timeout_on_exit": 0}
 
 
 class BybitFaults:
@@ -94,6 +99,9 @@ class BybitServer(WireServer):
         super().__init__(venue)
         self.wire = BybitVenue(venue, self.replay, leverage=leverage)
         self.routes = self.wire.routes
+        self.stream = BybitStream(venue, self.replay, self.wire.stop_of_child,
+                                  self.bad_api_keys)
+        self.sockets = {PATH: self.stream.handle_socket}
 
     @property
     def leverage(self) -> dict[str, int]:
@@ -110,6 +118,10 @@ class BybitServer(WireServer):
         if not request.headers.get("X-BAPI-SIGN") or not request.headers.get("X-BAPI-TIMESTAMP"):
             raise WireError(wire.envelope({}, 10004, "error sign! origin_string[]"))
         self.wire.sync()
+
+    async def stop(self) -> None:
+        self.stream.close()
+        await super().stop()
 
     async def __aenter__(self) -> BybitServer:
         await self.start()

@@ -45,7 +45,7 @@ class BybitVenue:
         self._default_leverage = leverage
         self._by_id = {wire.market_id(m): m for m in venue.markets.values()}
         self._stops: dict[str, tuple[int, str]] = {}  # stop id -> (triggerDirection, triggerBy)
-        self._stop_of_child: dict[str, str] = {}
+        self.stop_of_child: dict[str, str] = {}
         self.routes: dict[tuple[str, str], Callable[[Params], Any]] = {
             ("GET", "/v5/market/time"): lambda _p: wire.envelope(
                 {"timeSecond": str(wire.now_ms() // 1000), "timeNano": str(wire.now_ms() * 10**6)}),
@@ -75,7 +75,7 @@ class BybitVenue:
         for stop_id in list(self._stops):
             stop = self._find_any(stop_id)
             if stop is not None and stop.triggered_order_id is not None:
-                self._stop_of_child[stop.triggered_order_id] = stop_id
+                self.stop_of_child[stop.triggered_order_id] = stop_id
 
     def _market(self, params: Params, key: str = "symbol") -> Market:
         market = self._by_id.get(params.get(key, ""))
@@ -88,7 +88,10 @@ class BybitVenue:
             raise wire.error(wire.PARAMS_ERROR, "fake Bybit: only category=linear is served")
 
     def _scope(self, params: Params) -> set[str]:
-        """Symbols a listing covers: one ``symbol``, or every market of one ``settleCoin``."""
+        """Symbols a listing covers: one ``symbol``, or every market of one ``settleCoin``;
+        the fake serves no inverse contracts, so an inverse listing is empty."""
+        if params.get("category") == "inverse":
+            return set()
         self._category(params)
         if params.get("symbol"):
             return {self._market(params).symbol}
@@ -197,7 +200,7 @@ class BybitVenue:
                     order = self.venue.find_order(symbol, order_id=vid, stop=stop) if vid else None
                 else:
                     order = self.venue.find_order(symbol, client_order_id=link_id, stop=stop)
-                if order is not None and order.id not in self._stop_of_child:
+                if order is not None and order.id not in self.stop_of_child:
                     found.append(order)
         return found
 
@@ -312,7 +315,7 @@ class BybitVenue:
                                  int(row.at.timestamp() * 1000), self.venue.mark(row.symbol))
 
     def _execution(self, fill: Fill, market: Market) -> dict[str, Any]:
-        order_id = self._stop_of_child.get(fill.order_id, fill.order_id)
+        order_id = self.stop_of_child.get(fill.order_id, fill.order_id)
         order = self.venue.find_order(fill.symbol, order_id=order_id,
                                       stop=order_id != fill.order_id)
         cost = fill.amount * market.contract_size * fill.price

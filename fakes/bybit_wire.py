@@ -215,6 +215,11 @@ def _uuid(venue_id: str) -> str:
     return str(uuid.UUID(int=int(venue_id)))
 
 
+def exchange_id(venue_order_id: str) -> str:
+    """The id Bybit shows for one of the venue's orders."""
+    return _uuid(venue_order_id)
+
+
 def venue_id(bybit_id: str) -> str | None:
     try:
         return str(uuid.UUID(bybit_id).int)

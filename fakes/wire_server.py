@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -108,6 +108,7 @@ class WireServer:
         self.log: deque[LoggedRequest] = deque(maxlen=LOG_SIZE)
         self.bad_api_keys: set[str] = set()
         self.routes: dict[tuple[str, str], Handler] = {}
+        self.sockets: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -144,6 +145,8 @@ class WireServer:
 
     async def start(self) -> str:
         app = web.Application()
+        for path, handler in self.sockets.items():  # WebSockets before the REST catch-all
+            app.router.add_get(path, handler)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
