@@ -15,6 +15,7 @@ from aiohttp import web
 
 from positionbot.fakes import okx_wire as wire
 from positionbot.fakes.binance_faults import Fault
+from positionbot.fakes.okx_stream import BUSINESS, PRIVATE, OkxStream
 from positionbot.fakes.okx_venue import OkxVenue
 from positionbot.fakes.wire_server import WireError, WireServer
 from positionbot.tracker.core.models import Market
@@ -32,9 +33,11 @@ def okx_markets() -> list[Market]:
 
 
 def ccxt_config_for(base_url: str) -> dict[str, Any]:
-    """Point ccxt's ``okx`` at the server (its one ``rest`` URL takes the host)."""
-    return {"urls": {"api": {"rest": base_url.rstrip("/")}}, "rateLimit": 1,
-            "timeout_on_exit": 0}
+    """Point ccxt's ``okx`` at the server (its one ``rest`` URL takes the host) and ccxt.pro's
+    streams at its ``/ws/v5/private`` and ``/ws/v5/business`` sockets."""
+    base = base_url.rstrip("/")
+    return {"urls": {"api": {"rest": base, "ws": "ws" + base.removeprefix("http") + "/ws/v5"}},
+            "rateLimit": 1, "timeout_on_exit": 0}
 
 
 class OkxFaults:
@@ -78,6 +81,8 @@ class OkxServer(WireServer):
         super().__init__(venue)
         self.wire = OkxVenue(venue, self.replay, leverage=leverage)
         self.routes = self.wire.routes
+        self.stream = OkxStream(venue, self.replay, self.bad_api_keys)
+        self.sockets = {PRIVATE: self.stream.handle_socket, BUSINESS: self.stream.handle_socket}
 
     @property
     def leverage(self) -> dict[str, int]:
@@ -96,6 +101,10 @@ class OkxServer(WireServer):
                 raise WireError(wire.envelope([], "50103" if header.endswith("PASSPHRASE")
                                               else "50113", f"{header} header is required"), 401)
         self.wire.sync()
+
+    async def stop(self) -> None:
+        self.stream.close()
+        await super().stop()
 
     async def __aenter__(self) -> OkxServer:
         await self.start()

@@ -1,0 +1,194 @@
+"""OKX v5's private WebSockets for the fake server, as ccxt.pro 4.5 uses them: ``/ws/v5/private``
+(``positions``, ``orders``) and ``/ws/v5/business`` (``orders-algo``).
+
+``{"op": "login", "args": [{apiKey, passphrase, timestamp, sign}]}`` then ``{"op":
+"subscribe", "args": [{"channel": ..., "instType": ...}]}``; pushes ``{"arg": {...}, "data":
+[...]}`` built from the paper venue's events in OKX's field names: ``orders`` rows carry the fill
+of the update (``tradeId``, ``fillSz``, ``fillPx``, ``fillFee`` negative when charged);
+``positions`` rows per leg (a net position that closed arrives as two zero-size rows, as on OKX);
+``orders-algo`` rows for stop losses. The text ``ping`` is answered ``pong``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from positionbot.fakes import okx_wire as wire
+from positionbot.fakes.wire_server import FillReplay, num
+from positionbot.tracker.core.models import ZERO, Fill, Order, Position, PositionMode
+from positionbot.tracker.exchange.paper import PaperExchange
+from positionbot.tracker.exchange.paper.events import (
+    FillBooked,
+    OrderChanged,
+    PositionChanged,
+    VenueEvent,
+)
+
+PRIVATE, BUSINESS = "/ws/v5/private", "/ws/v5/business"
+CHANNELS = frozenset({"positions", "orders", "orders-algo", "account"})
+
+
+class _Socket:
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.logged_in = False
+        self.channels: set[str] = set()
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+
+
+class OkxStream:
+    """The private and business streams of the account an ``OkxServer`` serves."""
+
+    def __init__(self, venue: PaperExchange, replay: FillReplay, bad_keys: set[str]) -> None:
+        self.venue = venue
+        self._replay = replay
+        self._bad_keys = bad_keys
+        self.events_sent = 0
+        self._sockets: list[_Socket] = []
+        self._fills: dict[str, Fill] = {}  # booked, waiting for their order's update
+        self._stop_of_child: dict[str, Order] = {}
+        self._unsubscribe: Callable[[], None] = venue.events.subscribe(self._on_venue_event)
+
+    async def drop(self) -> None:
+        for sock in list(self._sockets):
+            await sock.ws.close(code=1001, message=b"fake OKX: dropped")
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    async def handle_socket(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        sock = _Socket(ws)
+        self._sockets.append(sock)
+        sender = asyncio.create_task(self._send_loop(sock))
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    self._on_request(sock, msg.data)
+                elif msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                    break
+        finally:
+            sender.cancel()
+            self._sockets.remove(sock)
+        return ws
+
+    def _on_request(self, sock: _Socket, text: str) -> None:
+        if text == "ping":
+            sock.queue.put_nowait("pong")
+            return
+        try:
+            request = json.loads(text)
+        except ValueError:
+            return
+        op, args = request.get("op"), request.get("args") or []
+        if op == "login":
+            key = args[0].get("apiKey") if args and isinstance(args[0], dict) else None
+            sock.logged_in = bool(key) and key not in self._bad_keys
+            answer = {"event": "login", "code": "0" if sock.logged_in else "60009",
+                      "msg": "" if sock.logged_in else "Login failed.", "connId": "fake"}
+        elif op == "subscribe":
+            channels = {a.get("channel") for a in args if isinstance(a, dict)}
+            if not sock.logged_in or not channels <= CHANNELS:
+                answer = {"event": "error", "code": "60011", "msg": "Please log in",
+                          "connId": "fake"}
+            else:
+                sock.channels |= {c for c in channels if isinstance(c, str)}
+                answer = {"event": "subscribe", "arg": args[0], "connId": "fake"}
+        else:
+            answer = {"event": "error", "code": "60012", "msg": f"Invalid request: {text}",
+                      "connId": "fake"}
+        sock.queue.put_nowait(json.dumps(answer))
+
+    async def _send_loop(self, sock: _Socket) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            while True:
+                text = await sock.queue.get()
+                if not sock.ws.closed:
+                    await sock.ws.send_str(text)
+
+    def _push(self, channel: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        text = json.dumps({"arg": {"channel": channel, "instType": "ANY", "uid": "1"},
+                           "data": rows})
+        for sock in self._sockets:
+            if channel in sock.channels and not sock.ws.closed:
+                sock.queue.put_nowait(text)
+                self.events_sent += 1
+
+    # --- venue events -> OKX pushes ----------------------------------------------------------
+
+    def _on_venue_event(self, event: VenueEvent) -> None:
+        """Pushed once the venue's step is over, when every link between orders is known."""
+        if isinstance(event, OrderChanged) and event.order.is_stop and \
+                event.order.triggered_order_id:
+            self._stop_of_child[event.order.triggered_order_id] = event.order
+        if isinstance(event, FillBooked):
+            self._fills[event.fill.order_id] = event.fill
+        try:
+            asyncio.get_running_loop().call_soon(self._emit, event)
+        except RuntimeError:
+            self._emit(event)
+
+    def _emit(self, event: VenueEvent) -> None:
+        if isinstance(event, PositionChanged):
+            self._push("positions", self._positions(event))
+        elif isinstance(event, OrderChanged):
+            if event.order.is_stop:
+                self._push("orders-algo", [self._algo(event.order)])
+            else:
+                self._push("orders", [self._order(event.order)])
+
+    def _positions(self, event: PositionChanged) -> list[dict[str, Any]]:
+        market = self.venue.markets[event.symbol]
+        inst = wire.market_id(market)
+        hedge = self.venue.mode is PositionMode.HEDGE
+        held = [p for p in self.venue.positions() if p.symbol == event.symbol]
+        rows = [wire.position_json(p, inst, hedge=hedge, leverage=10, liquidation=None,
+                                   settle=market.settle) for p in held]
+        flat = [side for side, size, _ in event.legs if size == ZERO] if hedge else (
+            [] if held else [None, None])
+        for side in flat:
+            if side is not None and any(p.side is side for p in held):
+                continue
+            empty = Position(symbol=event.symbol, side=side or event.legs[0][0], size=ZERO,
+                             entry_price=ZERO, contract_size=market.contract_size)
+            row = wire.position_json(empty, inst, hedge=hedge, leverage=10, liquidation=None,
+                                     settle=market.settle)
+            row.update(avgPx="", upl="0", markPx=num(self.venue.mark(event.symbol)))
+            rows.append(row)
+        return rows
+
+    def _order(self, order: Order) -> dict[str, Any]:
+        market = self.venue.markets[order.symbol]
+        stop = self._stop_of_child.get(order.id)
+        fill = self._fills.pop(order.id, None)
+        algo = (stop.id, stop.client_order_id or "") if stop is not None else None
+        fee = sum((f.fee for f in self.venue.fills if f.order_id == order.id), ZERO)
+        row = wire.order_json(order, wire.market_id(market), self._replay.avg_price(order.id),
+                              fee, market.settle, order.client_order_id or "", algo)
+        if fill is not None:
+            self._replay.sync()
+            row.update(tradeId=fill.id, fillSz=num(fill.amount), fillPx=num(fill.price),
+                       fillFee=num(-fill.fee), fillFeeCcy=market.settle,
+                       fillPnl=num(self._replay.pnl.get(fill.id, ZERO)),
+                       fillTime=str(int(fill.timestamp.timestamp() * 1000)),
+                       execType="T", fillMarkPx=num(self.venue.mark(order.symbol)))
+        else:
+            row.update(tradeId="", fillSz="0", fillPx="", fillFee="0", fillFeeCcy="")
+        return row
+
+    def _algo(self, stop: Order) -> dict[str, Any]:
+        market = self.venue.markets[stop.symbol]
+        child = self.venue.find_order(stop.symbol, order_id=stop.triggered_order_id) \
+            if stop.triggered_order_id else None
+        return wire.algo_json(stop, wire.market_id(market), child,
+                              self._replay.avg_price(child.id if child else None),
+                              stop.client_order_id or "", "mark")
