@@ -31,7 +31,7 @@ from positionbot.tracker.exchange.paper.events import (
 )
 
 PATH = "/v5/private"
-TOPICS = frozenset({"position", "order", "execution", "wallet"})
+TOPICS = frozenset({"position", "order", "execution"})
 
 
 class _Socket:

@@ -31,7 +31,7 @@ from positionbot.tracker.exchange.paper.events import (
 )
 
 PRIVATE, BUSINESS = "/ws/v5/private", "/ws/v5/business"
-CHANNELS = frozenset({"positions", "orders", "orders-algo", "account"})
+CHANNELS = frozenset({"positions", "orders", "orders-algo"})
 
 
 class _Socket:

@@ -75,3 +75,11 @@ async def test_a_revoked_key_is_refused_on_the_socket(server: BybitServer, pro: 
 
     with pytest.raises(ccxtpro.AuthenticationError):
         await asyncio.wait_for(pro.watch_orders(), 3)
+
+
+async def test_a_dropped_socket_raises_in_the_pending_watch(server: BybitServer,
+                                                            pro: Any) -> None:
+    await pro.watch_positions()  # the REST snapshot
+
+    with pytest.raises(ccxtpro.NetworkError):
+        await _after(pro.watch_positions(), lambda: asyncio.ensure_future(server.stream.drop()))

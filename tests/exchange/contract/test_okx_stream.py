@@ -83,3 +83,9 @@ async def test_a_revoked_key_cannot_log_in(server: OkxServer, pro: Any) -> None:
 
     with pytest.raises(ccxtpro.AuthenticationError):
         await asyncio.wait_for(pro.watch_positions(), 3)
+
+
+async def test_a_dropped_socket_raises_in_the_pending_watch(server: OkxServer,
+                                                            pro: Any) -> None:
+    with pytest.raises(ccxtpro.NetworkError):
+        await _after(pro.watch_orders(BTC), lambda: asyncio.ensure_future(server.stream.drop()))
