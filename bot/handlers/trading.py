@@ -34,6 +34,7 @@ from positionbot.bot.handlers.trading_desk import (
     EntryChoice,
     EntryOrder,
     Intent,
+    MoreChoices,
     Reply,
     TradingDesk,
 )
@@ -43,7 +44,7 @@ from positionbot.tracker.core.models import Side
 
 log = logging.getLogger(__name__)
 
-_CHOICES = (EntryChoice, CloseChoice, CancelChoice)
+_CHOICES = (EntryChoice, CloseChoice, CancelChoice, MoreChoices)
 _INTENTS = (EntryOrder, CloseOrder, CancelOrder)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -104,7 +104,18 @@ class CancelOrder:
     trade_id: int
 
 
-Choice = EntryChoice | CloseChoice | CancelChoice
+@dataclass(frozen=True, slots=True)
+class MoreChoices:
+    """The next page of a trade picker: the trades it listed, from ``offset`` on; a close
+    picker carries its portion, a cancel picker None."""
+
+    prompt: str
+    trade_ids: tuple[int, ...]
+    portion: ClosePortion | None
+    offset: int
+
+
+Choice = EntryChoice | CloseChoice | CancelChoice | MoreChoices
 Intent = EntryOrder | CloseOrder | CancelOrder  # what a Confirm tap sends
 Held = Choice | Intent
 
@@ -224,7 +235,7 @@ class TradingDesk:
         if not args:
             if not open_trades:
                 return Reply("No open positions to close.")
-            return await self._pick(open_trades, lambda t: CloseChoice(t.id, ClosePortion()),
+            return await self._pick(open_trades, ClosePortion(),
                                     "Which position should I close?", asker)
         try:
             portion = parse_portion(args[1]) if len(args) == 2 else ClosePortion()
@@ -235,8 +246,7 @@ class TradingDesk:
             return Reply(await self._no_position(args[0], asker))
         if len(matches) == 1:
             return await self.prepare_close(CloseChoice(matches[0].id, portion), asker)
-        return await self._pick(matches, lambda t: CloseChoice(t.id, portion),
-                                "Which position should I close?", asker)
+        return await self._pick(matches, portion, "Which position should I close?", asker)
 
     async def _no_position(self, query: str, asker: Asker) -> str:
         pending = matching_trades(query, [t for t in self.services.trades_for(asker.chat_id)
@@ -279,8 +289,7 @@ class TradingDesk:
         if not args:
             if not pending:
                 return Reply("No pending entries.")
-            return await self._pick(pending, lambda t: CancelChoice(t.id),
-                                    "Which pending entry should I cancel?", asker)
+            return await self._pick(pending, None, "Which pending entry should I cancel?", asker)
         target = parse_cancel(args[0])
         if target.trade_id is not None:
             return await self.prepare_cancel(CancelChoice(target.trade_id), asker)
@@ -290,8 +299,7 @@ class TradingDesk:
             return Reply(f"⚠️ No pending entry on <b>{esc(target.query)}</b>.\n{CANCEL_USAGE}")
         if len(matches) == 1:
             return await self.prepare_cancel(CancelChoice(matches[0].id), asker)
-        return await self._pick(matches, lambda t: CancelChoice(t.id),
-                                "Which pending entry should I cancel?", asker)
+        return await self._pick(matches, None, "Which pending entry should I cancel?", asker)
 
     async def prepare_cancel(self, choice: CancelChoice, asker: Asker) -> Reply:
         t = self.services.find_trade(asker.chat_id, choice.trade_id)
@@ -308,22 +316,39 @@ class TradingDesk:
 
     # --- shared --------------------------------------------------------------------------------
 
-    async def _pick(self, trades: Sequence[Trade], make: Callable[[Trade], Choice], prompt: str,
-                    asker: Asker) -> Reply:
+    async def _pick(self, trades: Sequence[Trade], portion: ClosePortion | None, prompt: str,
+                    asker: Asker, offset: int = 0) -> Reply:
+        """A button per trade (to close with ``portion``, or to cancel when None), a page of
+        ``MAX_CHOICES`` at a time with "More" for the rest."""
+        page = trades[offset:offset + MAX_CHOICES]
         choices = []
-        for t in trades[:MAX_CHOICES]:
+        for t in page:
             market = (await self.services.markets(t.account)).get(t.symbol)
-            choices.append((trade_label(t, market), self._ask(make(t), asker)))
-        if len(trades) > MAX_CHOICES:
-            prompt += (f"\nShowing {MAX_CHOICES} of {len(trades)}: name the symbol or the trade "
-                       "number to reach the others.")
-        return Reply(prompt, choices_keyboard(choices))
+            choice = CancelChoice(t.id) if portion is None else CloseChoice(t.id, portion)
+            choices.append((trade_label(t, market), self._ask(choice, asker)))
+        end = offset + len(page)
+        text = prompt
+        if len(trades) > len(page):
+            text += f"\nTrades {offset + 1}–{end} of {len(trades)}."
+        if end < len(trades):
+            more = MoreChoices(prompt, tuple(t.id for t in trades), portion, end)
+            choices.append(("More ▸", self._ask(more, asker)))
+        return Reply(text, choices_keyboard(choices))
+
+    async def _more(self, more: MoreChoices, asker: Asker) -> Reply:
+        trades = [t for i in more.trade_ids if (t := self.services.find_trade(asker.chat_id, i))]
+        if not trades:
+            return Reply("⚠️ None of those trades is open or pending any more.")
+        return await self._pick(trades, more.portion, more.prompt, asker,
+                                more.offset if more.offset < len(trades) else 0)
 
     async def prepare(self, choice: Choice, asker: Asker) -> Reply:
         if isinstance(choice, EntryChoice):
             return await self.prepare_entry(choice, asker)
         if isinstance(choice, CloseChoice):
             return await self.prepare_close(choice, asker)
+        if isinstance(choice, MoreChoices):
+            return await self._more(choice, asker)
         return await self.prepare_cancel(choice, asker)
 
     async def execute(self, order: Intent) -> tuple[str, str | None]:

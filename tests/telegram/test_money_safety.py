@@ -176,3 +176,26 @@ async def test_history_shows_the_latest_close_first_whatever_the_opening_order(
     await env.cycle()
     latest = html_visible_text((await env.command("/history 1")).text)
     assert "BTC/USDT:USDT" in latest and "ETH/USDT:USDT" not in latest
+
+
+async def test_the_close_picker_pages_through_every_position(api: FakeBotApi, store: Store) -> None:
+    env = await make_env(api, store, accounts=tuple(f"acct{i}" for i in range(5)))
+    try:
+        for account, exchange in env.exchanges.items():
+            for market in default_markets():
+                open_position(exchange, market.symbol, Side.LONG, "1", "1000")
+            await env.cycle(account)
+        picker = await env.command("/close")
+        message_id = picker.message_id
+        pages = [picker.text]
+        while picker.buttons[-1][0] == "More ▸":
+            await env.press_labelled(picker, "More ▸")
+            await api.wait_for(lambda: api.message(CHAT, message_id).text != pages[-1])
+            picker = api.message(CHAT, message_id)
+            pages.append(picker.text)
+        assert [p.splitlines()[-1] for p in pages] == [
+            "Trades 1–8 of 20.", "Trades 9–16 of 20.", "Trades 17–20 of 20."]
+        await env.press(picker, picker.buttons[0][1])  # a trade on the last page: its preview
+        await api.wait_for(lambda: "Confirm" in str(api.message(CHAT, message_id).buttons))
+    finally:
+        await stop(env.app)
