@@ -145,9 +145,9 @@ async def connect_telegram(application: App) -> None:
     notifier_of(application).wake()
     await register_command_menu(application.bot, application.bot_data.services.telegram)
     assert application.updater is not None
-    await application.updater.start_polling(
+    await application.updater.start_polling(  # Telegram may drop again while we get here
         poll_interval=0, timeout=timedelta(seconds=application.bot_data.poll_timeout),
-        allowed_updates=["message", "callback_query"],
+        allowed_updates=["message", "callback_query"], bootstrap_retries=-1,
     )
     await application.start()
 
