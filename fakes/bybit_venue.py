@@ -33,6 +33,7 @@ from positionbot.tracker.exchange.paper.income import Income, IncomeType
 
 Params = Mapping[str, str]
 WEEK_MS = 7 * 24 * 3600 * 1000
+_OPEN_STATUSES = frozenset({"New", "PartiallyFilled", "Untriggered", "Triggered"})
 PAGE_LIMITS = {"positions": (20, 200), "orders": (20, 50), "executions": (50, 100)}
 
 
@@ -172,15 +173,20 @@ class BybitVenue:
     # --- orders --------------------------------------------------------------------------------
 
     def orders(self, params: Params) -> dict[str, Any]:
-        """Open orders of the scope; by ``orderId``/``orderLinkId`` also recent finished ones."""
+        """Open orders of the scope (``openOnly`` 0, the default), or with ``openOnly=1`` the
+        recent finished ones — also when asked by ``orderId``/``orderLinkId``, as documented."""
         symbols = self._scope(params)
         kind = params.get("orderFilter")
         wanted_id, link_id = params.get("orderId"), params.get("orderLinkId")
+        finished = (params.get("openOnly") or "0") != "0"
         if wanted_id or link_id:
             found = self._by_ids(symbols, wanted_id, link_id)
             rows = [self._order(o) for o in found if kind is None or
                     (kind == "StopOrder") == o.is_stop]
+            rows = [r for r in rows if (r["orderStatus"] in _OPEN_STATUSES) != finished]
             return wire.envelope({"category": "linear", "list": rows, "nextPageCursor": ""})
+        if finished:
+            return wire.envelope({"category": "linear", "list": [], "nextPageCursor": ""})
         orders: list[Order] = []
         if kind in (None, "Order"):
             orders += self.venue.open_orders()

@@ -108,8 +108,10 @@ async def test_bybit_create_answers_ids_only_so_the_order_is_read_back(
     order = await gateway.place_entry(BTC, Side.LONG, D("0.010"), None, "pb-1-entry-a", False)
 
     assert order.status is OrderStatus.CLOSED and order.filled == D("0.010")
-    [read] = server.sent("/v5/order/realtime", "GET")
-    assert read["orderId"] == order.id and "orderLinkId" not in read
+    # A filled order is no longer "open": only openOnly=1 (recent finished orders) shows it.
+    first, second = server.sent("/v5/order/realtime", "GET")
+    assert first["orderId"] == second["orderId"] == order.id and "orderLinkId" not in first
+    assert ("openOnly" in first, second["openOnly"]) == (False, "1")
 
 
 async def test_bybit_lookup_by_client_id_goes_through_the_listing(

@@ -47,14 +47,21 @@ class Bybit(Dialect):
 
     async def lookup(self, exchange: Any, symbol: str, order_id: str | None,
                      client_id: str | None, stop: bool) -> Any:
+        """``/v5/order/realtime`` answers open orders unless asked ``openOnly=1`` (the recent
+        finished ones): both are asked before an order counts as unknown."""
         trigger = {"trigger": True} if stop else {}
-        if order_id is not None:
-            return await exchange.fetch_order(order_id, symbol, {"acknowledged": True, **trigger})
-        rows = await exchange.fetch_open_orders(symbol, None, None,
-                                                {"orderLinkId": client_id, **trigger})
-        if not rows:
-            raise ccxt.OrderNotFound(f"bybit: no order with orderLinkId {client_id}")
-        return rows[0]
+        for scope in ({}, {"openOnly": 1}):
+            try:
+                if order_id is not None:
+                    return await exchange.fetch_order(order_id, symbol,
+                                                      {"acknowledged": True, **trigger, **scope})
+                rows = await exchange.fetch_open_orders(
+                    symbol, None, None, {"orderLinkId": client_id, **trigger, **scope})
+            except ccxt.OrderNotFound:
+                continue
+            if rows:
+                return rows[0]
+        raise ccxt.OrderNotFound(f"bybit: no order {order_id or client_id} on {symbol}")
 
     @property
     def create_echoes_order(self) -> bool:
