@@ -5,22 +5,20 @@
 built from the paper venue's events in Bybit's field names: ``position`` (one row per leg, an
 emptied leg with size "0"), ``order`` (conditional orders included; a fired stop keeps its id,
 ``Triggered`` then ``Filled``) and ``execution`` (``seq``, ``closedSize``, ``execFee``).
-``{"op": "ping"}`` is answered with ``ret_msg`` "pong". ``drop()`` closes every socket.
+``{"op": "ping"}`` is answered with ``ret_msg`` "pong". ``drop()`` closes every socket;
+``faults`` as on the Binance stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
-
 from positionbot.fakes import bybit_wire as wire
-from positionbot.fakes.wire_server import FillReplay, num
+from positionbot.fakes.wire_server import FillReplay, SocketServer, StreamSocket, num
 from positionbot.tracker.core.models import ZERO, Fill, Order, PositionMode, Side
 from positionbot.tracker.exchange.paper import PaperExchange
 from positionbot.tracker.exchange.paper.events import (
@@ -34,58 +32,27 @@ PATH = "/v5/private"
 TOPICS = frozenset({"position", "order", "execution"})
 
 
-class _Socket:
-    def __init__(self, ws: web.WebSocketResponse) -> None:
-        self.ws = ws
-        self.authed = False
-        self.topics: set[str] = set()
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
-
-
-class BybitStream:
+class BybitStream(SocketServer):
     """The private stream of the account a ``BybitServer`` serves."""
 
     def __init__(self, venue: PaperExchange, replay: FillReplay, stop_of_child: dict[str, str],
                  bad_keys: set[str]) -> None:
+        super().__init__()
         self.venue = venue
         self._replay = replay
         self._stop_of_child = stop_of_child
         self._bad_keys = bad_keys
-        self.events_sent = 0
-        self._sockets: list[_Socket] = []
         self._seq = 0
         self._unsubscribe: Callable[[], None] = venue.events.subscribe(self._on_venue_event)
-
-    async def drop(self) -> None:
-        """Close every socket from the server side (ccxt.pro raises NetworkError in watch_*)."""
-        for sock in list(self._sockets):
-            await sock.ws.close(code=1001, message=b"fake Bybit: dropped")
 
     def close(self) -> None:
         self._unsubscribe()
 
-    async def handle_socket(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        sock = _Socket(ws)
-        self._sockets.append(sock)
-        sender = asyncio.create_task(self._send_loop(sock))
-        try:
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
-                    self._on_request(sock, msg.data)
-                elif msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
-                    break
-        finally:
-            sender.cancel()
-            self._sockets.remove(sock)
-        return ws
-
-    def _on_request(self, sock: _Socket, text: str) -> None:
+    def on_request(self, sock: StreamSocket, text: str) -> str | None:
         try:
             request = json.loads(text)
         except ValueError:
-            return
+            return None
         op = request.get("op")
         answer: dict[str, Any] = {"success": True, "ret_msg": "", "conn_id": "fake",
                                   "req_id": request.get("req_id", ""), "op": op}
@@ -104,24 +71,12 @@ class BybitStream:
             answer.update(ret_msg="pong")
         else:
             answer.update(success=False, ret_msg=f"fake Bybit: unknown op {op!r}")
-        sock.queue.put_nowait(json.dumps(answer))
-
-    async def _send_loop(self, sock: _Socket) -> None:
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            while True:
-                text = await sock.queue.get()
-                if not sock.ws.closed:
-                    await sock.ws.send_str(text)
+        return json.dumps(answer)
 
     def _push(self, topic: str, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        text = json.dumps({"id": str(uuid.uuid4()), "topic": topic,
-                           "creationTime": wire.now_ms(), "data": rows})
-        for sock in self._sockets:
-            if topic in sock.topics and not sock.ws.closed:
-                sock.queue.put_nowait(text)
-                self.events_sent += 1
+        if rows:
+            self.push(topic, json.dumps({"id": str(uuid.uuid4()), "topic": topic,
+                                         "creationTime": wire.now_ms(), "data": rows}))
 
     # --- venue events -> Bybit pushes --------------------------------------------------------
 

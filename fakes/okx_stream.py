@@ -6,21 +6,19 @@
 [...]}`` built from the paper venue's events in OKX's field names: ``orders`` rows carry the fill
 of the update (``tradeId``, ``fillSz``, ``fillPx``, ``fillFee`` negative when charged);
 ``positions`` rows per leg (a net position that closed arrives as two zero-size rows, as on OKX);
-``orders-algo`` rows for stop losses. The text ``ping`` is answered ``pong``.
+``orders-algo`` rows for stop losses. The text ``ping`` is answered ``pong``. ``drop()`` and
+``faults`` as on the Bybit stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
-
 from positionbot.fakes import okx_wire as wire
-from positionbot.fakes.wire_server import FillReplay, num
+from positionbot.fakes.wire_server import FillReplay, SocketServer, StreamSocket, num
 from positionbot.tracker.core.models import ZERO, Fill, Order, Position, PositionMode
 from positionbot.tracker.exchange.paper import PaperExchange
 from positionbot.tracker.exchange.paper.events import (
@@ -34,94 +32,51 @@ PRIVATE, BUSINESS = "/ws/v5/private", "/ws/v5/business"
 CHANNELS = frozenset({"positions", "orders", "orders-algo"})
 
 
-class _Socket:
-    def __init__(self, ws: web.WebSocketResponse) -> None:
-        self.ws = ws
-        self.logged_in = False
-        self.channels: set[str] = set()
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
-
-
-class OkxStream:
+class OkxStream(SocketServer):
     """The private and business streams of the account an ``OkxServer`` serves."""
 
     def __init__(self, venue: PaperExchange, replay: FillReplay, bad_keys: set[str]) -> None:
+        super().__init__()
         self.venue = venue
         self._replay = replay
         self._bad_keys = bad_keys
-        self.events_sent = 0
-        self._sockets: list[_Socket] = []
         self._fills: dict[str, Fill] = {}  # booked, waiting for their order's update
         self._stop_of_child: dict[str, Order] = {}
         self._unsubscribe: Callable[[], None] = venue.events.subscribe(self._on_venue_event)
 
-    async def drop(self) -> None:
-        for sock in list(self._sockets):
-            await sock.ws.close(code=1001, message=b"fake OKX: dropped")
-
     def close(self) -> None:
         self._unsubscribe()
 
-    async def handle_socket(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        sock = _Socket(ws)
-        self._sockets.append(sock)
-        sender = asyncio.create_task(self._send_loop(sock))
-        try:
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
-                    self._on_request(sock, msg.data)
-                elif msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
-                    break
-        finally:
-            sender.cancel()
-            self._sockets.remove(sock)
-        return ws
-
-    def _on_request(self, sock: _Socket, text: str) -> None:
+    def on_request(self, sock: StreamSocket, text: str) -> str | None:
         if text == "ping":
-            sock.queue.put_nowait("pong")
-            return
+            return "pong"
         try:
             request = json.loads(text)
         except ValueError:
-            return
+            return None
         op, args = request.get("op"), request.get("args") or []
         if op == "login":
             key = args[0].get("apiKey") if args and isinstance(args[0], dict) else None
-            sock.logged_in = bool(key) and key not in self._bad_keys
-            answer = {"event": "login", "code": "0" if sock.logged_in else "60009",
-                      "msg": "" if sock.logged_in else "Login failed.", "connId": "fake"}
+            sock.authed = bool(key) and key not in self._bad_keys
+            answer = {"event": "login", "code": "0" if sock.authed else "60009",
+                      "msg": "" if sock.authed else "Login failed.", "connId": "fake"}
         elif op == "subscribe":
             channels = {a.get("channel") for a in args if isinstance(a, dict)}
-            if not sock.logged_in or not channels <= CHANNELS:
+            if not sock.authed or not channels <= CHANNELS:
                 answer = {"event": "error", "code": "60011", "msg": "Please log in",
                           "connId": "fake"}
             else:
-                sock.channels |= {c for c in channels if isinstance(c, str)}
+                sock.topics |= {c for c in channels if isinstance(c, str)}
                 answer = {"event": "subscribe", "arg": args[0], "connId": "fake"}
         else:
             answer = {"event": "error", "code": "60012", "msg": f"Invalid request: {text}",
                       "connId": "fake"}
-        sock.queue.put_nowait(json.dumps(answer))
-
-    async def _send_loop(self, sock: _Socket) -> None:
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            while True:
-                text = await sock.queue.get()
-                if not sock.ws.closed:
-                    await sock.ws.send_str(text)
+        return json.dumps(answer)
 
     def _push(self, channel: str, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        text = json.dumps({"arg": {"channel": channel, "instType": "ANY", "uid": "1"},
-                           "data": rows})
-        for sock in self._sockets:
-            if channel in sock.channels and not sock.ws.closed:
-                sock.queue.put_nowait(text)
-                self.events_sent += 1
+        if rows:
+            self.push(channel, json.dumps({"arg": {"channel": channel, "instType": "ANY",
+                                                   "uid": "1"}, "data": rows}))
 
     # --- venue events -> OKX pushes ----------------------------------------------------------
 

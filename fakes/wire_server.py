@@ -9,7 +9,9 @@ wire shapes live in ``<exchange>_wire`` and the endpoint logic in ``<exchange>_v
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -17,9 +19,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from positionbot.fakes.binance_faults import Fault, FaultQueue
+from positionbot.fakes.binance_stream import StreamFaults
 from positionbot.tracker.core.models import ZERO, Side
 from positionbot.tracker.exchange.paper import PaperExchange
 from positionbot.tracker.exchange.paper.ledger import PositionLedger
@@ -226,3 +229,77 @@ def num(value: Decimal | None) -> str:
 def decimals_of(step: Decimal) -> int:
     exponent = step.normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+class StreamSocket:
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.authed = False
+        self.topics: set[str] = set()
+        self.queue: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
+
+
+class SocketServer:
+    """A private WebSocket's plumbing: one queue per socket, and ``faults`` as on the Binance
+    stream (``silent``: no pushes and no pong answers; ``delay``; ``duplicate``; ``refuse``)."""
+
+    def __init__(self) -> None:
+        self.faults = StreamFaults()
+        self.events_sent = 0
+        self._sockets: list[StreamSocket] = []
+
+    def on_request(self, sock: StreamSocket, text: str) -> str | None:
+        """The answer to one client message (login, subscribe, ping), or None."""
+        raise NotImplementedError
+
+    async def drop(self) -> None:
+        """Close every socket from the server side (ccxt.pro raises NetworkError in watch_*)."""
+        for sock in list(self._sockets):
+            await sock.ws.close(code=1001, message=b"fake: dropped")
+
+    async def handle_socket(self, request: web.Request) -> web.StreamResponse:
+        if self.faults.refuse > 0:
+            self.faults.refuse -= 1
+            return web.Response(status=400, text="fake: handshake refused")
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        sock = StreamSocket(ws)
+        self._sockets.append(sock)
+        sender = asyncio.create_task(self._send_loop(sock))
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    answer = self.on_request(sock, msg.data)
+                    if answer is not None and not self.faults.silent:
+                        sock.queue.put_nowait((0.0, answer))
+                elif msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                    break
+        finally:
+            sender.cancel()
+            self._sockets.remove(sock)
+        return ws
+
+    def push(self, topic: str, text: str) -> None:
+        """Queue ``text`` for every socket subscribed to ``topic``."""
+        targets = [sock for sock in self._sockets if topic in sock.topics and not sock.ws.closed]
+        if self.faults.silent or not targets:
+            return
+        times = 1
+        if self.faults.duplicate > 0:
+            self.faults.duplicate -= 1
+            times = 2
+        due = time.monotonic() + self.faults.delay
+        for sock in targets:
+            for _ in range(times):
+                sock.queue.put_nowait((due, text))
+                self.events_sent += 1
+
+    async def _send_loop(self, sock: StreamSocket) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            while True:
+                due, text = await sock.queue.get()
+                wait = due - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if not sock.ws.closed and not self.faults.silent:
+                    await sock.ws.send_str(text)

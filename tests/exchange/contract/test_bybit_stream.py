@@ -83,3 +83,22 @@ async def test_a_dropped_socket_raises_in_the_pending_watch(server: BybitServer,
 
     with pytest.raises(ccxtpro.NetworkError):
         await _after(pro.watch_positions(), lambda: asyncio.ensure_future(server.stream.drop()))
+
+
+async def test_stream_faults_refuse_silence_and_duplicate(server: BybitServer, pro: Any) -> None:
+    server.stream.faults.refuse = 1
+    with pytest.raises(ccxtpro.NetworkError):
+        await asyncio.wait_for(pro.watch_orders(), 3)
+
+    await pro.watch_positions()  # the REST snapshot, on a fresh connection
+    server.stream.faults.silent = True
+    with pytest.raises(TimeoutError):
+        await _after(asyncio.wait_for(pro.watch_positions(), 0.5),
+                     lambda: server.venue.manual_order(BTC, OrderSide.BUY, D("0.010")))
+
+    server.stream.faults.silent = False
+    server.stream.faults.duplicate = 1
+    sent = server.stream.events_sent
+    await _after(pro.watch_positions(), lambda: server.venue.manual_order(
+        BTC, OrderSide.BUY, D("0.010")))
+    assert server.stream.events_sent - sent >= 2

@@ -89,3 +89,14 @@ async def test_a_dropped_socket_raises_in_the_pending_watch(server: OkxServer,
                                                             pro: Any) -> None:
     with pytest.raises(ccxtpro.NetworkError):
         await _after(pro.watch_orders(BTC), lambda: asyncio.ensure_future(server.stream.drop()))
+
+
+async def test_stream_faults_refuse_and_silence(server: OkxServer, pro: Any) -> None:
+    server.stream.faults.refuse = 1
+    with pytest.raises(ccxtpro.NetworkError):
+        await asyncio.wait_for(pro.watch_positions(), 3)
+
+    server.stream.faults.silent = True
+    with pytest.raises(TimeoutError):
+        await _after(asyncio.wait_for(pro.watch_orders(BTC), 0.5),
+                     lambda: server.venue.manual_order(BTC, OrderSide.BUY, D("2")))
