@@ -76,6 +76,8 @@ class Scheduler:
         self._polled: dict[str, float] = {}  # account -> monotonic time of its last real cycle
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._draining = asyncio.Lock()  # the loop and a stream's kick never drain at once
+        self._kicks: set[asyncio.Task[None]] = set()
         self._wall_mark: tuple[float, float] | None = None  # (monotonic, wall) at last tick
         self.restarts = 0
 
@@ -83,6 +85,7 @@ class Scheduler:
         for account in self._tracker.accounts:
             self._schedule_cycle(account)
         for follower in self._tracker.streams.values():
+            follower.on_change = self.kick_drain
             follower.start()
         self._stopping.clear()
         check = max(min(self.timing.interval, self.timing.watchdog_after / 4), 0.05)
@@ -166,10 +169,18 @@ class Scheduler:
         self._progress[account] = time.monotonic()
 
     async def _drain(self) -> None:
-        try:
-            await self._notifier.drain()
-        except Exception:  # the outbox keeps everything; the next drain tries again
-            log.exception("notifier drain failed")
+        async with self._draining:
+            try:
+                await self._notifier.drain()
+            except Exception:  # the outbox keeps everything; the next drain tries again
+                log.exception("notifier drain failed")
+
+    def kick_drain(self) -> None:
+        """A stream change was just recorded: deliver it now rather than at the next tick."""
+        if not self._stopping.is_set():
+            task = asyncio.create_task(self._drain(), name="notifier-kick")
+            self._kicks.add(task)
+            task.add_done_callback(self._kicks.discard)
 
     def _follow_clock_steps(self, now: float) -> None:
         """A wall clock stepped against the monotonic one leaves APScheduler's next runs in the

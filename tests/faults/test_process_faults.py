@@ -86,9 +86,10 @@ async def test_cycles_that_never_finish_are_cut_off_and_alerted_by_the_process(
 ) -> None:
     """Every fetch hangs: each cycle is cut at the cycle time limit (by the runner, the only
     place that applies it), counts as a failure, and three in a row give one alert; the
-    recovery is pushed once when the exchange answers again."""
+    recovery is pushed once when the exchange answers again. (Polling only: with a healthy
+    user-data stream the poll verifies once a minute and the stream carries the changes.)"""
     bot = harness.bot(config=replace(harness.config, cycle_timeout=1.0, watchdog=4.0,
-                                     verify_delay=0.1))
+                                     verify_delay=0.1, stream=False))
     await bot.start()
     try:
         await harness.api.wait_for(lambda: bool(harness.pushes("Opened")), within=30)

@@ -49,6 +49,7 @@ name = "main"
 exchange = "binanceusdm"
 api_key_env = "{key_env}"
 secret_env = "{secret_env}"
+stream = {stream}
 ccxt_config = {ccxt_config}
 """
 
@@ -75,6 +76,7 @@ class BotConfig:
     watchdog: float = 30.0
     digest_threshold: int = 1000  # one message per push, so each delivery maps to one row
     startup: str = "off"
+    stream: bool = True  # the product's default for Binance: follow the user-data stream
 
     def write(self, path: Path) -> Path:
         path.write_text(_CONFIG.format(
@@ -84,7 +86,7 @@ class BotConfig:
             allowed=json.dumps(sorted({self.command_chat, self.push_chat})),
             push_chat=self.push_chat, digest_threshold=self.digest_threshold,
             startup=self.startup, key_env=KEY_ENV, secret_env=SECRET_ENV,
-            ccxt_config=inline_toml(self.ccxt_config)))
+            ccxt_config=inline_toml(self.ccxt_config), stream=str(self.stream).lower()))
         return path
 
 

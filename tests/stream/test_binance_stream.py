@@ -3,7 +3,7 @@ stream, with exact figures, and no REST cycle needed for it."""
 
 from __future__ import annotations
 
-from positionbot.tracker.core.models import OrderSide, TradeStatus
+from positionbot.tracker.core.models import OrderSide, Side, TradeStatus
 from positionbot.tracker.engine.commands import TradeCommands
 from tests.stream.conftest import ACCOUNT, BTC, D, Live, eventually
 
@@ -31,10 +31,10 @@ async def test_open_increase_partial_close_and_close_are_pushed_from_the_stream(
     opened, increased, decreased, closed = (f for _, f in notices)
     assert (opened["size_after"], opened["price"]) == ("0.010", "50000")
     assert (increased["price"], increased["avg_entry"]) == ("50100", "50075")
-    assert decreased["price"] == "51000" and decreased["estimated"] == "0"
+    assert decreased["price"] == "51000" and decreased["estimated"] in ("0", False)
     # (51000 - 50075) * 0.015 less the taker fee 51000 * 0.015 * 0.0004
     assert D(decreased["realized_pnl"]) == D("13.875") - D("0.306")
-    assert closed["price"] == "49000" and closed["estimated"] == "0"
+    assert closed["price"] == "49000" and closed["estimated"] in ("0", False)
     (trade,) = await live.store.list_trades(ACCOUNT)
     assert trade.status is TradeStatus.CLOSED
     assert trade.realized_pnl == live.venue.realized_pnl() - live.venue.fees_paid()
@@ -66,3 +66,17 @@ async def test_stop_loss_hit_is_pushed_from_the_stream(live: Live) -> None:
     assert kinds.count("stop_loss_hit") == 1 and "closed" not in kinds
     _, fields = next(n for n in await live.notices() if n[0] == "stop_loss_hit")
     assert fields["price"] == "47990"
+
+
+async def test_hedge_legs_are_followed_and_the_zero_both_entry_closes_nothing(
+        hedge_live: Live) -> None:
+    live = hedge_live
+    live.venue.manual_order(BTC, BUY, D("0.010"), position_side=Side.LONG)
+    live.venue.manual_order(BTC, SELL, D("0.020"), position_side=Side.SHORT)
+    await eventually(lambda: len(live.trades()) == 2)
+    by_side = {t.side: t for t in live.trades()}
+    assert (by_side[Side.LONG].size, by_side[Side.SHORT].size) == (D("0.010"), D("0.020"))
+    live.venue.manual_order(BTC, SELL, D("0.010"), position_side=Side.LONG)
+    await eventually(lambda: [t.side for t in live.trades()] == [Side.SHORT])
+    assert live.trades()[0].size == D("0.020")
+    assert await live.kinds() == ["opened", "opened", "closed"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from telegram.ext import JobQueue
@@ -57,24 +59,33 @@ def test_status_shows_each_streaming_accounts_health() -> None:
 async def test_the_poll_slows_to_verifying_while_the_stream_is_healthy(tmp_path: Path) -> None:
     env = await make_env(tmp_path)
     stream = PaperStream(env.exchange, "paper")
-    follower = StreamFollower(env.tracker, stream, env.store, StreamSettings(verify_interval=60))
+    follower = StreamFollower(env.tracker, stream, env.store, StreamSettings(verify_interval=0.4))
     env.tracker.streams["paper"] = follower
     scheduler = Scheduler(JobQueue(), env.tracker, env.store, None,  # type: ignore[arg-type]
-                          Timing(15, 60, 120), clock=env.clock)
+                          Timing(0.1, 60, 120), clock=env.clock)
+    tick = SimpleNamespace(job=SimpleNamespace(data="paper"))
+
+    async def cycles_after_a_tick() -> int:
+        before = env.tracker.cycles_completed
+        await scheduler._cycle_job(tick)  # type: ignore[arg-type]
+        return env.tracker.cycles_completed - before
+
     try:
-        assert not scheduler._verified_recently("paper")  # not connected: every interval
+        assert await cycles_after_a_tick() == 1  # no stream yet: every tick polls
+        assert await cycles_after_a_tick() == 1
         follower.start()
         await eventually(lambda: follower.connected)
-        assert scheduler._verified_recently("paper")  # the connect's REST cycle just ran
-        env.clock.advance(45)
-        assert scheduler._verified_recently("paper")
-        env.clock.advance(15)
-        assert not scheduler._verified_recently("paper")  # 60 s: the verifying poll is due
+        assert follower.poll_interval == 0.4
+        assert await cycles_after_a_tick() == 0  # healthy and verified recently: skipped
         env.exchange.manual_order(BTC, BUY, D("0.010"))
-        await eventually(lambda: len(env.trades()) == 1)  # the stream does not wait for it
+        await eventually(lambda: len(env.trades()) == 1)  # the stream does not wait for a poll
+        await asyncio.sleep(0.4)
+        assert await cycles_after_a_tick() == 1  # verify_interval later: verified again
+        assert await cycles_after_a_tick() == 0
         await scheduler.stop_streams()
-        assert not follower.connected
-        assert not scheduler._verified_recently("paper")
+        assert not follower.connected and follower.poll_interval is None
+        assert await cycles_after_a_tick() == 1  # stream down: every tick polls again
+        assert await env.kinds() == ["opened"]
     finally:
         await follower.stop()
         await env.store.close()

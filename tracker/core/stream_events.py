@@ -16,7 +16,7 @@ from decimal import Decimal
 from positionbot.tracker.core.classify import PositionKey
 from positionbot.tracker.core.models import ZERO, Fill, Order, Position, PositionMode, Side
 
-MAX_REMEMBERED = 10_000
+MAX_REMEMBERED = 2_000
 """Ids remembered for de-duplication; older ones are forgotten (a replay that old is refused by
 the fill cursors anyway)."""
 

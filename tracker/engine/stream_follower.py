@@ -40,8 +40,8 @@ class StreamSettings:
     backoff_initial: float = 0.5  # first reconnect delay, doubled per failure...
     backoff_max: float = 30.0  # ...up to this
     coalesce: float = 0.02  # a burst's later events are gathered for this long
-    recent_fills: int = 2_000  # stream fills kept to price changes (cursors skip consumed ones)
-    recent_orders: int = 2_000
+    recent_fills: int = 1_000  # stream fills kept to price changes (cursors skip consumed ones)
+    recent_orders: int = 1_000
 
 
 class StreamFollower:
@@ -59,6 +59,7 @@ class StreamFollower:
         self.reconnects_today = 0
         self.applied = 0  # stream reports that changed something
         self.last_error: str | None = None
+        self.on_change: Callable[[], None] | None = None  # told when a report changed something
         self._tracker = tracker
         self._source = source
         self._store = store
@@ -176,8 +177,10 @@ class StreamFollower:
             log.info("stream %s: %s; verifying by REST", self.account, result.needs_cycle)
             await self._tracker.run_cycle(self.account)
             return
-        if result.changes:
+        if result.changes or result.actions:
             self.applied += 1
+            if self.on_change is not None:
+                self.on_change()
             log.info("stream %s: %d changes applied (%d REST fill look-ups)", self.account,
                      len(result.changes), result.rest_fill_fetches)
 
