@@ -18,8 +18,8 @@ from typing import Any
 import aiosqlite
 
 from positionbot.storage import codec, reports
-from positionbot.storage.lock import DatabaseInUseError, DatabaseLock
 from positionbot.storage.integrity import DatabaseRefusedError, connect_checked, lock_and_check
+from positionbot.storage.lock import DatabaseInUseError, DatabaseLock
 from positionbot.tracker.core.models import Notice, PositionEvent, SyncState, Trade, TradeStatus
 from positionbot.tracker.core.records import FillCursor, OutboxRow, WriteBatch
 
