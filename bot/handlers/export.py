@@ -15,7 +15,7 @@ from telegram.ext import CommandHandler
 
 from positionbot.bot.handlers.common import reply_html
 from positionbot.bot.handlers.context import App, BotContext
-from positionbot.bot.handlers.pnl import parse_request
+from positionbot.bot.handlers.pnl import in_scope, parse_request
 from positionbot.bot.render.format import esc
 from positionbot.storage.reports import MAX_EXPORT_ROWS, Scope, export_rows
 from positionbot.tracker.core.funding import FUNDING, NOTE_PREFIX
@@ -65,7 +65,9 @@ async def _export(update: Update, context: BotContext) -> None:
         return
     services = context.services
     try:
-        request = parse_request(context.args or ["month"], services.tracker.accounts)
+        accounts = services.accounts_for(message.chat.id)
+        request = in_scope(services, message.chat.id,
+                           parse_request(context.args or ["month"], accounts))
         period = parse_period(request.period, services.clock(), services.telegram.zone)
     except PeriodError as e:
         await reply_html(message, f"{esc(str(e))}\nUsage: <code>/export [today|week|month|all|"

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from positionbot.bot.handlers.common import pressed_message, reply_html
+from positionbot.bot.handlers.common import chat_of, pressed_message, reply_html
 from positionbot.bot.handlers.context import App, BotContext
 from positionbot.bot.handlers.services import Services
 from positionbot.bot.render.chart import ChartData, render_chart
@@ -82,6 +82,17 @@ def parse_request(args: Sequence[str], accounts: Sequence[str]) -> Request:
         else:
             raise PeriodError(f"did not understand {word!r}")
     return Request(period, account, symbol)
+
+
+def in_scope(services: Services, chat_id: int | None, request: Request) -> Request:
+    """A chat limited to some accounts sees only theirs: one is implied, of several the
+    trader names one."""
+    accounts = services.accounts_for(chat_id)
+    if request.account is not None or len(accounts) == len(services.tracker.accounts):
+        return request
+    if len(accounts) == 1:
+        return replace(request, account=accounts[0])
+    raise PeriodError(f"this chat sees the accounts {', '.join(accounts)}: name one of them")
 
 
 async def load(services: Services, request: Request
@@ -162,7 +173,9 @@ async def _pnl(update: Update, context: BotContext) -> None:
         return
     services = context.services
     try:
-        request = parse_request(context.args or [], services.tracker.accounts)
+        chat = message.chat.id
+        request = in_scope(services, chat,
+                           parse_request(context.args or [], services.accounts_for(chat)))
         text = await pnl_text(services, request)
     except PeriodError as e:
         await reply_html(message, f"{esc(str(e))}\n{USAGE}")
@@ -175,12 +188,17 @@ async def _button(update: Update, context: BotContext) -> None:
     if query is None:
         return
     services = context.services
-    decoded = decode(str(query.data or ""), services.tracker.accounts)
+    decoded = decode(str(query.data or ""), services.accounts_for(chat_of(query)))
     message = pressed_message(query)
     if decoded is None or message is None:
         await query.answer("This button is out of date — send /pnl for fresh ones.")
         return
     what, request = decoded
+    try:
+        request = in_scope(services, chat_of(query), request)
+    except PeriodError:
+        await query.answer("This button is out of date — send /pnl for fresh ones.")
+        return
     if what == "c":
         await query.answer("Drawing the chart…")
         await send_chart(services, message, request)
@@ -209,7 +227,12 @@ async def _table(update: Update, context: BotContext) -> None:
     count = int(args[0]) if args else default
     services = context.services
     buckets = periods(unit, count, services.clock(), services.telegram.zone)
-    scope = Scope(Period(title, buckets[-1].start, buckets[0].end))
+    try:
+        account = in_scope(services, message.chat.id, Request()).account
+    except PeriodError as e:
+        await reply_html(message, f"{esc(str(e))} (the tables cover one account)")
+        return
+    scope = Scope(Period(title, buckets[-1].start, buckets[0].end), account)
     events = await pnl_events(services.store, scope)
     closed = await closed_trades(services.store, scope)
     main = _main_currency(events)
@@ -227,10 +250,12 @@ def _main_currency(events: Sequence[PnlEvent]) -> str:
     return max(counts, key=lambda c: counts[c]) if counts else "USDT"
 
 
-async def balances(services: Services) -> list[tuple[str, Balance | None, str | None]]:
-    """Each account's wallet from its exchange; one that fails says why, the others show."""
+async def balances(services: Services, chat_id: int | None
+                   ) -> list[tuple[str, Balance | None, str | None]]:
+    """Each account's wallet (of those the chat sees) from its exchange; one that fails says
+    why, the others show."""
     out: list[tuple[str, Balance | None, str | None]] = []
-    for account in services.tracker.accounts:
+    for account in services.accounts_for(chat_id):
         try:
             async with asyncio.timeout(services.cycle_timeout):
                 out.append((account, await services.tracker.gateway(account).fetch_balance(), None))
@@ -242,7 +267,9 @@ async def balances(services: Services) -> list[tuple[str, Balance | None, str | 
 
 async def _balance(update: Update, context: BotContext) -> None:
     if update.effective_message is not None:
-        await reply_html(update.effective_message, render_balances(await balances(context.services)))
+        chat = update.effective_chat.id if update.effective_chat else None
+        await reply_html(update.effective_message,
+                         render_balances(await balances(context.services, chat)))
 
 
 def register(application: App) -> None:

@@ -4,6 +4,7 @@ button and push of that chat to those accounts (real PTB against the fake Bot AP
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,10 @@ import pytest
 from positionbot.bot import callbacks
 from positionbot.bot.app import stop
 from positionbot.bot.config import ConfigError, load_config
+from positionbot.fakes.botapi_rules import html_visible_text
 from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store
-from positionbot.tracker.core.models import Side
+from positionbot.tracker.core.models import OrderSide, Side
 from tests.config.conftest import ACCOUNT, ENV
 from tests.telegram.conftest import (
     BTC,
@@ -87,3 +89,16 @@ def test_an_unknown_account_in_a_chat_scope_is_refused_by_the_config(tmp_path: P
     [problem] = caught.value.problems
     assert problem.key == "telegram.chats.42.accounts[0]"
     assert problem.message == "unknown account 'mian' — did you mean 'main'? (accounts: main)"
+
+
+async def test_pnl_and_balances_cover_only_the_chats_accounts(scoped: BotEnv) -> None:
+    scoped.exchanges["main"].manual_order(BTC, OrderSide.SELL, Decimal("0.01"), reduce_only=True)
+    scoped.exchanges["other"].manual_order(ETH, OrderSide.BUY, Decimal("1"), reduce_only=True)
+    await scoped.cycle("main")
+    await scoped.cycle("other")
+    pnl = html_visible_text((await scoped.command("/pnl")).text)
+    assert "BTC" in pnl and "ETH" not in pnl, pnl
+    desk = html_visible_text((await scoped.command("/pnl", chat=DESK_B)).text)
+    assert "ETH" in desk and "BTC" not in desk, desk
+    balance = html_visible_text((await scoped.command("/balance")).text)
+    assert "main" in balance and "other" not in balance, balance
