@@ -76,6 +76,14 @@ class Fault:
         return cls(path, transform=lambda _payload: [])
 
     @classmethod
+    def entry_price_zero(cls, symbol_id: str, path: str = "/positionRisk") -> Fault:
+        """The position row of ``symbol_id`` (e.g. ``"BTCUSDT"``) with ``entryPrice`` "0.0", as
+        Binance has served in glitches (ccxt drops such a row)."""
+        return cls(path, transform=lambda rows: [
+            {**row, "entryPrice": "0.0"} if row.get("symbol") == symbol_id else row
+            for row in rows])
+
+    @classmethod
     def truncated(cls, path: str | None = None) -> Fault:
         return cls(path, truncate=True)
 

@@ -32,6 +32,7 @@ from positionbot.tracker.exchange.ccxt.normalize import (
     is_binance,
     normalize_market,
     snapshot_mode,
+    unreadable_position_rows,
 )
 from positionbot.tracker.exchange.ccxt.orders import OrderPlacer
 from positionbot.tracker.exchange.ccxt.retry import RetryPolicy, describe, permanent_error, with_retries
@@ -122,6 +123,10 @@ class CcxtGateway:
             if isinstance(answer, str) and answer.lstrip()[:1] in ("{", "["):
                 path = urlsplit(url).path
                 raise ccxt.BadResponse(f"{self._id} {method} {path}: truncated or malformed JSON")
+            if urlsplit(url).path.endswith("/positionRisk") and (
+                    bad := unreadable_position_rows(answer)):
+                raise ccxt.BadResponse(f"{self._id}: position rows without an entry price "
+                                       f"({', '.join(bad[:5])}): not read as closed")
             return answer
 
         self._exchange.fetch = counted

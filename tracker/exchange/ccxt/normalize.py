@@ -183,6 +183,33 @@ def _binance_leverage(raw: Raw) -> Decimal | None:
     return (abs(notional) / margin).quantize(Decimal(1))
 
 
+def unreadable_position_rows(answer: object) -> list[str]:
+    """Binance position rows holding a size but no usable entry price.
+
+    ccxt's ``fetch_positions`` drops such a row without a word, which would read as a close
+    (missing is not flat): the gateway refuses the whole answer instead, as a glitch."""
+    if not isinstance(answer, list):
+        return []
+    bad = []
+    for row in answer:
+        if not isinstance(row, Mapping) or _is_zero_text(row.get("positionAmt", "0")):
+            continue
+        try:
+            entry = Decimal(str(row.get("entryPrice")))
+        except ArithmeticError:
+            entry = ZERO
+        if not entry.is_finite() or entry <= ZERO:
+            bad.append(str(row.get("symbol")))
+    return bad
+
+
+def _is_zero_text(text: object) -> bool:
+    try:
+        return Decimal(str(text)) == ZERO
+    except ArithmeticError:
+        return False
+
+
 def normalize_position(raw: Raw, market: Market | None, exchange_id: str) -> Position | None:
     """One ccxt position in exact decimals, or None when its size is zero."""
     binance = is_binance(exchange_id)
@@ -204,12 +231,15 @@ def normalize_position(raw: Raw, market: Market | None, exchange_id: str) -> Pos
         contract_size = market.contract_size
     else:
         contract_size = to_decimal(raw.get("contractSize") or 1, f"{what} contract size")
+    entry = to_decimal(_pick(raw, "entryPrice", "entryPrice", binance), f"{what} entry")
+    if entry <= ZERO:  # an open position always has an entry: this row is unreadable
+        raise Malformed(f"{what}: size {size} with entry price {entry}")
     margin_mode = raw.get("marginMode")
     return Position(
         symbol=symbol,
         side=_position_side(raw, signed, what, binance),
         size=size,
-        entry_price=to_decimal(_pick(raw, "entryPrice", "entryPrice", binance), f"{what} entry"),
+        entry_price=entry,
         mark_price=optional_decimal(_pick(raw, "markPrice", "markPrice", binance),
                                     f"{what} mark", zero_is_none=True),
         unrealized_pnl=optional_decimal(_pick(raw, "unRealizedProfit", "unrealizedPnl", binance),

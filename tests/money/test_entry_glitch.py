@@ -1,0 +1,43 @@
+"""Item 8: a position row without a usable entry price is a glitch, never a close."""
+
+from __future__ import annotations
+
+from positionbot.fakes.binance_faults import Fault
+from positionbot.tracker.core.models import Side
+from tests.exchange.conftest import FAST_RETRY
+from tests.money.conftest import BTC, D, Money
+
+
+async def test_a_position_served_with_entry_zero_is_not_closed_and_keeps_its_stop(
+        money: Money) -> None:
+    money.venue.open_position(BTC, Side.LONG, D("0.010"), D("50000"))
+    await money.cycle()
+    [trade] = money.trades()
+    assert (await money.commands.set_stop_loss(trade.id, D("45000"))).placed
+    stop_id = money.venue.open_stop_orders()[0].id
+    before = await money.kinds()
+    # Every attempt of the cycle (and of its verification fetch) sees the glitch.
+    money.server.inject(*[Fault.entry_price_zero("BTCUSDT")] * (2 * FAST_RETRY.attempts))
+
+    report = await money.cycle(ok=False)
+
+    assert not report.ok and "entry price" in " ".join(report.errors)
+    [still] = money.trades()
+    assert (still.id, still.size, still.stop_loss_order_id) == (trade.id, D("0.010"), stop_id)
+    assert [o.id for o in money.venue.open_stop_orders()] == [stop_id]
+    assert await money.kinds() == before  # no close pushed, no stop cancelled
+    money.server.faults.clear()
+    await money.cycle()
+    assert [t.id for t in money.trades()] == [trade.id]
+    assert await money.kinds() == before  # not re-adopted as a new manual trade either
+
+
+async def test_one_glitched_answer_is_retried_within_the_cycle(money: Money) -> None:
+    money.venue.open_position(BTC, Side.LONG, D("0.010"), D("50000"))
+    await money.cycle()
+    money.server.inject(Fault.entry_price_zero("BTCUSDT"))
+
+    await money.cycle()
+
+    assert [t.size for t in money.trades()] == [D("0.010")]
+    assert "closed" not in await money.kinds()
