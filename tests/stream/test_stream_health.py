@@ -133,3 +133,14 @@ async def test_a_long_outage_gives_one_alert_and_one_recovery(tmp_path: Path) ->
         assert "stream" in fields["error"]
     finally:
         await close_live(live)
+
+
+async def test_delayed_events_are_applied_late_but_once_and_exactly(live: Live) -> None:
+    live.server.stream.faults.delay = 0.3
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    await asyncio.sleep(0.15)
+    assert live.trades() == []  # not yet told, and absence changed nothing
+    await eventually(lambda: len(live.trades()) == 1)
+    assert live.trades()[0].avg_entry_price == D("50000")
+    await live.tracker.run_cycle(ACCOUNT)
+    assert await live.kinds() == ["opened"]
