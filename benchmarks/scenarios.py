@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from benchmarks.bench_env import PRICE, SIZE, BenchEnv, CycleSample, side_of, symbol
+from positionbot.tracker.exchange.paper import PaperExchange
 
 # One cycle's 1% of changes cycles through this mix; opens balance closes, so n stays put.
 CHANGE_MIX = ("increase", "increase", "increase", "increase", "increase", "increase",
@@ -79,34 +80,34 @@ class ChangeMaker:
         opens = CHANGE_MIX.count("open")
         return one_percent(n) * cycles * opens // len(CHANGE_MIX) + opens
 
-    def apply(self, env: BenchEnv) -> None:
+    def apply(self, venue: PaperExchange) -> None:
         chosen = self._rng.sample(sorted(self._open), min(self.per_cycle, len(self._open)))
         for i in chosen:
             kind = CHANGE_MIX[self._turn % len(CHANGE_MIX)]
             self._turn += 1
             if kind == "open":
-                self._open_new(env)
+                self._open_new(venue)
             elif kind == "close":
-                self._trade(env, i, -self._open.pop(i))
+                self._trade(venue, i, -self._open.pop(i))
             elif kind == "decrease" and self._open[i] > DECREASE:
-                self._trade(env, i, -DECREASE)
+                self._trade(venue, i, -DECREASE)
             else:
-                self._trade(env, i, INCREASE)
+                self._trade(venue, i, INCREASE)
 
-    def _open_new(self, env: BenchEnv) -> None:
+    def _open_new(self, venue: PaperExchange) -> None:
         i = self._next_market
         self._next_market += 1
-        env.exchange.set_mark(symbol(i), PRICE)
+        venue.set_mark(symbol(i), PRICE)
         self._open[i] = Decimal(0)
-        self._trade(env, i, SIZE)
+        self._trade(venue, i, SIZE)
 
-    def _trade(self, env: BenchEnv, i: int, delta: Decimal) -> None:
+    def _trade(self, venue: PaperExchange, i: int, delta: Decimal) -> None:
         side = side_of(i)
         if delta > 0:
-            env.exchange.manual_order(symbol(i), side.entry_order_side, delta)
+            venue.manual_order(symbol(i), side.entry_order_side, delta)
             self._open[i] += delta
         else:
-            env.exchange.manual_order(symbol(i), side.exit_order_side, -delta, reduce_only=True)
+            venue.manual_order(symbol(i), side.exit_order_side, -delta, reduce_only=True)
             if i in self._open:
                 self._open[i] += delta
 
@@ -172,7 +173,7 @@ async def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
         maker = ChangeMaker(n)
         changed = []
         for _ in range(options.changed_cycles):
-            maker.apply(env)
+            maker.apply(env.exchange)
             changed.append(await env.cycle())
         db["1% changed"] = env.db_bytes()
     finally:

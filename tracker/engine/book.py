@@ -34,6 +34,11 @@ class AccountBook:
         self._sync: dict[str, SyncState] = {a: SyncState(a) for a in self.accounts}
         self.mismatches: dict[int, EntryMismatch] = {}
         self.entries_checked: set[int] = set()  # open trades whose entry verdict is current
+        self._revisions: dict[str, int] = dict.fromkeys(self.accounts, 0)
+
+    def revision(self, account: str) -> int:
+        """Moves on with every write of the account's trades: equal revisions, same trades."""
+        return self._revisions.get(account, 0)
 
     def active_trades(self, account: str | None = None) -> list[Trade]:
         accounts = [account] if account is not None else self.accounts
@@ -81,6 +86,7 @@ class AccountBook:
 
     def load(self, account: str, trades: Iterable[Trade], sync: SyncState) -> None:
         self._active[account] = {t.id: t for t in trades}
+        self._revisions[account] = self.revision(account) + 1
         self._sync[account] = sync
 
     def set_snapshot(self, account: str, snap: PositionSnapshot,
@@ -97,6 +103,7 @@ class AccountBook:
     def remember(self, account: str, trades: Iterable[Trade]) -> None:
         active = self._active[account]
         for t in trades:
+            self._revisions[account] = self.revision(account) + 1
             self.entries_checked.discard(t.id)
             if t.status in (TradeStatus.PENDING, TradeStatus.OPEN):
                 active[t.id] = t

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from positionbot.tracker.core.fills import FillCursor
 from positionbot.tracker.core.funding import FundingPayment
@@ -130,6 +130,15 @@ class ExchangeGateway(Protocol):
 
     async def close(self) -> None:
         """Release sessions."""
+        ...
+
+
+@runtime_checkable
+class PositionsBySymbol(Protocol):
+    """A gateway that can list the positions of a few symbols only (optional capability)."""
+
+    async def fetch_positions_of(self, symbols: Sequence[str]) -> PositionSnapshot:
+        """The positions on ``symbols`` only, for verifying a suspected close cheaply."""
         ...
 
 

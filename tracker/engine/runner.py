@@ -51,6 +51,7 @@ from positionbot.tracker.engine.ports import (
     ExchangeError,
     ExchangeGateway,
     PermanentExchangeError,
+    PositionsBySymbol,
     RecordStore,
     TransientExchangeError,
 )
@@ -69,6 +70,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+Keyed = tuple[dict[PositionKey, Position], set[PositionKey]]
+
+VERIFY_SYMBOLS_MAX = 3
+"""Suspected closes on at most this many symbols are verified by fetching those symbols only
+(where the gateway can); more, or positions vanishing wholesale, fetch the whole list again."""
 CycleObserver = Callable[[CycleReport], object]
 
 
@@ -107,6 +113,11 @@ class SimplePositionTracker:
         self._steps_for: Mapping[str, Market] | None = None
         self._steps_cache: dict[str, Decimal] = {}
         self.cycles_completed = 0
+        # Diff before work, by identity: a gateway hands back the very same positions tuple
+        # (and stop list) when nothing changed, so an unchanged snapshot is keyed once, and a
+        # cycle whose inputs are those of the last cycle that found nothing to do does nothing.
+        self._keyed: dict[str, tuple[tuple[Position, ...], PositionMode, Keyed]] = {}
+        self._settled: dict[str, tuple[object, ...]] = {}
         # The stream followers of accounts that stream (the wiring sets them): the scheduler
         # slows the verifying poll while one is healthy, /status shows their health.
         self.streams: dict[str, StreamFollower] = {}
@@ -201,6 +212,7 @@ class SimplePositionTracker:
 
     async def _failed(self, account: str, started: datetime, t0: float, calls0: int,
                       error: str, kind: str) -> CycleReport:
+        self._settled.pop(account, None)
         state, notice = failure_state(self.book.sync_state(account), started, error,
                                       self.settings.alert_after_failures)
         if notice is not None:
@@ -216,13 +228,17 @@ class SimplePositionTracker:
                            exchange_calls=self._gateways[account].calls - calls0, errors=(error,),
                            error_kind=kind)
 
-    async def _fetch(self, gw: ExchangeGateway, markets: Mapping[str, Market]
+    async def _fetch(self, account: str, gw: ExchangeGateway, markets: Mapping[str, Market]
                      ) -> tuple[PositionSnapshot, dict[PositionKey, Position], set[PositionKey]]:
         """The snapshot, its positions above dust keyed once, and the keys held only as dust."""
         snap = await gw.fetch_positions()
         if markets is not self._markets_seen:
             self._markets_seen = markets
             self._dust_thresholds = {}
+            self._keyed.clear()
+        cached = self._keyed.get(account)
+        if cached is not None and cached[0] is snap.positions and cached[1] is snap.mode:
+            return snap, *cached[2]
         kept = positions_by_key(
             without_dust(snap.positions, self.settings.dust, markets, self._dust_thresholds),
             snap.mode)
@@ -230,17 +246,48 @@ class SimplePositionTracker:
         if len(kept) < len(snap.positions):
             dust = {key_of(p.symbol, p.side, snap.mode) for p in snap.positions if p.size > 0}
             dust -= kept.keys()
+        self._keyed[account] = (snap.positions, snap.mode, (kept, dust))
         return snap, kept, dust
+
+    async def _refetch(self, account: str, gw: ExchangeGateway, markets: Mapping[str, Market],
+                       snap: PositionSnapshot, by_key: dict[PositionKey, Position],
+                       dust_keys: set[PositionKey], changes: Sequence[Change]
+                       ) -> tuple[PositionSnapshot, dict[PositionKey, Position], set[PositionKey]]:
+        """The verifying snapshot: only the symbols of the suspected closes and flips where the
+        gateway can list a few symbols, merged into the first snapshot; else everything again."""
+        symbols = sorted({c.key[0] for c in changes
+                          if c.kind in (ChangeKind.CLOSED, ChangeKind.FLIPPED)})
+        if (not by_key or not symbols or len(symbols) > VERIFY_SYMBOLS_MAX
+                or not isinstance(gw, PositionsBySymbol)):
+            return await self._fetch(account, gw, markets)
+        part = await gw.fetch_positions_of(symbols)
+        if part.mode is not snap.mode:
+            return await self._fetch(account, gw, markets)
+        wanted = set(symbols)
+        kept = {k: p for k, p in by_key.items() if k[0] not in wanted}
+        fresh = positions_by_key(
+            without_dust(part.positions, self.settings.dust, markets, self._dust_thresholds),
+            part.mode)
+        kept.update(fresh)
+        dust = {k for k in dust_keys if k[0] not in wanted}
+        dust |= {key_of(p.symbol, p.side, part.mode) for p in part.positions if p.size > 0}
+        dust -= fresh.keys()
+        return replace(snap, positions=tuple(kept.values()), fetched_at=part.fetched_at), kept, dust
 
     async def _cycle(self, account: str, started: datetime, t0: float, calls0: int) -> CycleReport:
         gw = self._gateways[account]
         markets = await gw.markets()
-        snap, by_key, dust_keys = await self._fetch(gw, markets)
+        revision = self.book.revision(account)
+        snap, by_key, dust_keys = await self._fetch(account, gw, markets)
         active = self.book.active_by_id(account)
         open_trades = [t for t in active.values() if t.is_open]
-        stops: dict[str, Order] = {}
+        stop_list: list[Order] | None = None
         if account in self._stops_unsure or any(t.stop_loss_order_id for t in open_trades):
-            stops = {o.id: o for o in await gw.fetch_open_stop_orders()}
+            stop_list = await gw.fetch_open_stop_orders()
+        inputs = (snap.positions, snap.mode, stop_list, markets, revision)
+        if self._settled_on(account, inputs):
+            return await self._steady(account, started, t0, calls0, snap, by_key)
+        stops = {o.id: o for o in stop_list or ()}
         local = time.perf_counter()
         steps = self._steps(markets)
         changes = classify_keyed(by_key, open_trades, snap.mode, steps)
@@ -248,7 +295,8 @@ class SimplePositionTracker:
         if needs_verification(changes, len(open_trades), len(by_key)):
             local_spent = time.perf_counter() - local
             await self._sleep(self.settings.verify_delay)
-            snap, by_key, dust_keys = await self._fetch(gw, markets)
+            snap, by_key, dust_keys = await self._refetch(account, gw, markets, snap, by_key,
+                                                          dust_keys, changes)
             local = time.perf_counter() - local_spent
             changes = confirmed(changes, classify_keyed(by_key, open_trades, snap.mode, steps))
             verified = True
@@ -279,10 +327,46 @@ class SimplePositionTracker:
         await self.funding.step(gw, self._store, self.book, account, now)
 
         lines, errors = await self._act(gw, account, outcome.trades, stops, by_key, snap.mode, markets)
+        quiet = not (outcome.applied or lines or errors or pricing.errors or verified)
+        if quiet and self.book.revision(account) == revision and self._nothing_waits(account):
+            self._settled[account] = inputs
+        else:
+            self._settled.pop(account, None)
         return CycleReport(
             account, started, time.perf_counter() - t0, True, len(by_key),
             tuple(outcome.applied), tuple(lines), gw.calls - calls0,
             tuple(pricing.errors + errors), verified, local_s)
+
+    def _settled_on(self, account: str, inputs: tuple[object, ...]) -> bool:
+        """The same inputs, object for object, as the last cycle that found nothing to do."""
+        last = self._settled.get(account)
+        if last is None or account in self._stops_unsure:
+            return False
+        *objects, revision = inputs
+        *last_objects, last_revision = last
+        return revision == last_revision and all(
+            a is b for a, b in zip(objects, last_objects, strict=True))
+
+    def _nothing_waits(self, account: str) -> bool:
+        """No pending entry (its timeout runs) and no stop waiting to be placed (it is retried)."""
+        return not any(t.status is TradeStatus.PENDING or t.has_pending_stop
+                       for t in self.book.active_by_id(account).values())
+
+    async def _steady(self, account: str, started: datetime, t0: float, calls0: int,
+                      snap: PositionSnapshot, by_key: dict[PositionKey, Position]) -> CycleReport:
+        """Nothing changed since a cycle that found nothing to do: only the success is recorded."""
+        local = time.perf_counter()
+        state, recovered = success_state(self.book.sync_state(account), started)
+        await self._store.commit(WriteBatch(account, notices=[recovered] if recovered else [],
+                                            sync_state=state))
+        self.book.set_sync_state(state)
+        self.book.set_snapshot(account, snap, by_key)
+        local_s = time.perf_counter() - local
+        await self.funding.step(self._gateways[account], self._store, self.book, account,
+                                self._clock())
+        return CycleReport(account, started, time.perf_counter() - t0, True, len(by_key),
+                           exchange_calls=self._gateways[account].calls - calls0,
+                           local_s=local_s)
 
     def _steps(self, markets: Mapping[str, Market]) -> dict[str, Decimal]:
         if markets is not self._steps_for:

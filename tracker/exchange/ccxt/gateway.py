@@ -26,6 +26,11 @@ from positionbot.tracker.core.models import Balance, Fill, Market, Order, Positi
 from positionbot.tracker.engine.ports import PermanentExchangeError
 from positionbot.tracker.exchange.ccxt import income
 from positionbot.tracker.exchange.ccxt.dialects import dialect_for, fill_order_key
+from positionbot.tracker.exchange.ccxt.fast_positions import (
+    BinancePositionRows,
+    BinanceStopRows,
+    fast_path_available,
+)
 from positionbot.tracker.exchange.ccxt.fills import FILL_PAGE, collect_fills
 from positionbot.tracker.exchange.ccxt.normalize import (
     Malformed,
@@ -63,6 +68,7 @@ class CcxtGateway:
         secret: str | None = None, password: str | None = None, sandbox: bool = False,
         ccxt_config: Mapping[str, Any] | None = None, retry: RetryPolicy = DEFAULT_RETRY,
         markets_ttl: float = 3600.0, settle_coins: Sequence[str] | None = None,
+        fast_path: bool = True,
     ) -> None:
         if exchange_id not in ccxt.exchanges:
             raise ValueError(f"account {account!r}: ccxt does not know the exchange {exchange_id!r}")
@@ -100,6 +106,10 @@ class CcxtGateway:
         self._markets_lock = asyncio.Lock()
         self._mode: PositionMode | None = None
         self._open_orders_need_symbol = False
+        # Binance USDⓈ-M: raw rows, built only when they changed (see fast_positions).
+        fast = fast_path and fast_path_available(exchange)
+        self._position_rows = BinancePositionRows(exchange) if fast else None
+        self._stop_rows = BinanceStopRows(exchange) if fast else None
         self._count_requests()
         self._orders = OrderPlacer(exchange, account, retry, self._lookup, self._forget_mode,
                                    dialect)
@@ -180,9 +190,14 @@ class CcxtGateway:
         return rows
 
     async def fetch_positions(self) -> PositionSnapshot:
+        if self._position_rows is not None:
+            return await self._fast_positions(self._position_rows, ())
         raws = await self._sweep("fetch positions",
                                  lambda scope: self._exchange.fetch_positions(None, scope),
                                  "positions")
+        return await self._snapshot(raws)
+
+    async def _snapshot(self, raws: Sequence[Any]) -> PositionSnapshot:
         fetched_at = datetime.now(UTC)
         markets = await self.markets()
         binance = is_binance(self._id)
@@ -194,6 +209,27 @@ class CcxtGateway:
             if position is not None:
                 positions.append(position)
         return PositionSnapshot(tuple(positions), mode, fetched_at)
+
+    async def fetch_positions_of(self, symbols: Sequence[str]) -> PositionSnapshot:
+        """Positions on ``symbols`` only (a close is verified without listing everything)."""
+        if self._position_rows is not None:
+            return await self._fast_positions(self._position_rows, symbols)
+        raws = []
+        for symbol in dict.fromkeys(symbols):
+            raws += await self._call(f"fetch positions on {symbol}", partial(
+                self._exchange.fetch_positions, [symbol]))
+        return await self._snapshot(raws)
+
+    async def _fast_positions(self, rows: BinancePositionRows,
+                              symbols: Sequence[str]) -> PositionSnapshot:
+        markets = await self.markets()
+        wanted = tuple(dict.fromkeys(symbols))
+        raws = await self._call("fetch positions", partial(rows.fetch, wanted))
+        fetched_at = datetime.now(UTC)
+        mode = rows.mode(raws) or await self._known_mode()
+        self._mode = mode
+        return PositionSnapshot(rows.positions(raws, markets, partial=bool(wanted)), mode,
+                                fetched_at)
 
     async def _known_mode(self) -> PositionMode:
         """The mode when no position shows it: the last one seen, else asked once."""
@@ -238,6 +274,11 @@ class CcxtGateway:
         return [order for order in orders if order.trigger_price is None]
 
     async def fetch_open_stop_orders(self) -> list[Order]:
+        if self._stop_rows is not None:
+            await self.markets()
+            result: list[Order] = await self._call("fetch open stop orders",
+                                                   self._stop_rows.fetch)
+            return result
         stop_params = self._dialect.open_stop_params
         raws = await self._sweep(
             "fetch open stop orders",
