@@ -80,3 +80,15 @@ async def test_hedge_legs_are_followed_and_the_zero_both_entry_closes_nothing(
     await eventually(lambda: [t.side for t in live.trades()] == [Side.SHORT])
     assert live.trades()[0].size == D("0.020")
     assert await live.kinds() == ["opened", "opened", "closed"]
+
+
+async def test_a_stop_cancelled_by_hand_is_reported_at_once(live: Live) -> None:
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    await eventually(lambda: len(live.trades()) == 1)
+    await TradeCommands(live.tracker).set_stop_loss(live.trades()[0].id, D("48000"))
+    (stop,) = live.venue.open_stop_orders()
+    cycles = live.tracker.cycles_completed
+    live.venue.manual_cancel(stop.id)  # in the exchange app
+    await eventually(lambda: live.tracker.cycles_completed == cycles + 1)  # at once
+    assert live.trades()[0].stop_loss_order_id is None
+    assert (await live.kinds())[-1] == "stop_loss_removed"

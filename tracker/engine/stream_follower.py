@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from positionbot.tracker.clock import utc_now
-from positionbot.tracker.core.models import Fill, Notice, NoticeKind, Order
+from positionbot.tracker.core.models import Fill, Notice, NoticeKind, Order, OrderStatus
 from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.core.stream_events import Deduper, StreamBatch
 from positionbot.tracker.engine.ports import RecordStore
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from positionbot.tracker.engine.runner import SimplePositionTracker
 
 log = logging.getLogger(__name__)
+
+_STOP_LEFT = (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -165,6 +167,8 @@ class StreamFollower:
             await self._tracker.run_cycle(self.account)
             return
         if not fresh.positions:
+            if self._stop_left_by_hand(fresh):
+                await self._tracker.run_cycle(self.account)  # says "removed by hand" now
             return
         try:
             result = await self._tracker.apply_stream(self.account, fresh.positions,
@@ -183,6 +187,13 @@ class StreamFollower:
                 self.on_change()
             log.info("stream %s: %d changes applied (%d REST fill look-ups)", self.account,
                      len(result.changes), result.rest_fill_fetches)
+
+    def _stop_left_by_hand(self, batch: StreamBatch) -> bool:
+        """A trade's stop order was cancelled (or expired) without a position change: the cycle
+        that says so runs now instead of at the next verifying poll."""
+        gone = {o.id for o in batch.orders if o.is_stop and o.status in _STOP_LEFT}
+        return bool(gone) and any(t.stop_loss_order_id in gone for t in
+                                  self._tracker.book.active_by_id(self.account).values())
 
     def _count_session(self) -> None:
         today = self._clock().date()
