@@ -16,36 +16,23 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from positionbot.tracker.core.redact import REDACTED, add_secret, redact
+
+__all__ = ["FORMATS", "LEVELS", "REDACTED", "add_secret", "redact", "setup_logging"]
+
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMATS = ("text", "json")
-REDACTED = "***"
-_MIN_SECRET_LENGTH = 4  # shorter values would mangle ordinary words and protect nothing
 _NOISY_LIBRARIES = ("httpx", "httpcore", "aiosqlite")
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _NUMBERS = re.compile(r"\d+")
 
-_secrets: set[str] = set()
 _installed: list[logging.Handler] = []
-
-
-def add_secret(value: str) -> None:
-    """Redact ``value`` from every log record from now on."""
-    if len(value) >= _MIN_SECRET_LENGTH:
-        _secrets.add(value)
-
-
-def redact(text: str) -> str:
-    for secret in sorted(_secrets, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
 
 
 class SecretRedactingFilter(logging.Filter):
     """Rewrites a record's message, traceback and string extras with secrets masked."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not _secrets:
-            return True
         record.msg = redact(record.getMessage())
         record.args = None
         if record.exc_info and not record.exc_text:

@@ -42,6 +42,7 @@ from positionbot.tracker.core.models import (
     TradeStatus,
 )
 from positionbot.tracker.core.records import WriteBatch
+from positionbot.tracker.core.redact import short_reason
 from positionbot.tracker.core.stoploss import closed_by_stop, stop_loss_actions
 from positionbot.tracker.core.stream_events import PositionReport
 from positionbot.tracker.core.sync_health import failure_state, success_state
@@ -212,6 +213,7 @@ class SimplePositionTracker:
 
     async def _failed(self, account: str, started: datetime, t0: float, calls0: int,
                       error: str, kind: str) -> CycleReport:
+        error = short_reason(error)  # stored and pushed: no secrets, URLs or HTML bodies
         self._settled.pop(account, None)
         state, notice = failure_state(self.book.sync_state(account), started, error,
                                       self.settings.alert_after_failures)

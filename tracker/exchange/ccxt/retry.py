@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import InvalidOperation
@@ -21,6 +20,7 @@ from typing import TypeVar
 
 import ccxt.async_support as ccxt
 
+from positionbot.tracker.core.redact import redact
 from positionbot.tracker.engine.ports import (
     ExchangeError,
     OrderRejectedError,
@@ -37,7 +37,6 @@ MALFORMED_PAYLOAD_ERRORS: tuple[type[Exception], ...] = (
     TypeError, ValueError, KeyError, IndexError, AttributeError, InvalidOperation,
 )
 
-_SIGNATURE = re.compile(r"(signature|apiKey|api_key|sign)=[^&\s\"']+", re.IGNORECASE)
 _MAX_MESSAGE = 300
 
 
@@ -70,9 +69,8 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException) -> str:
-    """A one-line, bounded description of ``exc`` with request signatures masked."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    text = _SIGNATURE.sub(r"\1=***", text)
+    """A one-line, bounded description of ``exc`` with credentials and secrets masked."""
+    text = redact(" ".join(str(exc).split()) or type(exc).__name__)
     if len(text) > _MAX_MESSAGE:
         text = text[:_MAX_MESSAGE] + "..."
     return f"{type(exc).__name__}: {text}"
