@@ -119,8 +119,16 @@ async def start(application: App) -> None:
     await notifier_of(application).preferences.load()  # /settings choices and /pause
     await application.job_queue.start()
     scheduler_of(application).start()
-    _telegram_links[id(application)] = asyncio.create_task(
-        connect_telegram(application), name="telegram-connect")
+    link = asyncio.create_task(connect_telegram(application), name="telegram-connect")
+    link.add_done_callback(_report_link_failure)
+    _telegram_links[id(application)] = link
+
+
+def _report_link_failure(link: asyncio.Task[None]) -> None:
+    """A connection attempt that died of something unexpected must not die silently."""
+    if not link.cancelled() and (err := link.exception()) is not None:
+        log.error("Telegram connection gave up (%r): no commands or pushes until a restart; "
+                  "tracking and stops carry on", err)
 
 
 async def connect_telegram(application: App) -> None:
