@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from positionbot.tracker.core.models import OrderSide, Side, TradeStatus
 from positionbot.tracker.engine.commands import TradeCommands
-from tests.stream.conftest import ACCOUNT, BTC, D, Live, eventually
+from tests.stream.conftest import ACCOUNT, BTC, ETH, D, Live, eventually
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 
@@ -92,3 +92,18 @@ async def test_a_stop_cancelled_by_hand_is_reported_at_once(live: Live) -> None:
     await eventually(lambda: live.tracker.cycles_completed == cycles + 1)  # at once
     assert live.trades()[0].stop_loss_order_id is None
     assert (await live.kinds())[-1] == "stop_loss_removed"
+
+
+async def test_a_burst_is_applied_whole_without_rest(live: Live) -> None:
+    """Several updates in one burst (ccxt.pro would split them across watch_* calls and hold
+    the rest in its caches): every one is applied, and the stream made no REST snapshot."""
+    cycles = live.tracker.cycles_completed
+    positions_fetched = live.server.count("/positionRisk")
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    live.venue.manual_order(ETH, SELL, D("0.100"))
+    live.venue.manual_order(BTC, BUY, D("0.002"))
+    await eventually(lambda: {(t.symbol, t.size) for t in live.trades()}
+                     == {(BTC, D("0.012")), (ETH, D("0.100"))})
+    assert live.tracker.cycles_completed == cycles
+    assert live.server.count("/positionRisk") == positions_fetched
+    assert live.server.count("/userTrades") == 0  # priced from the stream's fills
