@@ -81,6 +81,7 @@ class Services:
                 account, self.tracker.book.sync_state(account), trades, positions,
                 await self.markets(account), self.tracker.book.last_report(account),
                 stream_health(self.tracker.streams.get(account)),
+                self.tracker.book.failing_since(account),
             ))
         return views
 

@@ -47,6 +47,7 @@ class AccountView:
     markets: Mapping[str, Market] = field(default_factory=dict)
     report: CycleReport | None = None
     stream: StreamHealth | None = None  # None: the account is polled only
+    failing_since: datetime | None = None  # the exchange is not answering right now
 
 
 def _age(since: datetime | None, now: datetime) -> str:
@@ -125,6 +126,10 @@ def _sync_line(view: AccountView, now: datetime) -> list[str]:
             f" (last error: {esc(view.sync.last_error or 'unknown', 200)})."
             " Showing the last known data; it may be stale."
         )
+    elif view.failing_since is not None:
+        lines.append(f"⚠️ The exchange is not answering (for "
+                     f"{fmt_duration((now - view.failing_since).total_seconds())});"
+                     " retrying. Showing the last known data; it may be stale.")
     return lines
 
 

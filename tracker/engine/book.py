@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from positionbot.tracker.core.classify import PositionKey, key_of
 from positionbot.tracker.core.models import (
@@ -20,6 +22,10 @@ from positionbot.tracker.core.models import (
     TradeStatus,
 )
 from positionbot.tracker.engine.report import CycleReport, EntryMismatch
+
+
+class LiveHealth(Protocol):
+    failing_since: datetime | None
 
 
 class AccountBook:
@@ -35,6 +41,16 @@ class AccountBook:
         self.mismatches: dict[int, EntryMismatch] = {}
         self.entries_checked: set[int] = set()  # open trades whose entry verdict is current
         self._revisions: dict[str, int] = dict.fromkeys(self.accounts, 0)
+        self._health: dict[str, LiveHealth] = {}
+
+    def watch_health(self, account: str, health: LiveHealth) -> None:
+        """Follow the account gateway's live health (its retries within the current cycle)."""
+        self._health[account] = health
+
+    def failing_since(self, account: str) -> datetime | None:
+        """When the exchange stopped answering, while it still does not (None: it answers)."""
+        health = self._health.get(account)
+        return health.failing_since if health is not None else None
 
     def revision(self, account: str) -> int:
         """Moves on with every write of the account's trades: equal revisions, same trades."""

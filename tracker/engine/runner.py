@@ -109,6 +109,9 @@ class SimplePositionTracker:
         self._sleep = sleep
         self._locks = {a: asyncio.Lock() for a in self._gateways}
         self.book = AccountBook(self._gateways)
+        for account, gw in self._gateways.items():
+            if (health := getattr(gw, "health", None)) is not None:
+                self.book.watch_health(account, health)
         self._dust_thresholds: dict[str, Decimal] = {}
         self._markets_seen: Mapping[str, Market] | None = None
         self._steps_for: Mapping[str, Market] | None = None

@@ -40,7 +40,13 @@ from positionbot.tracker.exchange.ccxt.normalize import (
     unreadable_position_rows,
 )
 from positionbot.tracker.exchange.ccxt.orders import OrderPlacer
-from positionbot.tracker.exchange.ccxt.retry import RetryPolicy, describe, permanent_error, with_retries
+from positionbot.tracker.exchange.ccxt.retry import (
+    Health,
+    RetryPolicy,
+    describe,
+    permanent_error,
+    with_retries,
+)
 from positionbot.tracker.exchange.ccxt.scopes import listing_scopes
 
 __all__ = ["DEFAULT_RETRY", "CcxtGateway", "RetryPolicy"]
@@ -106,6 +112,7 @@ class CcxtGateway:
         self._markets_lock = asyncio.Lock()
         self._mode: PositionMode | None = None
         self._open_orders_need_symbol = False
+        self.health = Health()  # read by the book: the exchange is failing right now
         # Binance USDⓈ-M: raw rows, built only when they changed (see fast_positions).
         fast = fast_path and fast_path_available(exchange)
         self._position_rows = BinancePositionRows(exchange) if fast else None
@@ -142,7 +149,7 @@ class CcxtGateway:
         self._exchange.fetch = counted
 
     async def _call(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
-        return await with_retries(self._retry, f"{self.account}: {what}", call)
+        return await with_retries(self._retry, f"{self.account}: {what}", call, self.health)
 
     async def markets(self) -> Mapping[str, Market]:
         async with self._markets_lock:

@@ -15,6 +15,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import InvalidOperation
 from typing import TypeVar
 
@@ -38,6 +39,21 @@ MALFORMED_PAYLOAD_ERRORS: tuple[type[Exception], ...] = (
 )
 
 _MAX_MESSAGE = 300
+
+
+class Health:
+    """Whether the exchange answers right now: set by the first failed attempt of any call,
+    cleared by the next answer, so a reader sees trouble while the retries are still going."""
+
+    def __init__(self) -> None:
+        self.failing_since: datetime | None = None
+
+    def failed(self) -> None:
+        if self.failing_since is None:
+            self.failing_since = datetime.now(UTC)
+
+    def answered(self) -> None:
+        self.failing_since = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +118,8 @@ async def attempt_once(what: str, call: Callable[[], Awaitable[T]], timeout: flo
         raise TransientExchangeError(f"{what}: malformed response ({describe(exc)})") from exc
 
 
-async def with_retries(policy: RetryPolicy, what: str, call: Callable[[], Awaitable[T]]) -> T:
+async def with_retries(policy: RetryPolicy, what: str, call: Callable[[], Awaitable[T]],
+                       health: Health | None = None) -> T:
     """Run ``call`` until it succeeds, retrying transient faults within ``policy``'s caps.
 
     Only for calls that are safe to repeat (reads and cancels); order creation has its own loop.
@@ -112,11 +129,17 @@ async def with_retries(policy: RetryPolicy, what: str, call: Callable[[], Awaita
         if attempt:
             await asyncio.sleep(policy.delay(attempt - 1))
         try:
-            return await attempt_once(what, call, policy.call_timeout)
+            answer = await attempt_once(what, call, policy.call_timeout)
         except ccxt.BaseError as exc:
             if not is_transient(exc):
                 raise permanent_error(exc, what) from exc
             last = exc
+            if health is not None:
+                health.failed()
+        else:
+            if health is not None:
+                health.answered()
+            return answer
         log.warning("%s: attempt %d/%d failed: %s", what, attempt + 1, policy.attempts,
                     describe(last))
     assert last is not None
