@@ -123,8 +123,9 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_pushes_and_commands(
     assert f"Replace {GROUP} with {SUPERGROUP}" in caplog.text
     assert preferences.mode_for(SUPERGROUP, "watchdog") is NotifyMode.SILENT
     assert preferences.quiet_below(SUPERGROUP) == 5
-    sends = [c for c in api.calls_of("sendMessage") if c["chat_id"] == str(SUPERGROUP)]
-    assert sends and all(c.get("disable_notification") is True for c in sends)
+    sends = [c for c in api.calls_of("sendMessage")
+             if c["chat_id"] == str(SUPERGROUP) and "Watchdog" in c["text"]]
+    assert len(sends) == 2 and all(c.get("disable_notification") is True for c in sends)
     # commands from the new id are accepted
     reply = await group_env.command("/help", chat=SUPERGROUP)
     assert "PositionBot" in reply.text
