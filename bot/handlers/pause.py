@@ -20,6 +20,12 @@ async def _set(update: Update, context: BotContext, paused: bool) -> None:
     notifier = context.bot_data.notifier
     if message is None or notifier is None:
         return
+    services = context.services
+    if not paused and len(services.accounts_for(message.chat.id)) < len(services.tracker.accounts):
+        # Pausing only ever makes things safer; resuming concerns accounts this chat cannot see.
+        await reply_html(message, "⚠️ Trading is paused for every account; only a chat that "
+                                  "sees them all can /resume it.")
+        return
     await notifier.preferences.set_paused(paused)
     await reply_html(message, PAUSED if paused else RESUMED)
 

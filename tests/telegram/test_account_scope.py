@@ -102,3 +102,15 @@ async def test_pnl_and_balances_cover_only_the_chats_accounts(scoped: BotEnv) ->
     assert "ETH" in desk and "BTC" not in desk, desk
     balance = html_visible_text((await scoped.command("/balance")).text)
     assert "main" in balance and "other" not in balance, balance
+
+
+async def test_a_scoped_chat_may_pause_trading_but_not_resume_it_for_accounts_it_cannot_see(
+    scoped: BotEnv,
+) -> None:
+    paused = await scoped.command("/pause")
+    assert "Trading commands paused" in paused.text
+    refused = await scoped.command("/resume")
+    assert "only a chat that sees them all can /resume" in refused.text
+    assert "paused" in (await scoped.command("/sl BTC 58000")).text.lower()
+    resumed = await scoped.command("/resume", chat=PUSH_CHAT)  # sees every account
+    assert "allowed again" in resumed.text
