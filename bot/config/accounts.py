@@ -72,6 +72,10 @@ def _plain_numbers(value: Any) -> Any:
     return value
 
 
+# ccxt still lists testnet URLs for these but refuses futures sandbox mode at the first request.
+_NO_FUTURES_SANDBOX = frozenset({"binanceusdm", "binancecoinm"})
+
+
 class AccountConfig(BaseModel):
     model_config = STRICT
 
@@ -133,6 +137,12 @@ class AccountConfig(BaseModel):
                     "credentials must not be written in the config file — put them in an "
                     f"environment variable and name it with {field}", key,
                 )
+        if value.get("verbose"):
+            raise key_problem(
+                "verbose = true makes ccxt print every request and answer, API key included, "
+                "to stdout — leave it out (use --log-level DEBUG for positionbot's own detail)",
+                "verbose",
+            )
         plain: dict[str, Any] = _plain_numbers(value)
         return plain
 
@@ -158,6 +168,13 @@ class AccountConfig(BaseModel):
                 f"positionbot cannot follow the user-data stream of {self.exchange} yet (it "
                 f"can for {', '.join(sorted(STREAM_EXCHANGES))}) — set stream = false or leave "
                 "it out; the account is polled", "stream",
+            )
+        if self.sandbox and self.exchange in _NO_FUTURES_SANDBOX:
+            raise key_problem(
+                f"Binance's futures testnet is no longer served through ccxt's sandbox mode "
+                f"(ccxt refuses {self.exchange} with sandbox = true at its first request) — set "
+                "sandbox = false; to try positionbot without money, run `positionbot demo`",
+                "sandbox",
             )
         if self.sandbox and not traits.has_sandbox:
             raise key_problem(

@@ -10,6 +10,7 @@ second copy.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -56,6 +57,16 @@ log = logging.getLogger(__name__)
 DEFAULT_RETRY = RetryPolicy()
 
 
+def _respect_timeout(retry: RetryPolicy, ccxt_config: Mapping[str, Any]) -> RetryPolicy:
+    """A ``ccxt_config.timeout`` (ms) longer than the policy's per-call limit raises that limit:
+    the limit exists to bound a call, not to cut short one the operator allowed longer."""
+    configured = ccxt_config.get("timeout")
+    if isinstance(configured, int | float) and not isinstance(configured, bool) \
+            and configured / 1000 > retry.call_timeout:
+        return dataclasses.replace(retry, call_timeout=configured / 1000)
+    return retry
+
+
 def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -78,6 +89,7 @@ class CcxtGateway:
     ) -> None:
         if exchange_id not in ccxt.exchanges:
             raise ValueError(f"account {account!r}: ccxt does not know the exchange {exchange_id!r}")
+        retry = _respect_timeout(retry, ccxt_config or {})
         defaults: dict[str, Any] = {
             "enableRateLimit": True,
             "timeout": int(retry.call_timeout * 1000),
