@@ -17,7 +17,7 @@ import socket
 from collections.abc import Sequence
 from datetime import datetime
 
-from positionbot.tracker.core.models import Notice, NoticeKind
+from positionbot.tracker.core.notices import Stopped
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,11 @@ async def wait_for_signal() -> str:
             loop.remove_signal_handler(sig)
 
 
-def stopped_notice(accounts: Sequence[str], reason: str, open_trades: int, now: datetime) -> Notice:
+def stopped_notice(accounts: Sequence[str], reason: str, open_trades: int, now: datetime) -> Stopped:
     """The last push of a run: why it stopped, and that nothing is watched until it is back."""
     first = accounts[0] if accounts else ""
-    return Notice(NoticeKind.STOPPED.value, first, f"stopped/{now.isoformat()}", {
-        "accounts": ", ".join(accounts), "reason": reason, "open_trades": str(open_trades)})
+    return Stopped(account=first, dedupe_key=f"stopped/{now.isoformat()}",
+                   accounts=tuple(accounts), reason=reason, open_trades=open_trades)
 
 
 class SystemdNotifier:

@@ -35,7 +35,8 @@ from positionbot.bot.render.keyboards import info_keyboard
 from positionbot.bot.render.notices import NoticeView, render_digest, render_notice
 from positionbot.storage.store import Store
 from positionbot.tracker.clock import utc_now
-from positionbot.tracker.core.models import Market, Notice
+from positionbot.tracker.core.models import Market
+from positionbot.tracker.core.notices import Notice, NoticeDecodeError, TradeNotice, decode
 from positionbot.tracker.core.records import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -157,9 +158,19 @@ class Notifier:
             quiet = (row.notional is not None
                      and row.notional < self.preferences.quiet_below(chat_id))
             wanted.append((row, mode is NotifyMode.SILENT or quiet))
-        views = [NoticeView(row.kind, row.account, row.fields,
-                            markets.get(row.account, {}).get(row.fields.get("symbol", "")), row.id)
-                 for row, _ in wanted]
+        views: list[NoticeView] = []
+        readable: list[tuple[OutboxRow, bool]] = []
+        for row, silent in wanted:
+            try:
+                notice = decode(row.kind, row.account, row.dedupe_key, row.fields)
+            except NoticeDecodeError as err:  # (written by another version): must not block
+                log.error("outbox row %d: %s", row.id, err)
+                await self._fail([row], str(err), stats)
+                continue
+            symbol = notice.symbol if isinstance(notice, TradeNotice) else ""
+            views.append(NoticeView(notice, markets.get(row.account, {}).get(symbol), row.id))
+            readable.append((row, silent))
+        wanted = readable
         queue = [row for row, _ in wanted]
         try:
             if len(wanted) > self._telegram.digest_threshold:

@@ -25,7 +25,7 @@ from telegram.ext import CallbackContext, Job, JobQueue
 from positionbot.bot.notifier import Notifier
 from positionbot.storage.store import Store
 from positionbot.tracker.clock import utc_now
-from positionbot.tracker.core.models import Notice, NoticeKind
+from positionbot.tracker.core.notices import Watchdog
 from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.engine.runner import SimplePositionTracker
 
@@ -226,8 +226,8 @@ class Scheduler:
         self._schedule_cycle(account)
         self.restarts += 1
         now = self.wall_clock()
-        notice = Notice(NoticeKind.WATCHDOG.value, account, f"watchdog/{account}/{now.isoformat()}",
-                        {"job": name, "detail": detail})
+        notice = Watchdog(account=account, dedupe_key=f"watchdog/{account}/{now.isoformat()}",
+                          job=name, detail=detail)
         try:
             await self._store.commit(WriteBatch(account, notices=[notice]))
         except Exception:

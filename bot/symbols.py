@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from positionbot.tracker.core.dust import base_of as base_of
 from positionbot.tracker.core.models import Trade
-
-
-def base_of(symbol: str) -> str:
-    return symbol.split("/", 1)[0]
 
 
 def short_name(trade: Trade) -> str:

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from positionbot.tracker.core.models import Notice, PositionEvent, Side, Source, SyncState, Trade, TradeStatus
+from positionbot.tracker.core import notices
+from positionbot.tracker.core.models import PositionEvent, Side, Source, SyncState, Trade, TradeStatus
+from positionbot.tracker.core.notices import Notice
 from positionbot.tracker.core.records import FillCursor, OutboxRow
 
 Row = Sequence[Any]
@@ -223,15 +225,15 @@ def event_from_row(row: Row) -> PositionEvent:
 
 
 def outbox_rows(
-    notices: Sequence[Notice], recipients: Callable[[Notice], Sequence[int]], now: str
+    batch_notices: Sequence[Notice], recipients: Callable[[Notice], Sequence[int]], now: str
 ) -> list[tuple[Any, ...]]:
     """One row per (notice, chat), notice-major so each chat's rows keep the notices' order."""
     rows: list[tuple[Any, ...]] = []
-    for n in notices:
-        fields = json.dumps(n.fields, ensure_ascii=False, separators=(",", ":"))
-        notional = opt_dec_text(n.notional)
+    for n in batch_notices:
+        kind, fields = notices.encode(n)
+        trade_id, notional = notices.trade_id_of(n), opt_dec_text(notices.notional_of(n))
         rows.extend(
-            (chat, n.account, n.kind, n.dedupe_key, fields, n.trade_id, notional, now, now)
+            (chat, n.account, kind, n.dedupe_key, fields, trade_id, notional, now, now)
             for chat in recipients(n)
         )
     return rows
@@ -248,7 +250,7 @@ def outbox_from_row(row: Row) -> OutboxRow:
         kind=kind,
         account=account,
         dedupe_key=dedupe_key,
-        fields=json.loads(fields),
+        fields=fields,
         trade_id=trade_id,
         notional=opt_dec(notional),
         created_at=datetime.fromisoformat(created_at),

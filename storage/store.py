@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ import aiosqlite
 from positionbot.storage import codec, reports
 from positionbot.storage.integrity import DatabaseRefusedError, connect_checked, lock_and_check
 from positionbot.storage.lock import DatabaseInUseError, DatabaseLock
-from positionbot.tracker.core.models import Notice, PositionEvent, SyncState, Trade, TradeStatus
+from positionbot.tracker.clock import utc_now
+from positionbot.tracker.core.models import PositionEvent, SyncState, Trade, TradeStatus
+from positionbot.tracker.core.notices import Notice
 from positionbot.tracker.core.records import FillCursor, OutboxRow, WriteBatch
 
 __all__ = ["DatabaseInUseError", "DatabaseRefusedError", "Store"]
@@ -82,10 +84,6 @@ _PENDING_NOTIFICATIONS = (
     " AND e.next_attempt_at > :now) "
     "ORDER BY n.id LIMIT :limit"
 )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Store:

@@ -35,10 +35,10 @@ from positionbot.bot.handlers.trading_desk import (
     EntryOrder,
     Intent,
     MoreChoices,
-    Reply,
     TradingDesk,
 )
 from positionbot.bot.handlers.trading_parse import ClosePortion
+from positionbot.bot.render.keyboards import Reply
 from positionbot.bot.render.trading import CANCELLED, NOT_YOURS, STALE_CONFIRM, TOO_LATE
 from positionbot.tracker.core.models import Side
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from telegram import InlineKeyboardMarkup
-
 from positionbot.bot.handlers.confirmations import ConfirmationStore
 from positionbot.bot.handlers.services import Services
 from positionbot.bot.handlers.trading_parse import (
@@ -32,6 +30,7 @@ from positionbot.bot.handlers.trading_parse import (
     parse_portion,
 )
 from positionbot.bot.render.format import esc
+from positionbot.bot.render.keyboards import Reply
 from positionbot.bot.render.trading import (
     cancel_done,
     cancel_preview,
@@ -61,12 +60,6 @@ class Asker:
 
     chat_id: int
     user_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    text: str
-    keyboard: InlineKeyboardMarkup | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from positionbot.tracker.core.models import Market
 
-MAX_MESSAGE_CHARS = 4096
 SAFE_MESSAGE_CHARS = 4000  # headroom under Telegram's 4096 for entity quirks
 MAX_VALUE_CHARS = 300
 _MAX_UNKNOWN_DECIMALS = 8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -11,6 +12,14 @@ from positionbot.bot.symbols import short_name
 from positionbot.tracker.core.models import Trade
 
 MAX_TRADE_ROWS = 8  # per-trade button rows on a listing; more would bury the message
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message to send: its HTML and the buttons under it."""
+
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
 
 
 def _button(text: str, data: str) -> InlineKeyboardButton:

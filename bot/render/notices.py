@@ -1,4 +1,4 @@
-"""Pushes: every NoticeKind's outbox fields rendered as compact Telegram HTML.
+"""Pushes: every typed notice rendered as compact Telegram HTML.
 
 Each kind has a full message (what a single push shows) and a one-line summary (what a
 digest shows). Every dynamic value goes through ``esc`` or a number formatter.
@@ -6,9 +6,9 @@ digest shows). Every dynamic value goes through ``esc`` or a number formatter.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import InlineKeyboardMarkup
 
@@ -17,7 +17,6 @@ from positionbot.bot.render.format import (
     esc,
     fmt_duration,
     fmt_money,
-    fmt_number,
     fmt_pct,
     fmt_price,
     fmt_size,
@@ -25,15 +24,37 @@ from positionbot.bot.render.format import (
     settle_of,
     side_label,
     source_label,
-    to_decimal,
 )
-from positionbot.bot.render.keyboards import info_keyboard, trade_push_keyboard
+from positionbot.bot.render.keyboards import Reply, info_keyboard, trade_push_keyboard
 from positionbot.tracker.core.models import Market, NoticeKind
+from positionbot.tracker.core.notices import (
+    CloseReason,
+    DailyReport,
+    ExchangeRecovered,
+    ExchangeUnreachable,
+    Notice,
+    PendingCancelled,
+    PositionClosed,
+    PositionDecreased,
+    PositionFlipped,
+    PositionIncreased,
+    PositionNotice,
+    PositionOpened,
+    Startup,
+    StopLossCleared,
+    StopLossFailed,
+    StopLossHit,
+    StopLossPlaced,
+    StopLossRemoved,
+    StopNotice,
+    Stopped,
+    TradeNotice,
+    Watchdog,
+)
 
 PNL = "P&amp;L"
-Fields = Mapping[str, str]
 
-_TITLES: dict[str, tuple[str, str]] = {
+_TITLES: dict[NoticeKind, tuple[str, str]] = {
     NoticeKind.OPENED: ("🆕", "Opened"),
     NoticeKind.INCREASED: ("➕", "Increased"),
     NoticeKind.DECREASED: ("➖", "Decreased"),
@@ -50,245 +71,229 @@ _TITLES: dict[str, tuple[str, str]] = {
     NoticeKind.STARTUP: ("🚀", "PositionBot started"),
     NoticeKind.WATCHDOG: ("⏱", "Watchdog"),
     NoticeKind.STOPPED: ("⏹", "PositionBot stopped"),
+    NoticeKind.DAILY_REPORT: ("📅", "Daily report"),
 }
 _REASONS = {
-    "manual": "closed by hand", "closed": "closed on the exchange", "stop_loss": "stop loss",
-    "bot_close": "closed by the bot", "dust": "shrank to dust", "flipped": "flipped",
+    CloseReason.CLOSED: "closed on the exchange", CloseReason.STOP_LOSS: "stop loss",
+    CloseReason.BY_BOT: "closed by the bot", CloseReason.DUST: "shrank to dust",
+    CloseReason.FLIPPED: "flipped",
 }
-_LIVE_TRADE_KINDS = frozenset({  # the trade is still open after these: offer its buttons
-    NoticeKind.OPENED, NoticeKind.INCREASED, NoticeKind.DECREASED, NoticeKind.STOP_LOSS_PLACED,
-    NoticeKind.STOP_LOSS_FAILED, NoticeKind.STOP_LOSS_REMOVED,
-})
-_MAX_UNKNOWN_FIELDS = 10
-_TRADE_ID = re.compile(r"[1-9][0-9]{0,11}")
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    text: str
-    keyboard: InlineKeyboardMarkup | None = None
+_LIVE_TRADE_KINDS = (  # the trade is still open after these: offer its buttons
+    PositionOpened, PositionIncreased, PositionDecreased, StopLossPlaced, StopLossFailed,
+    StopLossRemoved,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class NoticeView:
-    """What the renderer needs of one outbox row."""
+    """One outbox row to render: its notice, the market it concerns, the row id (a digest
+    says which rows each message carries)."""
 
-    kind: str
-    account: str
-    fields: Fields
+    notice: Notice
     market: Market | None = None
-    owner: int = 0  # the outbox row id, so a digest knows which rows each message carries
+    owner: int = 0
 
 
-def _title(kind: str) -> tuple[str, str]:
-    return _TITLES.get(kind, ("ℹ️", esc(kind.replace("_", " ").capitalize())))
+def _title(n: Notice) -> tuple[str, str]:
+    return _TITLES.get(n.kind, ("ℹ️", esc(n.kind.value.replace("_", " ").capitalize())))
 
 
-def _est(f: Fields) -> str:
-    return " <i>(est.)</i>" if f.get("estimated") == "1" else ""
+def _est(n: PositionNotice) -> str:
+    return " <i>(est.)</i>" if n.estimated else ""
 
 
-def _stop(f: Fields, market: Market | None) -> str:
-    return f"SL {fmt_price(f['stop_loss'], market)}" if f.get("stop_loss") else "SL none"
+def _stop(n: PositionNotice, market: Market | None) -> str:
+    return f"SL {fmt_price(n.stop_loss, market)}" if n.stop_loss is not None else "SL none"
 
 
-def _header(v: NoticeView) -> str:
-    icon, title = _title(v.kind)
-    symbol = v.fields.get("symbol")
-    if not symbol:
-        return f"{icon} <b>{title}</b> · {esc(v.account)}"
-    return f"{icon} <b>{title}</b> · <b>{esc(symbol)}</b> {side_label(v.fields.get('side', ''))}"
+def _header(n: Notice) -> str:
+    icon, title = _title(n)
+    if not isinstance(n, TradeNotice):
+        return f"{icon} <b>{title}</b> · {esc(n.account)}"
+    return f"{icon} <b>{title}</b> · <b>{esc(n.symbol)}</b> {side_label(n.side.value)}"
 
 
-def _footer(v: NoticeView) -> str:
-    if not v.fields.get("symbol"):
+def _footer(n: Notice) -> str:
+    if not isinstance(n, TradeNotice):
         return ""  # the header already names the account
-    source = v.fields.get("source")
-    origin = f"{source_label(source)} · " if source else ""
-    return f"<i>{origin}{esc(v.account)}</i>"
+    return f"<i>{source_label(n.source.value)} · {esc(n.account)}</i>"
 
 
-def _ccy(v: NoticeView) -> str:
-    return settle_of(v.fields.get("symbol", ""), v.market)
+def _ccy(n: TradeNotice, market: Market | None) -> str:
+    return settle_of(n.symbol, market)
 
 
-def _sizes(v: NoticeView) -> str:
-    f, m = v.fields, v.market
-    return (f"Size {fmt_size(f.get('size_before'), m)} → {fmt_size(f.get('size_after'), m)}"
-            f" @ {fmt_price(f.get('price'), m)}{_est(f)}")
+def _sizes(n: PositionNotice, m: Market | None) -> str:
+    return (f"Size {fmt_size(n.size_before, m)} → {fmt_size(n.size_after, m)}"
+            f" @ {fmt_price(n.price, m)}{_est(n)}")
 
 
-def _body_opened(v: NoticeView) -> list[str]:
-    f, m = v.fields, v.market
-    return [f"Size {fmt_size(f.get('size_after'), m)} @ {fmt_price(f.get('price'), m)}{_est(f)}",
-            f"Entry {fmt_price(f.get('avg_entry'), m)} · {_stop(f, m)}"]
+def _body_opened(n: PositionOpened, m: Market | None) -> list[str]:
+    return [f"Size {fmt_size(n.size_after, m)} @ {fmt_price(n.price, m)}{_est(n)}",
+            f"Entry {fmt_price(n.avg_entry, m)} · {_stop(n, m)}"]
 
 
-def _body_increased(v: NoticeView) -> list[str]:
-    f, m = v.fields, v.market
-    return [_sizes(v), f"Avg entry {fmt_price(f.get('avg_entry'), m)} · {_stop(f, m)}"]
+def _body_increased(n: PositionIncreased, m: Market | None) -> list[str]:
+    return [_sizes(n, m), f"Avg entry {fmt_price(n.avg_entry, m)} · {_stop(n, m)}"]
 
 
-def _body_decreased(v: NoticeView) -> list[str]:
-    f, m, ccy = v.fields, v.market, _ccy(v)
-    lines = [_sizes(v),
-             f"{PNL} <b>{fmt_money(f.get('realized_pnl'), ccy)}</b>"
-             f" · fees {fmt_money(f.get('fees'), ccy, signed=False)}",
-             f"Trade {PNL} {fmt_money(f.get('trade_realized_pnl'), ccy)}",
-             f"Entry {fmt_price(f.get('avg_entry'), m)} · {_stop(f, m)}"]
-    if f.get("reason") == "bot_close":
-        lines.append(esc(_REASONS["bot_close"]))
+def _body_decreased(n: PositionDecreased, m: Market | None) -> list[str]:
+    ccy = _ccy(n, m)
+    lines = [_sizes(n, m),
+             f"{PNL} <b>{fmt_money(n.realized_pnl, ccy)}</b>"
+             f" · fees {fmt_money(n.fees, ccy, signed=False)}",
+             f"Trade {PNL} {fmt_money(n.trade_realized_pnl, ccy)}",
+             f"Entry {fmt_price(n.avg_entry, m)} · {_stop(n, m)}"]
+    if n.by_bot:
+        lines.append(esc(_REASONS[CloseReason.BY_BOT]))
     return lines
 
 
-def _close_lines(v: NoticeView) -> list[str]:
-    f, m, ccy = v.fields, v.market, _ccy(v)
-    lines = [f"Exit {fmt_price(f.get('price'), m)}{_est(f)} · entry {fmt_price(f.get('avg_entry'), m)}"
-             f" · size {fmt_size(f.get('size_before'), m)}",
-             f"{PNL} <b>{fmt_money(f.get('realized_pnl'), ccy)}</b> ({fmt_pct(f.get('pnl_pct'))})"
-             f" · fees {fmt_money(f.get('fees'), ccy, signed=False)}"]
-    total, this = to_decimal(f.get("trade_realized_pnl")), to_decimal(f.get("realized_pnl"))
-    if total is not None and total != this:
-        lines.append(f"Trade {PNL} {fmt_money(total, ccy)}")
-    reason = f.get("reason", "")
-    lines.append(f"Held {fmt_duration(f.get('duration_s'))} · {esc(_REASONS.get(reason, reason))}")
+def _close_lines(n: PositionClosed, m: Market | None) -> list[str]:
+    ccy = _ccy(n, m)
+    lines = [f"Exit {fmt_price(n.price, m)}{_est(n)} · entry {fmt_price(n.avg_entry, m)}"
+             f" · size {fmt_size(n.size_before, m)}",
+             f"{PNL} <b>{fmt_money(n.realized_pnl, ccy)}</b> ({fmt_pct(n.pnl_pct)})"
+             f" · fees {fmt_money(n.fees, ccy, signed=False)}"]
+    if n.trade_realized_pnl != n.realized_pnl:
+        lines.append(f"Trade {PNL} {fmt_money(n.trade_realized_pnl, ccy)}")
+    lines.append(f"Held {fmt_duration(n.held.total_seconds())} · {esc(_REASONS[n.reason])}")
     return lines
 
 
-def _body_flipped(v: NoticeView) -> list[str]:
-    f, m = v.fields, v.market
-    return [*_close_lines(v),
-            f"Now {side_label(f.get('new_side', ''))} {fmt_size(f.get('new_size'), m)}"
-            f" @ {fmt_price(f.get('new_entry'), m)}"]
+def _body_flipped(n: PositionFlipped, m: Market | None) -> list[str]:
+    return [*_close_lines(n, m),
+            f"Now {side_label(n.new_side.value)} {fmt_size(n.new_size, m)}"
+            f" @ {fmt_price(n.new_entry, m)}"]
 
 
-def _body_stop(v: NoticeView) -> list[str]:
-    f, m = v.fields, v.market
-    gone = v.kind in (NoticeKind.STOP_LOSS_CLEARED, NoticeKind.STOP_LOSS_REMOVED)
-    size = f" for {fmt_size(f['size'], m)}" if f.get("size") and not gone else ""
-    lines = [f"{'Was' if gone else 'Stop'} {fmt_price(f.get('price'), m)}{size}"]
-    if f.get("order_id"):
-        lines.append(f"Order <code>{esc(f['order_id'])}</code>")
-    if f.get("error"):
-        lines.append(f"Error: {esc(f['error'])}")
-    if f.get("reason"):
-        lines.append(f"Reason: {esc(f['reason'])}")
-    if v.kind == NoticeKind.STOP_LOSS_FAILED:
-        lines.append("The bot retries on the next sync.")
-    if v.kind == NoticeKind.STOP_LOSS_REMOVED:
+def _body_stop(n: StopNotice, m: Market | None) -> list[str]:
+    gone = isinstance(n, (StopLossCleared, StopLossRemoved))
+    size = f" for {fmt_size(n.size, m)}" if n.size and not gone else ""
+    lines = [f"{'Was' if gone else 'Stop'} {fmt_price(n.price, m)}{size}"]
+    if isinstance(n, StopLossPlaced) and n.order_id:
+        lines.append(f"Order <code>{esc(n.order_id)}</code>")
+    if isinstance(n, StopLossFailed):
+        lines += [f"Error: {esc(n.error)}", "The bot retries on the next sync."]
+    if isinstance(n, StopLossCleared) and n.reason:
+        lines.append(f"Reason: {esc(n.reason)}")
+    if isinstance(n, StopLossRemoved):
         lines.append("⚠️ The position has no stop loss now.")
     return lines
 
 
-def _body_pending(v: NoticeView) -> list[str]:
-    return [f"Reason: {esc(v.fields.get('reason', 'unknown'))}"]
+def _body_pending(n: PendingCancelled, _: Market | None) -> list[str]:
+    return [f"Reason: {esc(n.reason or 'unknown')}"]
 
 
-def _body_unreachable(v: NoticeView) -> list[str]:
-    f = v.fields
-    return [f"{fmt_number(f.get('failures'))} failed syncs in a row",
-            f"Last error: <code>{esc(f.get('error', ''))}</code>",
+def _body_unreachable(n: ExchangeUnreachable, _: Market | None) -> list[str]:
+    return [f"{n.failures} failed syncs in a row",
+            f"Last error: <code>{esc(n.error)}</code>",
             "Positions shown may be stale until it recovers."]
 
 
-def _body_recovered(v: NoticeView) -> list[str]:
-    return [f"Down for {fmt_duration(v.fields.get('down_s'))}"]
+def _body_recovered(n: ExchangeRecovered, _: Market | None) -> list[str]:
+    return [f"Down for {fmt_duration(n.down_for.total_seconds())}"]
 
 
-def _body_startup(v: NoticeView) -> list[str]:
-    f = v.fields
-    lines = [f"Accounts: {esc(f.get('accounts', v.account))}",
-             f"Open trades {fmt_number(f.get('open_trades'))}"
-             f" · pending {fmt_number(f.get('pending_trades'))}"]
-    if f.get("unclean_stop") == "1":
+def _body_startup(n: Startup, _: Market | None) -> list[str]:
+    lines = [f"Accounts: {esc(', '.join(n.accounts) or n.account)}",
+             f"Open trades {n.open_trades} · pending {n.pending_trades}"]
+    if n.unclean_stop:
         lines.append("⚠️ Started after an unclean stop (killed or crashed): stop orders are "
                      "re-checked on the first sync.")
     return lines
 
 
-def _body_stopped(v: NoticeView) -> list[str]:
-    f = v.fields
-    return [f"Reason: {esc(f.get('reason', 'unknown'))}",
-            f"Accounts: {esc(f.get('accounts', v.account))}",
+def _body_stopped(n: Stopped, _: Market | None) -> list[str]:
+    return [f"Reason: {esc(n.reason or 'unknown')}",
+            f"Accounts: {esc(', '.join(n.accounts) or n.account)}",
             "Open trades are not watched until it starts again."
-            if f.get("open_trades", "0") != "0" else "No open trades."]
+            if n.open_trades else "No open trades."]
 
 
-def _body_watchdog(v: NoticeView) -> list[str]:
-    f = v.fields
-    return [f"Job <code>{esc(f.get('job', '?'))}</code>", esc(f.get("detail", ""))]
+def _body_watchdog(n: Watchdog, _: Market | None) -> list[str]:
+    return [f"Job <code>{esc(n.job or '?')}</code>", esc(n.detail)]
 
 
-def _body_unknown(v: NoticeView) -> list[str]:
-    items = sorted(v.fields.items())[:_MAX_UNKNOWN_FIELDS]
-    return [f"{esc(key)}: {esc(value)}" for key, value in items]
+def _body_daily(n: DailyReport, _: Market | None) -> list[str]:
+    ccy = n.currency
+    return [f"{esc(n.day)} · {PNL} <b>{fmt_money(n.net, ccy)}</b>",
+            f"Price {fmt_money(n.price, ccy)} · fees {fmt_money(n.fees, ccy, signed=False)}"
+            f" · funding {fmt_money(n.funding, ccy)}",
+            f"{n.closes} closes · {n.wins} won",
+            f"Open positions {n.open_positions} · unrealized {fmt_money(n.unrealized, ccy)}"]
 
 
-_BODIES: dict[str, Callable[[NoticeView], list[str]]] = {
-    NoticeKind.OPENED: _body_opened,
-    NoticeKind.INCREASED: _body_increased,
-    NoticeKind.DECREASED: _body_decreased,
-    NoticeKind.CLOSED: _close_lines,
-    NoticeKind.STOP_LOSS_HIT: _close_lines,
-    NoticeKind.FLIPPED: _body_flipped,
-    NoticeKind.STOP_LOSS_PLACED: _body_stop,
-    NoticeKind.STOP_LOSS_FAILED: _body_stop,
-    NoticeKind.STOP_LOSS_CLEARED: _body_stop,
-    NoticeKind.STOP_LOSS_REMOVED: _body_stop,
-    NoticeKind.PENDING_CANCELLED: _body_pending,
-    NoticeKind.EXCHANGE_UNREACHABLE: _body_unreachable,
-    NoticeKind.EXCHANGE_RECOVERED: _body_recovered,
-    NoticeKind.STARTUP: _body_startup,
-    NoticeKind.WATCHDOG: _body_watchdog,
-    NoticeKind.STOPPED: _body_stopped,
+_BODIES: dict[type[Any], Callable[[Any, Market | None], list[str]]] = {
+    PositionOpened: _body_opened,
+    PositionIncreased: _body_increased,
+    PositionDecreased: _body_decreased,
+    PositionClosed: _close_lines,
+    StopLossHit: _close_lines,
+    PositionFlipped: _body_flipped,
+    StopLossPlaced: _body_stop,
+    StopLossFailed: _body_stop,
+    StopLossCleared: _body_stop,
+    StopLossRemoved: _body_stop,
+    PendingCancelled: _body_pending,
+    ExchangeUnreachable: _body_unreachable,
+    ExchangeRecovered: _body_recovered,
+    Startup: _body_startup,
+    Watchdog: _body_watchdog,
+    Stopped: _body_stopped,
+    DailyReport: _body_daily,
 }
 
 
-def _trade_id(f: Fields, key: str) -> int | None:
-    raw = f.get(key, "")
-    return int(raw) if _TRADE_ID.fullmatch(raw) else None
-
-
-def notice_keyboard(v: NoticeView) -> InlineKeyboardMarkup:
+def notice_keyboard(n: Notice) -> InlineKeyboardMarkup:
     """Stop loss and close for a live trade; positions and sync for everything else."""
-    live_id = _trade_id(v.fields, "new_trade_id") if v.kind == NoticeKind.FLIPPED else (
-        _trade_id(v.fields, "trade_id") if v.kind in _LIVE_TRADE_KINDS else None
-    )
-    if live_id is not None:
-        return trade_push_keyboard(live_id, v.account)
-    return info_keyboard(v.account)
+    if isinstance(n, PositionFlipped):
+        return trade_push_keyboard(n.new_trade_id, n.account)
+    if isinstance(n, _LIVE_TRADE_KINDS):
+        return trade_push_keyboard(n.trade_id, n.account)
+    return info_keyboard(n.account)
 
 
-def render_notice(v: NoticeView) -> Rendered:
+def render_notice(v: NoticeView) -> Reply:
     """One push as a message: header, a few body lines, origin footer, and its buttons."""
-    body = _BODIES.get(v.kind, _body_unknown)(v)
-    lines = [_header(v), *body, _footer(v)]
-    return Rendered("\n".join(line for line in lines if line), notice_keyboard(v))
+    n = v.notice
+    lines = [_header(n), *_BODIES[type(n)](n, v.market), _footer(n)]
+    return Reply("\n".join(line for line in lines if line), notice_keyboard(n))
+
+
+def _summary_detail(n: Notice, m: Market | None) -> str:
+    if isinstance(n, PositionFlipped | PositionClosed):  # (stop loss hit included)
+        return (f"@ {fmt_price(n.price, m)}{_est(n)} · {PNL}"
+                f" {fmt_money(n.realized_pnl, _ccy(n, m))} ({fmt_pct(n.pnl_pct)})")
+    if isinstance(n, PositionNotice):
+        detail = f"{fmt_size(n.size_after, m)} @ {fmt_price(n.price, m)}{_est(n)}"
+        if isinstance(n, PositionDecreased):
+            detail += f" · {PNL} {fmt_money(n.realized_pnl, _ccy(n, m))}"
+        return detail
+    if isinstance(n, StopNotice):
+        return f"@ {fmt_price(n.price, m)}"
+    if isinstance(n, PendingCancelled):
+        return esc(n.reason)
+    if isinstance(n, DailyReport):
+        return f"{esc(n.day)} · {PNL} {fmt_money(n.net, n.currency)}"
+    return ""
 
 
 def notice_summary(v: NoticeView) -> str:
     """One digest line: what happened, to what, and the figure that matters."""
-    f, m = v.fields, v.market
-    icon, title = _title(v.kind)
-    subject = (f"<b>{esc(f['symbol'])}</b> {side_label(f.get('side', ''))}"
-               if f.get("symbol") else esc(v.account))
-    detail = ""
-    if v.kind in (NoticeKind.OPENED, NoticeKind.INCREASED, NoticeKind.DECREASED):
-        detail = f"{fmt_size(f.get('size_after'), m)} @ {fmt_price(f.get('price'), m)}{_est(f)}"
-    if v.kind == NoticeKind.DECREASED:
-        detail += f" · {PNL} {fmt_money(f.get('realized_pnl'), _ccy(v))}"
-    elif v.kind in (NoticeKind.CLOSED, NoticeKind.STOP_LOSS_HIT, NoticeKind.FLIPPED):
-        detail = (f"@ {fmt_price(f.get('price'), m)}{_est(f)} · {PNL}"
-                  f" {fmt_money(f.get('realized_pnl'), _ccy(v))} ({fmt_pct(f.get('pnl_pct'))})")
-    elif v.kind.startswith("stop_loss"):
-        detail = f"@ {fmt_price(f.get('price'), m)}"
-    elif v.kind == NoticeKind.PENDING_CANCELLED:
-        detail = esc(f.get("reason", ""))
-    return f"{icon} {title.lower() if f.get('symbol') else title} · {subject} {detail}".rstrip()
+    n = v.notice
+    icon, title = _title(n)
+    if isinstance(n, TradeNotice):
+        subject = f"<b>{esc(n.symbol)}</b> {side_label(n.side.value)}"
+        title = title.lower()
+    else:
+        subject = esc(n.account)
+    return f"{icon} {title} · {subject} {_summary_detail(n, v.market)}".rstrip()
 
 
 def render_digest(views: Sequence[NoticeView]) -> list[Chunk]:
     """Many pushes for one chat as few messages: one summary line each, under a header."""
-    accounts = sorted({v.account for v in views})
+    accounts = sorted({v.notice.account for v in views})
     header = f"🧾 <b>{len(views)} updates</b> · {esc(', '.join(accounts))}"
     return pack_blocks([(notice_summary(v), v.owner) for v in views], header)

@@ -43,7 +43,7 @@ class OutboxRecord:
     kind: str
     status: str
     message_id: int | None
-    fields: dict[str, str]
+    fields: dict[str, object]  # the notice's stored JSON
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,7 @@ def _pushes_delivered(ledger: Ledger, messages: Sequence[SentMessage], push_chat
                       out: Audit) -> None:
     delivered = {m.message_id for m in messages}
     rows = {r.dedupe_key: r for r in ledger.outbox if r.chat_id == push_chat}
-    flip_opened = {int(r.fields["new_trade_id"]) for r in rows.values()
-                   if r.kind == "flipped" and r.fields.get("new_trade_id", "").isdigit()}
+    flip_opened = {r.fields["new_trade_id"] for r in rows.values() if r.kind == "flipped"}
     lost = []
     for trade_id, seq, kind in ledger.events:
         if kind == "opened" and seq == 1 and trade_id in flip_opened:

@@ -10,7 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from positionbot.tracker.core.models import Notice, PositionEvent, Side, Source, Trade, TradeStatus
+from positionbot.tracker.core.models import PositionEvent, Side, Source, Trade, TradeStatus
+from positionbot.tracker.core.notices import Notice
+from tests.support.notices import OPENED
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
@@ -47,14 +49,8 @@ def make_event(trade_id: int, seq: int, **overrides: Any) -> PositionEvent:
     return replace(event, **overrides)
 
 
-def make_notice(dedupe_key: str, **overrides: Any) -> Notice:
-    notice = Notice(
-        kind="opened",
-        account="main",
-        dedupe_key=dedupe_key,
-        fields={"symbol": "BTC/USDT:USDT", "size": "0.5"},
-    )
-    return replace(notice, **overrides)
+def make_notice(dedupe_key: str, notice: Notice = OPENED, **overrides: Any) -> Notice:
+    return replace(notice, dedupe_key=dedupe_key, **overrides)
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,9 @@ from decimal import Decimal
 
 from positionbot.storage import Store, WriteBatch
 from positionbot.storage.store import fixed_recipients
+from positionbot.tracker.core.notices import decode
 from tests.storage.factories import T0, make_notice, make_trade
+from tests.support.notices import STOP_CLEARED
 
 CHATS = (111, -1002, 333)
 
@@ -20,10 +22,10 @@ async def commit_notices(store: Store, *keys: str, chats: tuple[int, ...] = CHAT
 
 async def test_each_notice_fans_out_to_one_row_per_chat(store: Store) -> None:
     opened = make_notice("main:1:1", trade_id=1, notional=Decimal("32500.0500"),
-                         fields={"symbol": "BTC/USDT:USDT", "note": "«<b>» ✓"})
-    closed = make_notice("main:1:2", kind="closed", trade_id=1)
+                         symbol="BTC/USDT:USDT «<b>» ✓")
+    cleared = make_notice("main:1:2", STOP_CLEARED, trade_id=1)
     store.recipients = fixed_recipients(CHATS)
-    await store.commit(WriteBatch("main", trades=[make_trade(1)], notices=[opened, closed]))
+    await store.commit(WriteBatch("main", trades=[make_trade(1)], notices=[opened, cleared]))
 
     rows = await store.pending_notifications(T0)
 
@@ -33,7 +35,8 @@ async def test_each_notice_fans_out_to_one_row_per_chat(store: Store) -> None:
     ]
     first = rows[0]
     assert (first.kind, first.account, first.trade_id) == ("opened", "main", 1)
-    assert first.fields == {"symbol": "BTC/USDT:USDT", "note": "«<b>» ✓"}
+    assert decode(first.kind, first.account, first.dedupe_key, first.fields) == opened
+    assert decode(rows[3].kind, "main", "main:1:2", rows[3].fields) == cleared
     assert first.notional is not None and str(first.notional) == "32500.0500"
     assert (first.created_at, first.next_attempt_at, first.attempts) == (T0, T0, 0)
     assert rows[3].notional is None

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from telegram import Bot
 
-from positionbot.bot.app import App, build_application, start, stop
+from positionbot.bot.app import build_application, start, stop
 from positionbot.bot.config import AppConfig, TelegramConfig, TrackerConfig
+from positionbot.bot.handlers.context import App
 from positionbot.bot.notifier import DeliveryPolicy, notice_recipients
 from positionbot.bot.scheduler import Timing
 from positionbot.fakes.botapi_rules import SentMessage

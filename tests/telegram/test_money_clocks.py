@@ -18,7 +18,8 @@ from positionbot.bot.scheduler import Timing
 from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store
 from positionbot.tracker.clock import utc_now
-from positionbot.tracker.core.models import Notice, NoticeKind, Side
+from positionbot.tracker.core.models import Side
+from positionbot.tracker.core.notices import Watchdog
 from positionbot.tracker.core.records import WriteBatch
 from tests.telegram.conftest import (
     BTC,
@@ -44,8 +45,8 @@ class SteppedClock:
 
 
 async def push(store: Store, tag: str) -> None:
-    notice = Notice(NoticeKind.WATCHDOG.value, "main", f"test/{tag}",
-                    {"job": f"cycle:{tag}", "detail": "test"})
+    notice = Watchdog(account="main", dedupe_key=f"test/{tag}", job=f"cycle:{tag}",
+                      detail="test")
     await store.commit(WriteBatch("main", notices=[notice]))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,10 +18,10 @@ from positionbot.bot.config import TelegramConfig
 from positionbot.bot.notifier import DeliveryPolicy, Notifier
 from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store, fixed_recipients
-from positionbot.tracker.core.models import Notice
+from positionbot.tracker.core.notices import Notice, PositionNotice
 from positionbot.tracker.core.records import WriteBatch
+from tests.support.notices import SAMPLES
 from tests.telegram.conftest import FAST_DELIVERY, telegram_config
-from tests.telegram.samples import SAMPLES
 
 # PTB itself warns when it builds a RetryAfter; the 429s here are deliberate.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -47,16 +47,18 @@ class Outbox:
     clock: HandClock
     seq: int = 0
 
-    async def push(self, *chats: int, kind: str = "opened", notional: str | None = None,
+    async def push(self, *chats: int, kind: str = "opened", notional: str = "1000",
                    count: int = 1) -> list[str]:
         """Queue ``count`` numbered pushes for the chats; returns their tags, in order."""
-        tags, notices = [], []
+        tags: list[str] = []
+        notices: list[Notice] = []
         for _ in range(count):
             self.seq += 1
             tag = f"N{self.seq:03d}"
-            fields = {**SAMPLES[kind], "symbol": f"{tag}/USDT:USDT"}
-            notices.append(Notice(kind, "main", f"test/{self.seq}", fields, None,
-                                  Decimal(notional) if notional else None))
+            sample = next(n for n in SAMPLES if n.kind == kind)
+            assert isinstance(sample, PositionNotice)
+            notices.append(replace(sample, dedupe_key=f"test/{self.seq}",
+                                   symbol=f"{tag}/USDT:USDT", notional=Decimal(notional)))
             tags.append(tag)
         self.store.recipients = fixed_recipients(chats)
         await self.store.commit(WriteBatch("main", notices=notices))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -58,7 +59,7 @@ class Env:
 
     async def notices(self) -> list[tuple[str, dict[str, str]]]:
         rows = await self.store.pending_notifications(self.clock() + timedelta(days=1), limit=10_000)
-        return [(r.kind, r.fields) for r in rows]
+        return [(r.kind, json.loads(r.fields)) for r in rows]
 
     async def kinds(self) -> list[str]:
         return [k for k, _ in await self.notices() if k != "startup"]

@@ -100,7 +100,7 @@ async def test_close_from_the_bot_is_recorded_by_the_cycle_and_labelled(env: Env
     await TradeCommands(env.tracker).close_position(tid, D("0.004"), D("0.010"))  # ...partly closed
     await env.cycle()
     assert env.trades()[0].size == D("0.006")
-    assert (await env.notices())[-1][1]["reason"] == "bot_close"
+    assert (await env.notices())[-1][1]["by_bot"] is True
     await TradeCommands(env.tracker).close_position(tid, None, D("0.006"))
     await env.cycle()
     assert env.trades() == []

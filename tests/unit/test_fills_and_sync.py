@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from positionbot.tracker.core.fills import FillCursor, advance, cursor_key, for_side, unconsumed
 from positionbot.tracker.core.models import NoticeKind, OrderSide, PositionMode, Side, SyncState
+from positionbot.tracker.core.notices import ExchangeRecovered
 from positionbot.tracker.core.sync_health import failure_state, success_state
 from tests.unit.factories import T0, fill
 
@@ -43,7 +44,7 @@ def test_one_alert_after_n_failures_and_one_recovery() -> None:
     assert notices[2] is not None and notices[2].kind == NoticeKind.EXCHANGE_UNREACHABLE
     assert state.consecutive_failures == 5 and state.alerted and state.last_error == "boom"
     state, rec = success_state(state, T0 + timedelta(minutes=10))
-    assert rec is not None and rec.kind == NoticeKind.EXCHANGE_RECOVERED and rec.fields["down_s"] == "600"
+    assert isinstance(rec, ExchangeRecovered) and rec.down_for == timedelta(minutes=10)
     assert state.consecutive_failures == 0 and not state.alerted
     state, again = success_state(state, T0 + timedelta(minutes=11))
     assert again is None

@@ -13,6 +13,13 @@ from positionbot.tracker.core.models import (
     Source,
     TradeStatus,
 )
+from positionbot.tracker.core.notices import (
+    CloseReason,
+    PositionDecreased,
+    PositionFlipped,
+    PositionOpened,
+    StopLossHit,
+)
 from tests.unit.factories import T0, fill, pos, trade
 
 D = Decimal
@@ -33,7 +40,7 @@ def test_opened_external_trade_at_the_exchange_entry() -> None:
     assert (ev.trade_id, ev.seq, ev.kind, ev.size_before, ev.size_after) == (100, 1, "opened", 0, D("2"))
     (n,) = out.notices
     assert n.kind == NoticeKind.OPENED and n.dedupe_key == "acct/trade/100/1"
-    assert n.fields["side"] == "long" and n.fields["size_after"] == "2"
+    assert isinstance(n, PositionOpened) and (n.side, n.size_after) == (Side.LONG, D("2"))
 
 
 def test_opened_links_the_pending_bot_trade_and_keeps_its_stop() -> None:
@@ -43,7 +50,7 @@ def test_opened_links_the_pending_bot_trade_and_keeps_its_stop() -> None:
     out = run(PricedChange(Change(ChangeKind.OPENED, KEY, None, pos(size="1")), None, None, pending))
     (t,) = out.trades
     assert (t.id, t.status, t.source, t.stop_loss_price) == (7, TradeStatus.OPEN, Source.BOT, D("90"))
-    assert out.notices[0].fields["source"] == "bot"
+    assert isinstance(n := out.notices[0], PositionOpened) and n.source is Source.BOT
 
 
 def test_increase_without_fills_uses_the_price_implied_by_the_exchange_entry() -> None:
@@ -74,7 +81,7 @@ def test_decrease_without_fills_is_an_estimate_at_the_mark() -> None:
     out = run(PricedChange(change, None, D("108")))
     ev = out.events[0]
     assert ev.estimated and ev.price == D("108") and ev.realized_pnl == D("4")
-    assert out.notices[0].fields["estimated"] == "1"
+    assert isinstance(n := out.notices[0], PositionDecreased) and n.estimated
 
 
 def test_close_reasons_and_notice_kinds() -> None:
@@ -84,8 +91,8 @@ def test_close_reasons_and_notice_kinds() -> None:
     (t,) = hit.trades
     assert (t.status, t.close_reason, t.size, t.stop_loss_order_id) == (
         TradeStatus.CLOSED, "stop_loss", 0, None)
-    assert hit.notices[0].kind == NoticeKind.STOP_LOSS_HIT
-    assert hit.notices[0].fields["pnl_pct"] == "-10.00"
+    assert isinstance(n := hit.notices[0], StopLossHit) and n.pnl_pct == D("-10.00")
+    assert n.reason is CloseReason.STOP_LOSS
     manual = run(PricedChange(Change(ChangeKind.CLOSED, KEY, t0, None), rp, None))
     assert manual.notices[0].kind == NoticeKind.CLOSED and manual.trades[0].close_reason == "closed"
     assert manual.trades[0].stop_loss_order_id == "s1"  # the act step cancels it
@@ -110,7 +117,7 @@ def test_flip_closes_the_old_trade_and_opens_a_new_one() -> None:
         100, Side.SHORT, D("2"), D("90"), D("0.2"))
     assert [e.kind for e in out.events] == ["closed", "opened"]
     (n,) = out.notices
-    assert n.kind == NoticeKind.FLIPPED and n.fields["new_side"] == "short"
+    assert isinstance(n, PositionFlipped) and n.new_side is Side.SHORT and n.new_trade_id == 100
 
 
 def test_event_sequence_numbers_make_dedupe_keys_unique_per_change() -> None:

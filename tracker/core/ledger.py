@@ -4,21 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TypedDict
 
 from positionbot.tracker.core.accounting import Book, Replay, implied_add_price, realized_pnl
 from positionbot.tracker.core.classify import Change
 from positionbot.tracker.core.models import (
     ZERO,
     ChangeKind,
-    Notice,
-    NoticeKind,
     Position,
     PositionEvent,
+    Side,
     Source,
     Trade,
     TradeStatus,
+)
+from positionbot.tracker.core.notices import (
+    CloseReason,
+    Notice,
+    PositionClosed,
+    PositionDecreased,
+    PositionFlipped,
+    PositionIncreased,
+    PositionOpened,
+    StopLossHit,
 )
 
 BOT_CLOSE = "bot_close"
@@ -58,10 +68,6 @@ class Outcome:
     applied: list[AppliedChange] = field(default_factory=list)
 
 
-def _s(value: Decimal | None) -> str:
-    return "" if value is None else str(value)
-
-
 def _event(trade: Trade, kind: str, before: Decimal, after: Decimal, price: Decimal | None,
            book: Book, estimated: bool, now: datetime) -> tuple[Trade, PositionEvent]:
     seq = trade.event_seq + 1
@@ -70,19 +76,43 @@ def _event(trade: Trade, kind: str, before: Decimal, after: Decimal, price: Deci
     return replace(trade, event_seq=seq), ev
 
 
-def _notice(kind: NoticeKind, t: Trade, ev: PositionEvent, extra: dict[str, str]) -> Notice:
-    fields = {
-        "symbol": t.symbol, "side": t.side.value, "source": t.source.value,
-        "size_before": str(ev.size_before), "size_after": str(ev.size_after),
-        "price": _s(ev.price), "estimated": "1" if ev.estimated else "0",
-        "avg_entry": str(t.avg_entry_price), "realized_pnl": str(ev.realized_pnl),
-        "fees": str(ev.fees), "trade_realized_pnl": str(t.realized_pnl),
-        "stop_loss": _s(t.stop_loss_price), "trade_id": str(t.id),
-    }
-    fields.update(extra)
+class _Figures(TypedDict):
+    account: str
+    dedupe_key: str
+    trade_id: int
+    symbol: str
+    side: Side
+    source: Source
+    size_before: Decimal
+    size_after: Decimal
+    price: Decimal | None
+    estimated: bool
+    avg_entry: Decimal
+    realized_pnl: Decimal
+    fees: Decimal
+    trade_realized_pnl: Decimal
+    stop_loss: Decimal | None
+    notional: Decimal
+
+
+class _CloseFigures(_Figures):
+    reason: CloseReason
+    pnl_pct: Decimal
+    held: timedelta
+
+
+def _figures(t: Trade, ev: PositionEvent) -> _Figures:
+    """The fields every position notice shares, from the trade and the event that changed it."""
     price = ev.price if ev.price is not None else t.avg_entry_price
-    notional = max(ev.size_before, ev.size_after) * t.contract_size * price
-    return Notice(kind.value, t.account, f"{t.account}/trade/{t.id}/{ev.seq}", fields, t.id, notional)
+    return {
+        "account": t.account, "dedupe_key": f"{t.account}/trade/{t.id}/{ev.seq}",
+        "trade_id": t.id, "symbol": t.symbol, "side": t.side, "source": t.source,
+        "size_before": ev.size_before, "size_after": ev.size_after, "price": ev.price,
+        "estimated": ev.estimated, "avg_entry": t.avg_entry_price,
+        "realized_pnl": ev.realized_pnl, "fees": ev.fees, "trade_realized_pnl": t.realized_pnl,
+        "stop_loss": t.stop_loss_price,
+        "notional": max(ev.size_before, ev.size_after) * t.contract_size * price,
+    }
 
 
 def _estimate_exit(trade: Trade, qty: Decimal, mark: Decimal | None, now_position: Position | None
@@ -94,7 +124,7 @@ def _estimate_exit(trade: Trade, qty: Decimal, mark: Decimal | None, now_positio
 
 
 def _open(pc: PricedChange, p: Position, book: Book, avg: Decimal, new_id: Callable[[], int],
-          now: datetime, out: Outcome, account: str) -> Trade:
+          now: datetime, account: str) -> Trade:
     if pc.pending is not None:
         base = replace(pc.pending, status=TradeStatus.OPEN, source=Source.BOT)
     else:
@@ -106,7 +136,7 @@ def _open(pc: PricedChange, p: Position, book: Book, avg: Decimal, new_id: Calla
     return t
 
 
-def _close(t: Trade, book: Book, reason: str, now: datetime, stop_hit: bool) -> Trade:
+def _close(t: Trade, book: Book, reason: CloseReason, now: datetime, stop_hit: bool) -> Trade:
     closed = replace(t, status=TradeStatus.CLOSED, size=ZERO, close_reason=reason, closed_at=now,
                      last_synced_at=now, realized_pnl=t.realized_pnl + book.realized_net,
                      fees=t.fees + book.fees)
@@ -115,12 +145,13 @@ def _close(t: Trade, book: Book, reason: str, now: datetime, stop_hit: bool) -> 
     return closed
 
 
-def _close_fields(before: Trade, after: Trade, book: Book, now: datetime, reason: str) -> dict[str, str]:
+def _close_figures(before: Trade, closed: Trade, ev: PositionEvent, book: Book, now: datetime,
+                   reason: CloseReason) -> _CloseFigures:
     basis = before.avg_entry_price * book.reduced_qty * before.contract_size
     pct = (book.realized_net / basis * 100) if basis else ZERO
     opened = before.opened_at or before.created_at or now
-    return {"reason": reason, "pnl_pct": str(pct.quantize(Decimal("0.01"))),
-            "duration_s": str(int((now - opened).total_seconds()))}
+    return {**_figures(closed, ev), "reason": reason, "pnl_pct": pct.quantize(Decimal("0.01")),
+            "held": timedelta(seconds=int((now - opened).total_seconds()))}
 
 
 def apply_changes(
@@ -142,12 +173,12 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
         p = c.position
         book = rp.new if rp else Book()
         avg = rp.final_avg if rp else p.entry_price
-        t = _open(pc, p, book, avg, new_id, now, out, account)
+        t = _open(pc, p, book, avg, new_id, now, account)
         price = book.add_vwap or p.entry_price
         t, ev = _event(t, kind.value, ZERO, p.size, price, book, False, now)
         out.trades.append(t)
         out.events.append(ev)
-        out.notices.append(_notice(NoticeKind.OPENED, t, ev, {}))
+        out.notices.append(PositionOpened(**_figures(t, ev)))
         out.applied.append(AppliedChange(kind, t, ZERO, p.size, price, book.realized_net,
                                          book.fees, False))
         return
@@ -173,9 +204,11 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
         t, ev = _event(t, kind.value, t0.size, p.size, at, book, estimated, now)
         out.trades.append(t)
         out.events.append(ev)
-        nk = NoticeKind.INCREASED if kind is ChangeKind.INCREASED else NoticeKind.DECREASED
-        extra = {"reason": BOT_CLOSE} if t0.close_reason == BOT_CLOSE else {}
-        out.notices.append(_notice(nk, t, ev, extra))
+        if kind is ChangeKind.INCREASED:
+            out.notices.append(PositionIncreased(**_figures(t, ev)))
+        else:
+            out.notices.append(PositionDecreased(**_figures(t, ev),
+                                                 by_bot=t0.close_reason == BOT_CLOSE))
         out.applied.append(AppliedChange(kind, t, t0.size, p.size, at, book.realized_net,
                                          book.fees, estimated))
         return
@@ -186,24 +219,24 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
         book, _ = _estimate_exit(t0, t0.size, pc.last_mark, None)
     estimated = rp is None
     if kind is ChangeKind.FLIPPED:
-        reason = "flipped"
+        reason = CloseReason.FLIPPED
     elif pc.stop_hit:
-        reason = "stop_loss"
+        reason = CloseReason.STOP_LOSS
     elif t0.close_reason == BOT_CLOSE:
-        reason = BOT_CLOSE
+        reason = CloseReason.BY_BOT
     elif pc.dust:
-        reason = "dust"
+        reason = CloseReason.DUST
     else:
-        reason = "closed"
+        reason = CloseReason.CLOSED
     closed = _close(t0, book, reason, now, pc.stop_hit)
     closed, ev = _event(closed, ChangeKind.CLOSED.value, t0.size, ZERO, book.exit_vwap, book,
                         estimated, now)
     out.trades.append(closed)
     out.events.append(ev)
-    close_fields = _close_fields(t0, closed, book, now, reason)
+    close_fields = _close_figures(t0, closed, ev, book, now, reason)
     if kind is ChangeKind.CLOSED:
-        nk = NoticeKind.STOP_LOSS_HIT if pc.stop_hit else NoticeKind.CLOSED
-        out.notices.append(_notice(nk, closed, ev, close_fields))
+        out.notices.append(StopLossHit(**close_fields) if pc.stop_hit
+                           else PositionClosed(**close_fields))
         out.applied.append(AppliedChange(kind, closed, t0.size, ZERO, book.exit_vwap,
                                          book.realized_net, book.fees, estimated))
         return
@@ -211,15 +244,13 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
     p = c.position
     new_book = rp.new if rp else Book()
     avg = rp.final_avg if rp else p.entry_price
-    opened = _open(PricedChange(c, rp, pc.last_mark), p, new_book, avg, new_id, now, out, account)
+    opened = _open(PricedChange(c, rp, pc.last_mark), p, new_book, avg, new_id, now, account)
     opened, ev2 = _event(opened, ChangeKind.OPENED.value, ZERO, p.size, new_book.add_vwap or p.entry_price,
                          new_book, False, now)
     out.trades.append(opened)
     out.events.append(ev2)
-    extra = dict(close_fields)
-    extra.update({"new_side": opened.side.value, "new_size": str(opened.size),
-                  "new_entry": str(opened.avg_entry_price), "new_trade_id": str(opened.id)})
-    out.notices.append(_notice(NoticeKind.FLIPPED, closed, ev, extra))
+    out.notices.append(PositionFlipped(**close_fields, new_side=opened.side, new_size=opened.size,
+                                       new_entry=opened.avg_entry_price, new_trade_id=opened.id))
     out.applied.append(AppliedChange(kind, opened, t0.size, p.size, book.exit_vwap,
                                      book.realized_net, book.fees + new_book.fees, estimated,
                                      closed_trade=closed))

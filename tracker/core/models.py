@@ -6,7 +6,7 @@ and ``contract_size`` converts them to the base asset for notional and P&L.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -232,18 +232,6 @@ class PositionEvent:
     estimated: bool
     at: datetime
     note: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """A push to deliver, stored in the outbox as ``kind`` plus plain string fields."""
-
-    kind: str
-    account: str
-    dedupe_key: str
-    fields: dict[str, str] = field(default_factory=dict)
-    trade_id: int | None = None
-    notional: Decimal | None = None  # for the quiet-below-notional preference
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from positionbot.tracker.core.fills import FillCursor as FillCursor
-from positionbot.tracker.core.models import Notice, PositionEvent, SyncState, Trade
+from positionbot.tracker.core.models import PositionEvent, SyncState, Trade
+from positionbot.tracker.core.notices import Notice
 
 
 @dataclass(slots=True)
@@ -42,7 +43,7 @@ class OutboxRow:
     kind: str
     account: str
     dedupe_key: str
-    fields: dict[str, str]
+    fields: str  # the notice's fields as stored: ``notices.decode`` reads them
     trade_id: int | None
     notional: Decimal | None
     created_at: datetime

@@ -18,13 +18,13 @@ from positionbot.tracker.core.client_ids import client_order_id
 from positionbot.tracker.core.ledger import BOT_CLOSE
 from positionbot.tracker.core.models import (
     Market,
-    NoticeKind,
     Order,
     Side,
     Source,
     Trade,
     TradeStatus,
 )
+from positionbot.tracker.core.notices import StopLossCleared, StopLossPlaced
 from positionbot.tracker.core.stoploss import is_crossed, percent_stop_price, round_stop_price
 from positionbot.tracker.engine.ports import (
     ExchangeError,
@@ -38,7 +38,7 @@ from positionbot.tracker.engine.stop_actions import (
     pending_cancelled_notice,
     place_stop,
     stop_failure,
-    stop_notice,
+    stop_figures,
     swap_stop,
 )
 
@@ -191,9 +191,8 @@ class TradeCommands:
                                   f"stop move not confirmed: a stop at {order.trigger_price or price}"
                                   f" is live, but the previous one at {t.stop_loss_price} could not "
                                   "be cancelled yet; the next sync cancels it")
-        notice = stop_notice(NoticeKind.STOP_LOSS_PLACED, placed, f"placed/{order.id}",
-                             order_id=order.id)
-        await tracker.commit_trade(placed, [notice])
+        await tracker.commit_trade(
+            placed, [StopLossPlaced(**stop_figures(placed, f"placed/{order.id}"), order_id=order.id)])
         return StopLossResult(placed, True, order.id,
                               f"stop loss placed at {order.trigger_price or price} for {t.size}")
 
@@ -208,8 +207,8 @@ class TradeCommands:
                                       f"could not cancel the stop order: {e}")
         cleared = replace(t, stop_loss_price=None, stop_loss_order_id=None, stop_loss_size=None,
                           stop_loss_note=None)
-        notice = stop_notice(NoticeKind.STOP_LOSS_CLEARED, t,
-                             f"cleared/{tracker.now().isoformat()}", reason="cleared from the chat")
+        notice = StopLossCleared(**stop_figures(t, f"cleared/{tracker.now().isoformat()}"),
+                                 reason="cleared from the chat")
         await tracker.commit_trade(cleared, [notice])
         return StopLossResult(cleared, False, None, "stop loss cleared")
 

@@ -31,8 +31,6 @@ from positionbot.tracker.core.models import (
     ChangeKind,
     Fill,
     Market,
-    Notice,
-    NoticeKind,
     Order,
     OrderStatus,
     Position,
@@ -41,6 +39,7 @@ from positionbot.tracker.core.models import (
     Trade,
     TradeStatus,
 )
+from positionbot.tracker.core.notices import Notice, Startup
 from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.core.redact import short_reason
 from positionbot.tracker.core.stoploss import closed_by_stop, stop_loss_actions
@@ -169,11 +168,9 @@ class SimplePositionTracker:
         if not announce:
             return
         first = self.accounts[0] if self.accounts else ""
-        fields = {"accounts": ", ".join(self.accounts), "open_trades": str(opened),
-                  "pending_trades": str(pending)}
-        if self._store.unclean_shutdown:
-            fields["unclean_stop"] = "1"
-        notice = Notice(NoticeKind.STARTUP.value, first, f"startup/{now.isoformat()}", fields)
+        notice = Startup(account=first, dedupe_key=f"startup/{now.isoformat()}",
+                         accounts=tuple(self.accounts), open_trades=opened,
+                         pending_trades=pending, unclean_stop=self._store.unclean_shutdown)
         await self._store.commit(WriteBatch(first, notices=[notice]))
 
     async def markets(self, account: str) -> Mapping[str, Market]:

@@ -10,9 +10,26 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypedDict
 
 from positionbot.tracker.core.client_ids import client_order_id, is_bot_order
-from positionbot.tracker.core.models import Market, Notice, NoticeKind, Order, OrderStatus, Trade, TradeStatus
+from positionbot.tracker.core.models import (
+    Market,
+    Order,
+    OrderStatus,
+    Side,
+    Source,
+    Trade,
+    TradeStatus,
+)
+from positionbot.tracker.core.notices import (
+    Notice,
+    PendingCancelled,
+    StopLossCleared,
+    StopLossFailed,
+    StopLossPlaced,
+    StopLossRemoved,
+)
 from positionbot.tracker.core.orphans import OrphanVerdict, orphan_decision
 from positionbot.tracker.core.stoploss import StopAction, StopActionKind, round_stop_price
 from positionbot.tracker.engine.ports import (
@@ -37,17 +54,28 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def stop_notice(kind: NoticeKind, t: Trade, key: str, **extra: str) -> Notice:
-    fields = {"symbol": t.symbol, "side": t.side.value, "price": str(t.stop_loss_price or ""),
-              "size": str(t.size), "trade_id": str(t.id), "source": t.source.value}
-    fields.update(extra)
-    return Notice(kind.value, t.account, f"{t.account}/sl/{t.id}/{key}", fields, t.id)
+class _StopFigures(TypedDict):
+    account: str
+    dedupe_key: str
+    trade_id: int
+    symbol: str
+    side: Side
+    source: Source
+    price: Decimal | None
+    size: Decimal
 
 
-def pending_cancelled_notice(t: Trade, reason: str) -> Notice:
-    return Notice(NoticeKind.PENDING_CANCELLED.value, t.account, f"{t.account}/pending/{t.id}/cancelled",
-                  {"symbol": t.symbol, "side": t.side.value, "reason": reason, "trade_id": str(t.id),
-                   "source": t.source.value}, t.id)
+def stop_figures(t: Trade, key: str) -> _StopFigures:
+    """What every stop-loss notice says of its trade; ``key`` makes the notice unique."""
+    return {"account": t.account, "dedupe_key": f"{t.account}/sl/{t.id}/{key}",
+            "trade_id": t.id, "symbol": t.symbol, "side": t.side, "source": t.source,
+            "price": t.stop_loss_price, "size": t.size}
+
+
+def pending_cancelled_notice(t: Trade, reason: str) -> PendingCancelled:
+    return PendingCancelled(account=t.account, dedupe_key=f"{t.account}/pending/{t.id}/cancelled",
+                            trade_id=t.id, symbol=t.symbol, side=t.side, source=t.source,
+                            reason=reason)
 
 
 async def place_stop(gw: ExchangeGateway, t: Trade, price: Decimal, size: Decimal, hedge: bool) -> Order:
@@ -98,12 +126,12 @@ async def swap_stop(gw: ExchangeGateway, t: Trade, new: Order) -> Swap:
     return Swap.ROLLED_BACK
 
 
-def stop_failure(t: Trade, message: str) -> tuple[Trade, Notice | None]:
+def stop_failure(t: Trade, message: str) -> tuple[Trade, StopLossFailed | None]:
     """Remember the failure on the trade; push it only when it differs from the last one."""
     if t.stop_loss_note == message:
         return t, None
-    notice = stop_notice(NoticeKind.STOP_LOSS_FAILED, t, f"failed/{t.event_seq}/{_digest(message)}",
-                         error=message)
+    notice = StopLossFailed(**stop_figures(t, f"failed/{t.event_seq}/{_digest(message)}"),
+                            error=message)
     return replace(t, stop_loss_note=message), notice
 
 
@@ -164,16 +192,16 @@ async def _execute_one(
             out.errors.append(f"stop loss {t.symbol}: the previous stop {t.stop_loss_order_id} "
                               "could not be cancelled yet")
         if kind is StopActionKind.PLACE:
-            out.notices.append(stop_notice(NoticeKind.STOP_LOSS_PLACED, placed, f"placed/{order.id}",
-                                           order_id=order.id))
+            out.notices.append(StopLossPlaced(**stop_figures(placed, f"placed/{order.id}"),
+                                              order_id=order.id))
         out.lines.append(f"stop loss {kind.value}d {t.symbol} {t.side.value} {t.size} @ {price}")
     elif kind is StopActionKind.CANCEL:
         assert t.stop_loss_order_id is not None
         await gw.cancel_order(t.symbol, t.stop_loss_order_id, stop=True)
         out.trades.append(replace(t, stop_loss_price=None, stop_loss_order_id=None,
                                   stop_loss_size=None, stop_loss_note=None))
-        out.notices.append(stop_notice(NoticeKind.STOP_LOSS_CLEARED, t,
-                                       f"cleared/{t.stop_loss_order_id}", reason="position closed"))
+        out.notices.append(StopLossCleared(**stop_figures(t, f"cleared/{t.stop_loss_order_id}"),
+                                           reason="position closed"))
         out.lines.append(f"stop loss cancelled {t.symbol}: position closed")
     elif kind is StopActionKind.CLEAR:
         out.trades.append(replace(t, stop_loss_price=None, stop_loss_order_id=None,
@@ -181,8 +209,7 @@ async def _execute_one(
     elif kind is StopActionKind.REMOVED:
         out.trades.append(replace(t, stop_loss_price=None, stop_loss_order_id=None,
                                   stop_loss_size=None, stop_loss_note=None))
-        out.notices.append(stop_notice(NoticeKind.STOP_LOSS_REMOVED, t,
-                                       f"removed/{t.stop_loss_order_id}"))
+        out.notices.append(StopLossRemoved(**stop_figures(t, f"removed/{t.stop_loss_order_id}")))
         out.lines.append(f"stop loss removed by hand {t.symbol}")
 
 

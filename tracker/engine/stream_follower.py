@@ -16,11 +16,12 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from positionbot.tracker.clock import utc_now
-from positionbot.tracker.core.models import Fill, Notice, NoticeKind, Order, OrderStatus
+from positionbot.tracker.core.models import Fill, Order, OrderStatus
+from positionbot.tracker.core.notices import ExchangeRecovered, ExchangeUnreachable, Notice
 from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.core.stream_events import Deduper, StreamBatch
 from positionbot.tracker.engine.ports import RecordStore
@@ -212,12 +213,11 @@ class StreamFollower:
         if down < self._alert_after:
             return
         now = self._clock()
-        notice = Notice(NoticeKind.EXCHANGE_UNREACHABLE.value, self.account,
-                        f"{self.account}/stream-down/{now.isoformat()}",
-                        {"failures": "0", "error": f"user-data stream down for {down:.0f}s "
-                         f"({self.last_error or 'unknown'}); polling instead",
-                         "last_success": self.last_event_at.isoformat() if self.last_event_at
-                         else ""})
+        notice = ExchangeUnreachable(
+            account=self.account, dedupe_key=f"{self.account}/stream-down/{now.isoformat()}",
+            failures=0, error=f"user-data stream down for {down:.0f}s "
+                              f"({self.last_error or 'unknown'}); polling instead",
+            last_success=self.last_event_at)
         await self._notify(notice)
         self._alerted = True
 
@@ -225,9 +225,9 @@ class StreamFollower:
         if not self._alerted:
             return
         now = self._clock()
-        down = int((now - self._down_wall).total_seconds())
-        notice = Notice(NoticeKind.EXCHANGE_RECOVERED.value, self.account,
-                        f"{self.account}/stream-up/{now.isoformat()}", {"down_s": str(down)})
+        notice = ExchangeRecovered(
+            account=self.account, dedupe_key=f"{self.account}/stream-up/{now.isoformat()}",
+            down_for=timedelta(seconds=int((now - self._down_wall).total_seconds())))
         await self._notify(notice)
         self._alerted = False
 
