@@ -51,6 +51,7 @@ TRADE_COLUMNS = (
     "opened_at",
     "closed_at",
     "last_synced_at",
+    "close_requested_by_bot",
 )
 
 EVENT_COLUMNS = (
@@ -150,6 +151,7 @@ def trade_row(t: Trade) -> tuple[Any, ...]:
         opt_dt_text(t.opened_at),
         opt_dt_text(t.closed_at),
         opt_dt_text(t.last_synced_at),
+        int(t.close_requested_by_bot),
     )
 
 
@@ -161,6 +163,7 @@ def trade_from_row(row: Row) -> Trade:
         fees, contract_size, entry_order_id, entry_client_order_id, entry_price_limit,
         stop_loss_price, stop_loss_order_id, stop_loss_size, stop_loss_note, close_reason,
         exchange_price, event_seq, created_at, opened_at, closed_at, last_synced_at,
+        close_requested_by_bot,
     ) = row
     return Trade(
         id=trade_id,
@@ -188,6 +191,7 @@ def trade_from_row(row: Row) -> Trade:
         opened_at=None if opened_at is None else fromisoformat(opened_at),
         closed_at=None if closed_at is None else fromisoformat(closed_at),
         last_synced_at=None if last_synced_at is None else fromisoformat(last_synced_at),
+        close_requested_by_bot=bool(close_requested_by_bot),
     )
 
 

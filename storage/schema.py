@@ -132,6 +132,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    (
+        # A close sent from the chat is its own flag, no longer close_reason='bot_close' set on
+        # a trade that is still open.
+        "ALTER TABLE trades ADD COLUMN close_requested_by_bot INTEGER NOT NULL DEFAULT 0 "
+        "CHECK (close_requested_by_bot IN (0, 1))",
+        "UPDATE trades SET close_requested_by_bot = 1, close_reason = NULL "
+        "WHERE status = 'position_opened' AND close_reason = 'bot_close'",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -31,9 +31,6 @@ from positionbot.tracker.core.notices import (
     StopLossHit,
 )
 
-BOT_CLOSE = "bot_close"
-"""Set on an open trade when the bot sends a close, so the push can say where it came from."""
-
 
 @dataclass(frozen=True, slots=True)
 class AppliedChange:
@@ -200,7 +197,7 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
         at = book.add_vwap if kind is ChangeKind.INCREASED else book.exit_vwap
         t = replace(t0, size=p.size, avg_entry_price=avg, realized_pnl=t0.realized_pnl + book.realized_net,
                     fees=t0.fees + book.fees, last_synced_at=now, exchange_entry_price=p.entry_price,
-                    close_reason=None)
+                    close_requested_by_bot=False)
         t, ev = _event(t, kind.value, t0.size, p.size, at, book, estimated, now)
         out.trades.append(t)
         out.events.append(ev)
@@ -208,7 +205,7 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
             out.notices.append(PositionIncreased(**_figures(t, ev)))
         else:
             out.notices.append(PositionDecreased(**_figures(t, ev),
-                                                 by_bot=t0.close_reason == BOT_CLOSE))
+                                                 by_bot=t0.close_requested_by_bot))
         out.applied.append(AppliedChange(kind, t, t0.size, p.size, at, book.realized_net,
                                          book.fees, estimated))
         return
@@ -222,7 +219,7 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
         reason = CloseReason.FLIPPED
     elif pc.stop_hit:
         reason = CloseReason.STOP_LOSS
-    elif t0.close_reason == BOT_CLOSE:
+    elif t0.close_requested_by_bot:
         reason = CloseReason.BY_BOT
     elif pc.dust:
         reason = CloseReason.DUST

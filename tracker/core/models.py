@@ -200,13 +200,14 @@ class Trade:
     stop_loss_order_id: str | None = None
     stop_loss_size: Decimal | None = None  # size the live stop order covers
     stop_loss_note: str | None = None  # last warning/failure pushed, so it is pushed once
-    close_reason: str | None = None
+    close_reason: str | None = None  # a closed trade's CloseReason, a cancelled one's why
     exchange_entry_price: Decimal | None = None
     event_seq: int = 0  # number of events written; part of every dedupe key
     created_at: datetime | None = None
     opened_at: datetime | None = None
     closed_at: datetime | None = None
     last_synced_at: datetime | None = None
+    close_requested_by_bot: bool = False  # the trader closed (part of) it from the chat
 
     @property
     def is_open(self) -> bool:

@@ -15,7 +15,6 @@ from decimal import ROUND_DOWN, Decimal
 from secrets import token_hex
 
 from positionbot.tracker.core.client_ids import client_order_id
-from positionbot.tracker.core.ledger import BOT_CLOSE
 from positionbot.tracker.core.models import (
     Market,
     Order,
@@ -314,7 +313,7 @@ class TradeCommands:
             qty = expected_size if amount is None else round_amount(amount, step)
             if qty <= 0 or qty > current.size:
                 raise Refusal(f"close size must be between {step} and {current.size}")
-            marked = replace(current, close_reason=BOT_CLOSE)
+            marked = replace(current, close_requested_by_bot=True)
             await tracker.commit_trade(marked, [])
             # The nonce keeps two closes of the same size (two previews) apart on the exchange.
             cid = client_order_id(trade_id, "close", current.event_seq, qty, token_hex(4))
