@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+from positionbot.fakes.binance_faults import Fault
 from positionbot.tracker.core.models import OrderSide
 from positionbot.tracker.core.stream_events import StreamBatch
 from tests.stream.conftest import (
@@ -143,4 +144,16 @@ async def test_delayed_events_are_applied_late_but_once_and_exactly(live: Live) 
     await eventually(lambda: len(live.trades()) == 1)
     assert live.trades()[0].avg_entry_price == D("50000")
     await live.tracker.run_cycle(ACCOUNT)
+    assert await live.kinds() == ["opened"]
+
+
+async def test_a_refused_listen_key_is_retried_with_back_off_and_polling_carries_on(
+        live: Live) -> None:
+    live.server.inject(*[Fault.server_error("/listenKey", method="POST")] * 2)
+    live.server.stream.expire()  # a new key is needed: the next two requests for one fail
+    await eventually(lambda: not live.follower.connected)
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    await eventually(lambda: live.follower.connected and len(live.trades()) == 1)
+    assert live.server.count("/fapi/v1/listenKey", "POST") >= 3
+    assert live.follower.reconnects_today == 1
     assert await live.kinds() == ["opened"]
