@@ -17,8 +17,8 @@ from typing import TypeVar
 from positionbot.storage.store import Store, fixed_recipients
 from positionbot.tracker.core.models import Fill, Market, Order, PositionSnapshot, Side, TradeStatus
 from positionbot.tracker.core.records import WriteBatch
-from positionbot.tracker.engine.report import TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, synthetic_markets
 
 ACCOUNT = "paper"

@@ -38,8 +38,8 @@ from positionbot.fakes.binance_server import ccxt_config_for
 from positionbot.storage.store import Store, fixed_recipients
 from positionbot.tracker.core.models import TradeStatus
 from positionbot.tracker.core.records import WriteBatch
-from positionbot.tracker.engine.report import TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 
 ACCOUNT = "bench"

@@ -24,8 +24,8 @@ from positionbot.storage.store import DatabaseRefusedError, Store
 from positionbot.tracker.core.dust import DustPolicy
 from positionbot.tracker.core.funding import FundingSettings
 from positionbot.tracker.engine.ports import ExchangeGateway
-from positionbot.tracker.engine.report import TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.engine.stream_follower import StreamFollower, StreamSettings
 from positionbot.tracker.engine.stream_port import StreamSource
 

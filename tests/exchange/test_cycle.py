@@ -18,8 +18,9 @@ from positionbot.tracker.clock import utc_now
 from positionbot.tracker.core.dust import DustPolicy
 from positionbot.tracker.core.models import ChangeKind, OrderSide, Side, Trade, TradeStatus
 from positionbot.tracker.engine.commands import TradeCommands
-from positionbot.tracker.engine.report import CycleReport, TrackerSettings
+from positionbot.tracker.engine.report import CycleReport
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.paper import PaperExchange, default_markets, synthetic_markets
 from tests.exchange.conftest import BTC, FAST_RETRY, MARKS, GatewayFactory

@@ -11,8 +11,8 @@ from positionbot.fakes.binance_server import BinanceServer
 from positionbot.storage.store import Store
 from positionbot.tracker.core.funding import FundingSettings
 from positionbot.tracker.core.models import OrderSide
-from positionbot.tracker.engine.report import TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.paper import PaperExchange
 from positionbot.tracker.exchange.paper.income import IncomeType

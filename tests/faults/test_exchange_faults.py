@@ -29,8 +29,9 @@ from positionbot.storage.store import Store, fixed_recipients
 from positionbot.tracker.clock import utc_now
 from positionbot.tracker.core.dust import DustPolicy
 from positionbot.tracker.core.models import OrderSide, TradeStatus
-from positionbot.tracker.engine.report import CycleReport, TrackerSettings
+from positionbot.tracker.engine.report import CycleReport
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.ccxt.retry import RetryPolicy
 from positionbot.tracker.exchange.paper import PaperExchange, default_markets

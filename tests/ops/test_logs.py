@@ -16,8 +16,8 @@ import pytest
 from positionbot.bot.logging_setup import RepeatCollapsingFilter, setup_logging
 from positionbot.storage.store import Store
 from positionbot.tracker.core.models import Side
-from positionbot.tracker.engine.report import TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
 
 BTC = "BTC/USDT:USDT"

@@ -19,8 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from positionbot.bot.metrics import BotMetrics, MetricsServer
 from positionbot.storage.store import Store, fixed_recipients
 from positionbot.tracker.core.models import PositionSnapshot, Side
-from positionbot.tracker.engine.report import TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
 
 BTC = "BTC/USDT:USDT"

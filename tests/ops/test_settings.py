@@ -18,8 +18,8 @@ from positionbot.bot.scheduler import Timing
 from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store
 from positionbot.tracker.core.models import OrderSide, Side
-from positionbot.tracker.engine.report import TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
 from tests.telegram.conftest import (
     BTC,

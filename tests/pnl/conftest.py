@@ -15,8 +15,8 @@ import pytest
 from positionbot.storage.store import Store, fixed_recipients
 from positionbot.tracker.core.funding import FundingSettings
 from positionbot.tracker.core.models import PositionMode
-from positionbot.tracker.engine.report import TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
 from tests.tracker.conftest import BTC, ETH, HandClock
 

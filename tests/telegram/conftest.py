@@ -22,8 +22,8 @@ from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store
 from positionbot.tracker.core.dust import DustPolicy
 from positionbot.tracker.core.models import Side
-from positionbot.tracker.engine.report import TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
 
 CHAT = 4242  # the trader's private chat: allowed to use commands

@@ -14,8 +14,8 @@ import pytest
 from positionbot.storage.store import Store, fixed_recipients
 from positionbot.tracker.core.dust import DustPolicy
 from positionbot.tracker.core.models import OrderSide, PositionMode, Trade
-from positionbot.tracker.engine.report import TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
 
 BTC = "BTC/USDT:USDT"

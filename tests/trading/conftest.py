@@ -26,8 +26,8 @@ from positionbot.storage.store import Store
 from positionbot.tracker.clock import utc_now
 from positionbot.tracker.core.dust import DustPolicy
 from positionbot.tracker.core.models import Market
-from positionbot.tracker.engine.report import TrackerSettings
 from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.paper import PaperExchange, default_markets
 from tests.exchange.conftest import FAST_RETRY

@@ -1,26 +1,13 @@
-"""The tracker's settings and the report every cycle returns."""
+"""What a cycle and a command report back."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from positionbot.tracker.core.dust import DustPolicy
-from positionbot.tracker.core.funding import FundingSettings
 from positionbot.tracker.core.ledger import AppliedChange
 from positionbot.tracker.core.models import Trade
-
-
-@dataclass(frozen=True, slots=True)
-class TrackerSettings:
-    verify_delay: float = 2.0  # seconds between the two fetches that confirm a close or flip
-    pending_timeout: timedelta = timedelta(minutes=60)
-    alert_after_failures: int = 3
-    dust: DustPolicy = field(default_factory=DustPolicy)
-    cycle_timeout: float = 60.0
-    max_fill_symbols: int = 50  # fill fetches per cycle; changes beyond it are estimated
-    funding: FundingSettings = field(default_factory=FundingSettings)
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,8 @@ from positionbot.tracker.engine.ports import (
     TransientExchangeError,
 )
 from positionbot.tracker.engine.pricing import EPOCH_KEY, price_changes
-from positionbot.tracker.engine.report import CycleReport, EntryMismatch, TrackerSettings
+from positionbot.tracker.engine.report import CycleReport, EntryMismatch
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.engine.stop_actions import (
     cancel_leftover_stops,
     execute_stop_actions,
@@ -169,8 +170,8 @@ class SimplePositionTracker:
             return
         first = self.accounts[0] if self.accounts else ""
         notice = Startup(account=first, dedupe_key=f"startup/{now.isoformat()}",
-                         accounts=tuple(self.accounts), open_trades=opened,
-                         pending_trades=pending, unclean_stop=self._store.unclean_shutdown)
+                         accounts=tuple(self.accounts), open_trades=opened, pending_trades=pending,
+                         unclean_stop=self._store.unclean_shutdown)
         await self._store.commit(WriteBatch(first, notices=[notice]))
 
     async def markets(self, account: str) -> Mapping[str, Market]:
