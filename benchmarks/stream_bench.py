@@ -41,7 +41,7 @@ from positionbot.tracker.core.dust import DustPolicy
 from positionbot.tracker.core.models import OrderSide, Side
 from positionbot.tracker.engine.commands import TradeCommands
 from positionbot.tracker.engine.runner import SimplePositionTracker
-from positionbot.tracker.engine.report import TrackerSettings
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.engine.stream_follower import StreamFollower, StreamSettings
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.ccxt.stream import CcxtUserStream, StreamTiming

@@ -18,7 +18,7 @@ from positionbot.storage.store import Store, fixed_recipients
 from positionbot.tracker.core.dust import DustPolicy
 from positionbot.tracker.core.models import PositionMode, Trade
 from positionbot.tracker.engine.runner import SimplePositionTracker
-from positionbot.tracker.engine.report import TrackerSettings
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.engine.stream_follower import StreamFollower, StreamSettings
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.ccxt.retry import RetryPolicy

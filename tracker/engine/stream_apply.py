@@ -39,7 +39,7 @@ from positionbot.tracker.core.stream_events import PositionReport, stated_positi
 from positionbot.tracker.engine.book import AccountBook
 from positionbot.tracker.engine.ports import ExchangeError, ExchangeGateway, RecordStore
 from positionbot.tracker.engine.pricing import EPOCH_KEY, price_changes
-from positionbot.tracker.engine.report import TrackerSettings
+from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.engine.stop_actions import execute_stop_actions
 
 log = logging.getLogger(__name__)
