@@ -4,18 +4,16 @@ the wiring, instead of closures over them or string keys in ``bot_data``."""
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from telegram import CallbackQuery, Update
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from positionbot.bot.callbacks import Callback
 from positionbot.bot.handlers.services import Services
+from positionbot.bot.handlers.trading_desk import TradingDesk
 from positionbot.bot.notifier import Notifier
 from positionbot.bot.scheduler import Scheduler
-
-if TYPE_CHECKING:  # the desk's module reaches back to the handlers through trading_parse
-    from positionbot.bot.handlers.trading_desk import TradingDesk
 
 
 class BotData:

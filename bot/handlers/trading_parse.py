@@ -16,7 +16,7 @@ from positionbot.bot.handlers.numbers import (
     looks_numeric,
     read_number,
 )
-from positionbot.bot.handlers.stop_loss import StopInputError, StopRequest, parse_stop_value
+from positionbot.bot.handlers.stop_parse import StopInputError, StopRequest, parse_stop_value
 from positionbot.bot.render.format import esc
 from positionbot.tracker.core.models import Market, Side
 from positionbot.tracker.core.stoploss import percent_stop_price, round_stop_price

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from positionbot.bot.app import stop
-from positionbot.bot.handlers.stop_loss import StopInputError, parse_stop_value
+from positionbot.bot.handlers.stop_parse import StopInputError, parse_stop_value
 from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store
 from positionbot.tracker.core.models import Side, Source, Trade, TradeStatus
