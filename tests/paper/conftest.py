@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from positionbot.tracker.core.models import PositionMode
 from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
+from tests.support.clock import HandClock
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-
-class HandClock:
-    """A clock that only moves when a test moves it."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 def d(value: str) -> Decimal:
@@ -35,7 +22,7 @@ def d(value: str) -> Decimal:
 
 @pytest.fixture
 def clock() -> HandClock:
-    return HandClock()
+    return HandClock(START)
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from positionbot.tracker.core.models import ZERO, Fill, Market, OrderSide, PositionMode, Side
 from positionbot.tracker.engine.ports import OrderRejectedError
 from positionbot.tracker.exchange.paper import PaperExchange
-from tests.paper.conftest import HandClock
+from tests.paper.conftest import START
+from tests.support.clock import HandClock
 
 SYMBOL = "P/USDT:USDT"
 MARKET = Market(SYMBOL, "P", "USDT", "USDT", contract_size=Decimal("0.1"),
@@ -82,7 +83,7 @@ def run(exchange: PaperExchange, script: list[tuple[object, ...]],
 @given(st.lists(actions, max_size=40))
 def test_one_way_position_and_pnl_equal_a_replay_of_the_fills(
         script: list[tuple[object, ...]]) -> None:
-    exchange = PaperExchange([MARKET], clock=HandClock(), marks={SYMBOL: Decimal("100")})
+    exchange = PaperExchange([MARKET], clock=HandClock(START), marks={SYMBOL: Decimal("100")})
     run(exchange, script)
 
     replay = Replay()
@@ -106,7 +107,7 @@ def test_one_way_position_and_pnl_equal_a_replay_of_the_fills(
 @given(st.lists(st.tuples(st.sampled_from(Side), actions), max_size=40))
 def test_hedge_legs_each_equal_their_own_fills(
         script: list[tuple[Side, tuple[object, ...]]]) -> None:
-    exchange = PaperExchange([MARKET], mode=PositionMode.HEDGE, clock=HandClock(),
+    exchange = PaperExchange([MARKET], mode=PositionMode.HEDGE, clock=HandClock(START),
                              marks={SYMBOL: Decimal("100")})
     for position_side, action in script:
         run(exchange, [action], position_side=position_side)

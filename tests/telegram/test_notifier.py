@@ -6,7 +6,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store, fixed_recipients
 from positionbot.tracker.core.notices import Notice, PositionNotice
 from positionbot.tracker.core.records import WriteBatch
+from tests.support.clock import HandClock
 from tests.support.notices import SAMPLES
 from tests.telegram.conftest import FAST_DELIVERY, telegram_config
 
@@ -27,17 +28,6 @@ from tests.telegram.conftest import FAST_DELIVERY, telegram_config
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 A, B, GROUP = 111, 222, -100333
-
-
-class HandClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,26 +17,13 @@ from positionbot.tracker.core.models import OrderSide, PositionMode, Trade
 from positionbot.tracker.engine.runner import SimplePositionTracker
 from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
+from tests.support.clock import HandClock
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
 CHAT = 1001
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
-
-
-class HandClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-    async def sleep(self, seconds: float) -> None:
-        self.advance(seconds)
 
 
 @dataclass
