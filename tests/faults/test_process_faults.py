@@ -21,6 +21,8 @@ from tests.soak.bot_process import BotConfig, BotProcess
 from tests.soak.soak import COMMAND_CHAT, PUSH_CHAT, TripwireBinance
 from tests.soak.trader import BTC, MARKS
 
+pytestmark = pytest.mark.slow  # a real process (or a soak): seconds, not milliseconds
+
 D = Decimal
 
 
@@ -84,6 +86,7 @@ async def test_a_second_instance_refuses_to_start_and_the_first_carries_on(
 async def test_cycles_that_never_finish_are_cut_off_and_alerted_by_the_process(
     harness: Harness,
 ) -> None:
+
     """Every fetch hangs: each cycle is cut at the cycle time limit (by the runner, the only
     place that applies it), counts as a failure, and three in a row give one alert; the
     recovery is pushed once when the exchange answers again. (Polling only: with a healthy

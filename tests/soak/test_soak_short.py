@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.soak.soak import SoakSettings, run_soak
+
+pytestmark = pytest.mark.slow  # a real process (or a soak): seconds, not milliseconds
 
 SHORT = SoakSettings(kills=5, seed=2024, chaos_s=(0.5, 2.0), tripwire_window_s=4.0,
                      settle_timeout_s=30.0)

@@ -21,6 +21,8 @@ from positionbot.tracker.exchange.paper import PaperExchange, default_markets
 from tests.soak.bot_process import inline_toml
 from tests.telegram.conftest import BTC, CHAT
 
+pytestmark = pytest.mark.slow  # a real process (or a soak): seconds, not milliseconds
+
 CONFIG = """
 [storage]
 path = "state.db"
@@ -59,6 +61,7 @@ async def exchange_server() -> AsyncIterator[BinanceServer]:
 async def test_run_serves_pushes_and_commands_and_stops_cleanly_on_sigterm(
     tmp_path: Path, api: FakeBotApi, exchange_server: BinanceServer,
 ) -> None:
+
     config = tmp_path / "config.toml"
     config.write_text(CONFIG.format(
         base_url=json.dumps(api.base_url), chat=CHAT,
