@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import StrEnum
 
-from positionbot.tracker.core.models import Order, Side, Trade
+from positionbot.tracker.core.models import Order, OrderStatus, Side, Trade
 
 
 class StopActionKind(StrEnum):
@@ -79,3 +79,10 @@ def stop_loss_actions(
 def closed_by_stop(trade: Trade, open_stops: Mapping[str, Order]) -> bool:
     """A trade that closed while its live stop order left the book was closed by that stop."""
     return trade.stop_loss_order_id is not None and trade.stop_loss_order_id not in open_stops
+
+
+def stop_fired(order: Order | None) -> bool:
+    """Whether a stop that vanished from the open stops fired (for all or part of the size)
+    rather than being cancelled by hand: its own state says so, triggered or with a fill."""
+    return order is not None and (
+        order.status in (OrderStatus.TRIGGERED, OrderStatus.CLOSED) or order.filled > 0)

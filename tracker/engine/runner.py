@@ -133,6 +133,9 @@ class SimplePositionTracker:
         # died, perhaps mid-placement; a placement or a cancel failed): reconciled next cycle.
         self._stops_unsure: set[str] = (
             set(self._gateways) if store.unclean_shutdown or store.started_fresh else set())
+        # Accounts on a record started fresh: the bot's stops found there are adopted onto the
+        # positions they exactly cover (or cancelled), and the trader is told of each.
+        self._fresh: set[str] = set(self._gateways) if store.started_fresh else set()
 
     @property
     def accounts(self) -> list[str]:
@@ -454,11 +457,15 @@ class SimplePositionTracker:
         if account in self._stops_unsure:  # the stops were fetched this cycle
             recorded = {t.stop_loss_order_id for t in [*active.values(), *closed_now, *result.trades]
                         if t.stop_loss_order_id is not None}
-            leftover = await cancel_leftover_stops(gw, stops, recorded)
+            adoptable = open_now if account in self._fresh else []
+            leftover = await cancel_leftover_stops(gw, stops, recorded, adoptable)
             result.lines += leftover.lines
             result.errors += leftover.errors
+            result.trades += leftover.trades
+            result.notices += leftover.notices
             if not leftover.errors:
                 self._stops_unsure.discard(account)
+                self._fresh.discard(account)
         if result.errors:
             self._stops_unsure.add(account)
         # A pending trade whose key another trade already holds never gets a position of its own.

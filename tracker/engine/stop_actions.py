@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TypedDict
 
-from positionbot.tracker.core.client_ids import client_order_id, is_bot_order
+from positionbot.tracker.core.client_ids import client_order_id, is_bot_order, trade_of
 from positionbot.tracker.core.models import (
     Market,
     Order,
@@ -31,7 +31,12 @@ from positionbot.tracker.core.notices import (
     StopLossRemoved,
 )
 from positionbot.tracker.core.orphans import OrphanVerdict, orphan_decision
-from positionbot.tracker.core.stoploss import StopAction, StopActionKind, round_stop_price
+from positionbot.tracker.core.stoploss import (
+    StopAction,
+    StopActionKind,
+    round_stop_price,
+    stop_fired,
+)
 from positionbot.tracker.engine.ports import (
     ExchangeError,
     ExchangeGateway,
@@ -206,6 +211,8 @@ async def _execute_one(
     elif kind is StopActionKind.CLEAR:
         out.trades.append(replace(t, stop_loss_price=None, stop_loss_order_id=None,
                                   stop_loss_size=None, stop_loss_note=None))
+    elif kind is StopActionKind.REMOVED and await _fired(gw, t):
+        await _reprotect(gw, t, hedge, out)
     elif kind is StopActionKind.REMOVED:
         out.trades.append(replace(t, stop_loss_price=None, stop_loss_order_id=None,
                                   stop_loss_size=None, stop_loss_note=None))
@@ -213,19 +220,68 @@ async def _execute_one(
         out.lines.append(f"stop loss removed by hand {t.symbol}")
 
 
-async def cancel_leftover_stops(
-    gw: ExchangeGateway, stops: Mapping[str, Order], recorded: set[str]
-) -> ActResult:
-    """Cancel the bot's resting stops that no trade records.
+async def _fired(gw: ExchangeGateway, t: Trade) -> bool:
+    """Ask the vanished stop's own state: fired (in part, as the position remains) or removed."""
+    assert t.stop_loss_order_id is not None
+    try:
+        order = await gw.fetch_order(t.symbol, order_id=t.stop_loss_order_id, stop=True)
+    except ExchangeError as e:
+        log.warning("stop %s of trade %s: state unknown (%s); taken as removed",
+                    t.stop_loss_order_id, t.id, e)
+        return False
+    return stop_fired(order)
 
-    Such a stop is left by an attempt whose outcome never reached the database: the process
-    died, or the answer was lost, between the exchange accepting the order and the commit. Its
-    trade has since placed (or will place) its own stop for its current size, so the leftover
-    would be a second, stale stop.
+
+async def _reprotect(gw: ExchangeGateway, t: Trade, hedge: bool, out: ActResult) -> None:
+    """The stop fired for part of the position: protect what remains at the same price."""
+    fired = replace(t, stop_loss_order_id=None, stop_loss_size=None)
+    out.notices.append(StopLossCleared(
+        **stop_figures(t, f"fired/{t.stop_loss_order_id}"),
+        reason=f"the stop fired for part of the position; {t.size} remains, to be protected "
+               f"again at {t.stop_loss_price}"))
+    assert t.stop_loss_price is not None
+    try:
+        order = await place_stop(gw, fired, t.stop_loss_price, t.size, hedge)
+    except ExchangeError as e:
+        _failure(fired, str(e), out)  # the same words as the retries: told once
+        if all(u.id != t.id for u in out.trades):  # no new failure notice: record it still
+            out.trades.append(fired)
+        return
+    placed = replace(fired, stop_loss_order_id=order.id, stop_loss_size=t.size,
+                     stop_loss_note=None)
+    out.trades.append(placed)
+    out.notices.append(StopLossPlaced(**stop_figures(placed, f"placed/{order.id}"),
+                                      order_id=order.id))
+    out.lines.append(f"stop loss fired in part {t.symbol}; {t.size} protected again")
+
+
+async def cancel_leftover_stops(
+    gw: ExchangeGateway, stops: Mapping[str, Order], recorded: set[str],
+    adoptable: Sequence[Trade] = (),
+) -> ActResult:
+    """Adopt or cancel the bot's resting stops that no trade records, telling the trader.
+
+    Such a stop is left by an attempt whose outcome never reached the database (the process
+    died, or the answer was lost, between the exchange accepting the order and the commit), or
+    by an earlier record the database no longer holds (started fresh). One that exactly covers
+    an ``adoptable`` position (a fresh record's, without a stop) becomes its stop; any other
+    would be a second, stale stop and is cancelled.
     """
     out = ActResult()
+    free = [t for t in adoptable if t.stop_loss_order_id is None and t.stop_loss_price is None]
     for order in stops.values():
         if order.id in recorded or not is_bot_order(order.client_order_id):
+            continue
+        owner = next((t for t in free if t.symbol == order.symbol and t.size == order.amount
+                      and order.side is t.side.exit_order_side), None)
+        if owner is not None and order.trigger_price is not None:
+            free.remove(owner)
+            adopted = replace(owner, stop_loss_price=order.trigger_price, stop_loss_order_id=order.id,
+                              stop_loss_size=order.amount, stop_loss_note=None)
+            out.trades.append(adopted)
+            out.notices.append(StopLossPlaced(**stop_figures(adopted, f"adopted/{order.id}"),
+                                              order_id=order.id))
+            out.lines.append(f"leftover stop {order.id} adopted by trade {owner.id}")
             continue
         try:
             await gw.cancel_order(order.symbol, order.id, stop=True)
@@ -234,6 +290,13 @@ async def cancel_leftover_stops(
             continue
         log.warning("cancelled leftover stop %s (%s) on %s: no trade records it",
                     order.id, order.client_order_id, order.symbol)
+        out.notices.append(StopLossCleared(
+            account=gw.account, dedupe_key=f"{gw.account}/leftover/{order.id}",
+            trade_id=trade_of(order.client_order_id) or 0, symbol=order.symbol,
+            side=Side.LONG if order.side is Side.LONG.exit_order_side else Side.SHORT,
+            source=Source.BOT, price=order.trigger_price, size=order.amount,
+            reason=f"positionbot stop {order.id} was left on the exchange with no trade "
+                   "recording it (a crash, a lost answer or an earlier record): cancelled"))
         out.lines.append(f"leftover stop {order.id} cancelled {order.symbol}")
     return out
 
