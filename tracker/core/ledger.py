@@ -59,10 +59,15 @@ class PricedChange:
 
 @dataclass(slots=True)
 class Outcome:
+    """What recording changes (here) or acting on the exchange (the engine's stop actions)
+    produced: rows to write, notices to queue, and lines for the cycle report."""
+
     trades: list[Trade] = field(default_factory=list)
     events: list[PositionEvent] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     applied: list[AppliedChange] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # what was done, for the report
+    errors: list[str] = field(default_factory=list)
 
 
 def _event(trade: Trade, kind: str, before: Decimal, after: Decimal, price: Decimal | None,

@@ -6,13 +6,14 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import TypedDict
 
 from positionbot.tracker.core.client_ids import client_order_id, is_bot_order, trade_of
+from positionbot.tracker.core.ledger import Outcome
 from positionbot.tracker.core.models import (
     Market,
     Order,
@@ -23,7 +24,6 @@ from positionbot.tracker.core.models import (
     TradeStatus,
 )
 from positionbot.tracker.core.notices import (
-    Notice,
     PendingCancelled,
     StopLossCleared,
     StopLossFailed,
@@ -45,14 +45,6 @@ from positionbot.tracker.engine.ports import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class ActResult:
-    trades: list[Trade] = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
 
 
 def _digest(text: str) -> str:
@@ -140,7 +132,7 @@ def stop_failure(t: Trade, message: str) -> tuple[Trade, StopLossFailed | None]:
     return replace(t, stop_loss_note=message), notice
 
 
-def _failure(t: Trade, message: str, out: ActResult) -> None:
+def _failure(t: Trade, message: str, out: Outcome) -> None:
     out.errors.append(f"stop loss {t.symbol}: {message}")
     updated, notice = stop_failure(t, message)
     if notice is not None:
@@ -156,8 +148,8 @@ async def execute_stop_actions(
     markets: Mapping[str, Market],
     hedge: bool,
     marks: Mapping[int, Decimal],
-) -> ActResult:
-    out = ActResult()
+) -> Outcome:
+    out = Outcome()
     for a in actions:
         t = a.trade
         try:
@@ -173,7 +165,7 @@ async def execute_stop_actions(
 
 async def _execute_one(
     gw: ExchangeGateway, a: StopAction, t: Trade, markets: Mapping[str, Market], hedge: bool,
-    marks: Mapping[int, Decimal], out: ActResult,
+    marks: Mapping[int, Decimal], out: Outcome,
 ) -> None:
     kind = a.kind
     if kind is StopActionKind.CROSSED:
@@ -232,7 +224,7 @@ async def _fired(gw: ExchangeGateway, t: Trade) -> bool:
     return stop_fired(order)
 
 
-async def _reprotect(gw: ExchangeGateway, t: Trade, hedge: bool, out: ActResult) -> None:
+async def _reprotect(gw: ExchangeGateway, t: Trade, hedge: bool, out: Outcome) -> None:
     """The stop fired for part of the position: protect what remains at the same price."""
     fired = replace(t, stop_loss_order_id=None, stop_loss_size=None)
     out.notices.append(StopLossCleared(
@@ -258,7 +250,7 @@ async def _reprotect(gw: ExchangeGateway, t: Trade, hedge: bool, out: ActResult)
 async def cancel_leftover_stops(
     gw: ExchangeGateway, stops: Mapping[str, Order], recorded: set[str],
     adoptable: Sequence[Trade] = (),
-) -> ActResult:
+) -> Outcome:
     """Adopt or cancel the bot's resting stops that no trade records, telling the trader.
 
     Such a stop is left by an attempt whose outcome never reached the database (the process
@@ -267,7 +259,7 @@ async def cancel_leftover_stops(
     an ``adoptable`` position (a fresh record's, without a stop) becomes its stop; any other
     would be a second, stale stop and is cancelled.
     """
-    out = ActResult()
+    out = Outcome()
     free = [t for t in adoptable if t.stop_loss_order_id is None and t.stop_loss_price is None]
     for order in stops.values():
         if order.id in recorded or not is_bot_order(order.client_order_id):
@@ -304,10 +296,10 @@ async def cancel_leftover_stops(
 async def resolve_orphans(
     gw: ExchangeGateway, orphans: Sequence[Trade], now: datetime, pending_timeout: timedelta,
     merged: Mapping[int, int] | None = None,
-) -> ActResult:
+) -> Outcome:
     """Cancel pending trades that will never become positions, each with its reason;
     ``merged`` maps a pending trade to the open trade already holding its position."""
-    out = ActResult()
+    out = Outcome()
     if not orphans:
         return out
     try:
