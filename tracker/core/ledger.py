@@ -34,17 +34,38 @@ from positionbot.tracker.core.notices import (
 
 @dataclass(frozen=True, slots=True)
 class AppliedChange:
-    """One change as recorded, for reports and pushes."""
+    """One change as recorded, for reports: the trade after it and the event that recorded it
+    (its figures are the event's, read through the properties below)."""
 
     kind: ChangeKind
     trade: Trade  # the trade row after the change (for FLIPPED: the new trade)
-    size_before: Decimal
-    size_after: Decimal
-    price: Decimal | None
-    realized_pnl: Decimal
-    fees: Decimal
-    estimated: bool
+    event: PositionEvent  # FLIPPED: the old trade's closing event
     closed_trade: Trade | None = None  # FLIPPED: the trade that was closed
+    reopened: PositionEvent | None = None  # FLIPPED: the new trade's opening event
+
+    @property
+    def size_before(self) -> Decimal:
+        return self.event.size_before
+
+    @property
+    def size_after(self) -> Decimal:
+        return (self.reopened or self.event).size_after
+
+    @property
+    def price(self) -> Decimal | None:
+        return self.event.price
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        return self.event.realized_pnl
+
+    @property
+    def fees(self) -> Decimal:
+        return self.event.fees + (self.reopened.fees if self.reopened else ZERO)
+
+    @property
+    def estimated(self) -> bool:
+        return self.event.estimated
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +202,7 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
         out.trades.append(t)
         out.events.append(ev)
         out.notices.append(PositionOpened(**_figures(t, ev)))
-        out.applied.append(AppliedChange(kind, t, ZERO, p.size, price, book.realized_net,
-                                         book.fees, False))
+        out.applied.append(AppliedChange(kind, t, ev))
         return
     t0 = c.trade
     assert t0 is not None
@@ -211,8 +231,7 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
         else:
             out.notices.append(PositionDecreased(**_figures(t, ev),
                                                  by_bot=t0.close_requested_by_bot))
-        out.applied.append(AppliedChange(kind, t, t0.size, p.size, at, book.realized_net,
-                                         book.fees, estimated))
+        out.applied.append(AppliedChange(kind, t, ev))
         return
     # CLOSED or FLIPPED: the old trade closes.
     if rp is not None:
@@ -239,8 +258,7 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
     if kind is ChangeKind.CLOSED:
         out.notices.append(StopLossHit(**close_fields) if pc.stop_hit
                            else PositionClosed(**close_fields))
-        out.applied.append(AppliedChange(kind, closed, t0.size, ZERO, book.exit_vwap,
-                                         book.realized_net, book.fees, estimated))
+        out.applied.append(AppliedChange(kind, closed, ev))
         return
     assert c.position is not None
     p = c.position
@@ -253,6 +271,4 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
     out.events.append(ev2)
     out.notices.append(PositionFlipped(**close_fields, new_side=opened.side, new_size=opened.size,
                                        new_entry=opened.avg_entry_price, new_trade_id=opened.id))
-    out.applied.append(AppliedChange(kind, opened, t0.size, p.size, book.exit_vwap,
-                                     book.realized_net, book.fees + new_book.fees, estimated,
-                                     closed_trade=closed))
+    out.applied.append(AppliedChange(kind, opened, ev, closed_trade=closed, reopened=ev2))
