@@ -133,8 +133,12 @@ class BybitVenue:
 
     def instruments(self, params: Params) -> dict[str, Any]:
         category = params.get("category", "")
-        rows = [wire.instrument(m) for m in self._by_id.values()] if (
-            category == "linear" and params.get("status") != "PreLaunch") else []
+        rows: list[dict[str, Any]] = []
+        if params.get("status") != "PreLaunch":
+            if category == "linear":
+                rows = [wire.instrument(m) for m in self._by_id.values()]
+            elif category == "inverse":
+                rows = [wire.inverse_instrument("BTC")]
         return wire.envelope({"category": category, "list": rows, "nextPageCursor": ""})
 
     def tickers(self, params: Params) -> dict[str, Any]:

@@ -81,6 +81,17 @@ def instrument(market: Market) -> dict[str, Any]:
     }
 
 
+def inverse_instrument(base: str) -> dict[str, Any]:
+    """An inverse perpetual (``BTCUSD``, settled in the coin): listed, as on Bybit, though the
+    fake trades none, so the gateway's settle-coin sweep meets what a real account meets."""
+    market = Market(symbol=f"{base}/USD:{base}", base=base, quote="USD", settle=base,
+                    amount_step=Decimal(1), price_tick=Decimal("0.5"), min_amount=Decimal(1))
+    row = instrument(market)
+    row.update(symbol=f"{base}USD", contractType="InversePerpetual", settleCoin=base)
+    row["lotSizeFilter"].pop("minNotionalValue")
+    return row
+
+
 def position_idx(side: Side | None) -> int:
     """0 in one-way mode; 1 the buy side (long leg) and 2 the sell side in hedge mode."""
     return 0 if side is None else (1 if side is Side.LONG else 2)

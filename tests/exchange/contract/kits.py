@@ -45,7 +45,7 @@ class Kit:
     execution_unknown: Callable[[str], Fault]  # the order is taken, the answer says nothing
     empty_list: Callable[[str], Fault]
     password: str | None = None
-    scopes: int = 1  # listings per steady sweep: Bybit asks once per settle coin (USDT, USDC)
+    scopes: int = 1  # listings per sweep: Bybit asks per settle coin (USDT, USDC) and inverse
     venue_id: Callable[[str], str | None] = str  # the paper venue's id of an exchange order id
 
     def qty(self, base: str, symbol: str = BTC) -> Decimal:
@@ -80,7 +80,7 @@ BYBIT = Kit(
     rate_limited=lambda path: BybitFaults.rate_limited(path),
     execution_unknown=lambda path: BybitFaults.execution_unknown(path),
     empty_list=lambda path: BybitFaults.empty_list(path),
-    scopes=2,
+    scopes=3,
     venue_id=bybit_wire.venue_id,
 )
 OKX = Kit(

@@ -199,13 +199,14 @@ async def test_limit_entry_cancelled_by_hand_is_an_orphan_and_closed(bot: Bot) -
 async def test_steady_cycle_requests(tmp_path: Path, kit: Kit,
                                      make_gateway: GatewayFactory) -> None:
     """A steady cycle (nothing changed) with 40 positions, each with a stop: one positions
-    listing and one open-stops listing per settle coin (Bybit sweeps USDT and USDC; a page
-    holds 200 positions and 50 stops there, 100 orders on OKX, all of them on Binance)."""
+    listing and one open-stops listing per settle-coin scope (Bybit sweeps linear USDT, linear
+    USDC and inverse; a page holds 200 positions and 50 stops there, 100 orders on OKX, all
+    of them on Binance)."""
     base = kit.markets()[0]
     markets = [Market(symbol=f"C{i}/USDT:USDT", base=f"C{i}", quote="USDT", settle="USDT",
                       contract_size=base.contract_size, amount_step=D("0.001"),
                       price_tick=D("0.01")) for i in range(40)]
-    if kit.scopes == 2:
+    if kit.scopes > 1:
         markets.append(next(m for m in kit.markets() if m.settle == "USDC"))
     venue = PaperExchange(markets, marks={m.symbol: D("10") for m in markets})
     async for bot in _bot(tmp_path, kit, venue, make_gateway):

@@ -139,10 +139,11 @@ async def test_bybit_lists_stops_among_open_orders_and_alone_with_order_filter(
 
     assert await gateway.fetch_open_orders() == []
     assert len(await gateway.fetch_open_stop_orders()) == 1
-    plain = server.sent("/v5/order/realtime", "GET")[:2]
+    plain = server.sent("/v5/order/realtime", "GET")[:3]
     assert all("orderFilter" not in p for p in plain)
-    assert {p["settleCoin"] for p in plain} == {"USDT", "USDC"}
-    stops = server.sent("/v5/order/realtime", "GET")[2:]
+    assert [(p["category"], p["settleCoin"]) for p in plain] == [
+        ("linear", "USDC"), ("linear", "USDT"), ("inverse", "USDT")]  # ccxt's default coin
+    stops = server.sent("/v5/order/realtime", "GET")[3:]
     assert {p["orderFilter"] for p in stops} == {"StopOrder"} and stops[0]["limit"] == "50"
 
 
@@ -171,8 +172,8 @@ async def test_bybit_settle_coin_sweep_finds_usdc_positions(
 
     assert {(p.symbol, p.side) for p in snapshot.positions} == {(BTC, Side.LONG),
                                                                 (BTC_USDC, Side.SHORT)}
-    assert sorted(p["settleCoin"] for p in server.sent("/v5/position/list", "GET")) == [
-        "USDC", "USDT"]
+    assert [p.get("settleCoin") or p["category"]
+            for p in server.sent("/v5/position/list", "GET")] == ["USDC", "USDT", "inverse"]
     assert {p["limit"] for p in server.sent("/v5/position/list", "GET")} == {"200"}
 
 
@@ -187,7 +188,8 @@ async def test_bybit_more_stops_than_a_page_are_walked_by_cursor(
 
     assert len(await gateway.fetch_open_stop_orders()) == 55
 
-    usdt = [p for p in server.sent("/v5/order/realtime", "GET") if p["settleCoin"] == "USDT"]
+    usdt = [p for p in server.sent("/v5/order/realtime", "GET")
+            if (p["category"], p["settleCoin"]) == ("linear", "USDT")]
     assert [p.get("cursor") for p in usdt] == [None, "50"]
 
 
@@ -201,7 +203,7 @@ async def test_bybit_system_error_10016_is_transient_and_10006_comes_with_http_2
 
     await gateway.fetch_positions()
 
-    assert server.count("/v5/position/list") == 4  # two refused, then USDC and USDT
+    assert server.count("/v5/position/list") == 5  # two refused, then USDC, USDT, inverse
 
 
 async def test_bybit_needs_no_transfer_permission_and_loads_only_contract_markets(
