@@ -370,3 +370,20 @@ async def test_bybit_fills_older_than_a_week_are_walked_window_by_window(
         assert len(windows) == 2 and all(end - start < 7 * 24 * 3600 * 1000
                                          for start, end in windows)
         assert windows[1][0] == windows[0][1] + 1
+
+
+@pytest.mark.parametrize(("coins", "requests"), [(None, 6), (["USDT", "USDC"], 4), (["USDT"], 2)])
+async def test_bybit_settle_coins_narrow_the_sweep(coins: list[str] | None, requests: int) -> None:
+    async with BybitServer(_venue(BYBIT)) as server:
+        gateway = CcxtGateway("acc-1", "bybit", api_key="k", secret="s", retry=FAST_RETRY,
+                              ccxt_config=BYBIT.ccxt_config(server.base_url), settle_coins=coins)
+        try:
+            await gateway.fetch_positions()
+            server.requests.clear()
+
+            await gateway.fetch_positions()
+            await gateway.fetch_open_stop_orders()
+
+            assert server.total_requests == requests
+        finally:
+            await gateway.close()
