@@ -90,6 +90,7 @@ def build_application(
     preferences = ChatPreferences(telegram, store, on_pause=pause)
     notifier = Notifier(application.bot, store, telegram, markets=markets, policy=delivery,
                         preferences=preferences)
+    services.notifier = notifier
     if timing is None:
         timing = Timing(config.tracker.interval_seconds, config.tracker.cycle_timeout_seconds,
                         config.tracker.watchdog_seconds)

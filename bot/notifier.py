@@ -35,7 +35,7 @@ from positionbot.bot.render.keyboards import info_keyboard
 from positionbot.bot.render.notices import NoticeView, render_digest, render_notice
 from positionbot.storage.store import Store
 from positionbot.tracker.clock import utc_now
-from positionbot.tracker.core.models import Market
+from positionbot.tracker.core.models import Market, NoticeKind
 from positionbot.tracker.core.notices import Notice, NoticeDecodeError, TradeNotice, decode
 from positionbot.tracker.core.records import OutboxRow
 
@@ -77,6 +77,9 @@ def notice_recipients(telegram: TelegramConfig) -> Callable[[Notice], Sequence[i
                      if (scope := telegram.accounts_for(chat)) is None or concerns & scope)
 
     return recipients
+
+
+ANSWERED_TTL_S = 120.0  # a /sl reply stands in for the stop push that follows within this
 
 
 class _StopChat(Exception):
@@ -123,6 +126,7 @@ class Notifier:
         self._last_send: dict[int, float] = {}  # private chat -> monotonic time, pruned
         self._paused_until: float | None = None  # a 429 holds the whole bot back (monotonic)
         self._held: dict[int, float] = {}  # chat backing off -> monotonic time it is due again
+        self._answered: dict[tuple[int, int, str], float] = {}  # (chat, trade, kind) -> deadline
         self.outcomes: Counter[tuple[str, str]] = Counter()  # (kind, sent|failed|skipped), for metrics
 
     async def drain(self) -> DrainStats:
@@ -148,6 +152,13 @@ class Notifier:
     ) -> None:
         wanted: list[tuple[OutboxRow, bool]] = []
         for row in rows:
+            if self._was_answered(chat_id, row.trade_id, row.kind):
+                log.info("outbox row %d (%s) skipped: the /sl reply said it in chat %d",
+                         row.id, row.kind, chat_id)
+                await self._store.mark_sent(row.id, None, self._clock())
+                stats.skipped += 1
+                self.outcomes[row.kind, "answered"] += 1
+                continue
             mode = self.preferences.mode_for(chat_id, row.kind)
             if mode is NotifyMode.OFF:
                 log.info("outbox row %d (%s) skipped: off for chat %d", row.id, row.kind, chat_id)
@@ -173,7 +184,7 @@ class Notifier:
         wanted = readable
         queue = [row for row, _ in wanted]
         try:
-            if len(wanted) > self._telegram.digest_threshold:
+            if len(wanted) >= self._telegram.digest_threshold:  # "at least this many"
                 await self._send_digest(chat_id, wanted, views, stats)
                 return
             for i, ((row, silent), view) in enumerate(zip(wanted, views, strict=True)):
@@ -331,9 +342,23 @@ class Notifier:
             await asyncio.sleep(wait)
 
     def _prune_pacing(self) -> None:
-        horizon = self._monotonic() - self.policy.chat_interval
+        now = self._monotonic()
+        horizon = now - self.policy.chat_interval
         for chat in [c for c, at in self._last_send.items() if at < horizon]:
             del self._last_send[chat]
+        for key in [k for k, until in self._answered.items() if until < now]:
+            del self._answered[key]
+
+    def answered(self, chat_id: int, trade_id: int, kind: NoticeKind) -> None:
+        """The reply to this chat's /sl already said what the trade's next ``kind`` push says:
+        the chat's copy of that push is skipped (other chats still get theirs)."""
+        self._answered[(chat_id, trade_id, kind.value)] = self._monotonic() + ANSWERED_TTL_S
+
+    def _was_answered(self, chat_id: int, trade_id: int | None, kind: str) -> bool:
+        if trade_id is None or not self._answered:
+            return False
+        until = self._answered.pop((chat_id, trade_id, kind), None)
+        return until is not None and until >= self._monotonic()
 
     async def _markets_for(self, accounts: set[str]) -> dict[str, Mapping[str, Market]]:
         """Markets for number precision; without them numbers are shown normalised."""

@@ -12,6 +12,7 @@ from telegram import InlineKeyboardMarkup
 from positionbot.bot.config import TelegramConfig
 from positionbot.bot.handlers.confirmations import STOP_TAP_TTL_S, ConfirmationStore, StopTap
 from positionbot.bot.markets_cache import MarketsCache
+from positionbot.bot.notifier import Notifier
 from positionbot.bot.render.keyboards import listing_keyboard
 from positionbot.bot.render.listing import AccountView, StreamHealth, render_positions
 from positionbot.storage.store import Store
@@ -41,6 +42,7 @@ class Services:
     started: float = field(default_factory=time.monotonic)
     stop_taps: ConfirmationStore[StopTap] = field(
         default_factory=lambda: ConfirmationStore(ttl=STOP_TAP_TTL_S))
+    notifier: Notifier | None = None  # told what a /sl reply said, so the push is not repeated
 
     @property
     def commands(self) -> TradeCommands:

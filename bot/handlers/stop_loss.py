@@ -44,7 +44,7 @@ from positionbot.bot.render.keyboards import (
 )
 from positionbot.bot.render.listing import stop_state
 from positionbot.bot.symbols import base_of, matching_symbols, matching_trades
-from positionbot.tracker.core.models import Market, Trade, TradeStatus
+from positionbot.tracker.core.models import Market, NoticeKind, Trade, TradeStatus
 from positionbot.tracker.engine.commands import Refusal, StopSpec
 from positionbot.tracker.engine.ports import ExchangeError
 
@@ -71,8 +71,10 @@ def stop_price_for(
         raise StopInputError(esc(sentence(str(err)))) from None
 
 
-async def apply_stop(services: Services, trade: Trade, price: Decimal | None) -> str:
-    """Ask the tracker to set or clear the stop; the reply says what the exchange accepted."""
+async def apply_stop(services: Services, trade: Trade, price: Decimal | None,
+                     chat_id: int | None = None) -> str:
+    """Ask the tracker to set or clear the stop; the reply says what the exchange accepted,
+    in the market's number format, and stands in for the push in ``chat_id`` (one answer)."""
     head = f"<b>{esc(trade.symbol)}</b> {side_label(trade.side.value)}"
     try:
         result = await asyncio.wait_for(
@@ -84,13 +86,21 @@ async def apply_stop(services: Services, trade: Trade, price: Decimal | None) ->
         return f"⚠️ {head}: the exchange failed: {esc(err)}"
     except TimeoutError:
         return f"⚠️ {head}: the exchange did not answer in time; check /positions shortly."
+    market = (await services.markets(trade.account)).get(trade.symbol)
+    done = result.trade
+    said = (NoticeKind.STOP_LOSS_PLACED if result.placed else NoticeKind.STOP_LOSS_CLEARED
+            if price is None and done.stop_loss_price is None else None)
+    if said is not None and services.notifier is not None and chat_id is not None:
+        services.notifier.answered(chat_id, trade.id, said)
     if result.placed:
         order = f"\nOrder <code>{esc(result.order_id)}</code>" if result.order_id else ""
-        return f"🛡 {head}: {esc(result.message)}{order}"
+        return (f"🛡 {head}: stop loss placed at {fmt_price(done.stop_loss_price, market)} for "
+                f"{fmt_size(done.stop_loss_size or done.size, market)}{order}")
     if price is None:
         return f"🧹 {head}: {esc(result.message)}"
-    if result.trade.status is TradeStatus.PENDING:
-        return f"⏳ {head}: {esc(result.message)}"
+    if done.status is TradeStatus.PENDING:
+        return (f"⏳ {head}: stop loss {fmt_price(done.stop_loss_price, market)} stored; "
+                "placed when the entry fills")
     return f"⚠️ {head}: {esc(result.message)}"
 
 
@@ -176,7 +186,7 @@ async def _settle(
         trade, price = priced[0]
         doubt = None if price is None else _outside_band(services, trade, price)
         if doubt is None:
-            return await apply_stop(services, trade, price), None
+            return await apply_stop(services, trade, price, asker.chat_id), None
         assert price is not None
         market = (await services.markets(trade.account)).get(trade.symbol)
         shown = fmt_price(price, market)
@@ -313,7 +323,7 @@ async def _button(context: BotContext, query: CallbackQuery, pressed: Callback) 
             await _show(query, f"⚠️ {err}", None)
             return
     await query.answer("Setting the stop loss…" if price is not None else "Removing the stop…")
-    await _show(query, await apply_stop(services, trade, price), None)
+    await _show(query, await apply_stop(services, trade, price, message.chat.id), None)
 
 
 def register(application: App) -> None:

@@ -89,17 +89,27 @@ def settle_of(symbol: str, market: Market | None) -> str:
     return symbol.split("/", 1)[1] if "/" in symbol else ""
 
 
+def money_shown(value: Decimal, currency: str) -> Decimal:
+    """An amount as ``fmt_money`` shows it (cents for stablecoins), so a total of shown rows
+    can be the sum of what the rows say."""
+    return _quantize(value, Decimal("0.01") if currency.upper() in _STABLE_SETTLE else None)
+
+
 def fmt_money(raw: str | Decimal | None, currency: str, *, signed: bool = True) -> str:
     """P&L with an explicit sign: cents for stablecoins, up to 8 decimals for coin-settled."""
     value = to_decimal(raw)
     if value is None:
         return fmt_number(raw)
-    step = Decimal("0.01") if currency.upper() in _STABLE_SETTLE else None
-    shown = _quantize(value, step)
+    shown = money_shown(value, currency)
     text = _plain(shown)
     if signed and shown > 0:
         text = "+" + text
     return f"{text} {esc(currency)}".rstrip()
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 call``, ``2 calls``: the count with its noun in the right number."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
 def fmt_pct(raw: str | Decimal | None) -> str:

@@ -15,6 +15,8 @@ from positionbot.bot.render.format import (
     fmt_pct,
     fmt_price,
     fmt_size,
+    money_shown,
+    plural,
     settle_of,
     side_label,
     source_label,
@@ -163,7 +165,7 @@ def render_history(trades: Sequence[Trade], now: datetime,
         if t.status is TradeStatus.CANCELLED:
             lines.append(f"🚫 {head} cancelled · {esc(t.close_reason or '')} · {when} ago")
             continue
-        totals[ccy] = totals.get(ccy, Decimal(0)) + t.realized_pnl
+        totals[ccy] = totals.get(ccy, Decimal(0)) + money_shown(t.realized_pnl, ccy)  # as shown
         held = (fmt_duration((t.closed_at - t.opened_at).total_seconds())
                 if t.closed_at and t.opened_at else "—")
         reason = esc((t.close_reason or "closed").replace("_", " "))
@@ -188,11 +190,11 @@ def render_status(
         pending = len(view.trades) - opened
         lines.append(f"{state} <b>{esc(view.account)}</b> · synced "
                      f"{fmt_ago(now - last) if last else 'never'} · {opened} open · "
-                     f"{pending} pending · {view.sync.consecutive_failures} failures")
+                     f"{pending} pending · {plural(view.sync.consecutive_failures, 'failure')}")
         if view.report is not None:
             r = view.report
-            lines.append(f"   last cycle {r.duration_s:.2f}s · {r.exchange_calls} calls · "
-                         f"{len(r.changes)} changes · {'ok' if r.ok else 'failed'}")
+            lines.append(f"   last cycle {r.duration_s:.2f}s · {plural(r.exchange_calls, 'call')} · "
+                         f"{plural(len(r.changes), 'change')} · {'ok' if r.ok else 'failed'}")
         if view.stream is not None:
             lines.append("   " + _stream_line(view.stream, now))
         if view.sync.last_error and view.sync.consecutive_failures:
@@ -208,7 +210,7 @@ def _stream_line(stream: StreamHealth, now: datetime) -> str:
     state = "stream connected" if stream.connected else "⚠️ stream down, polling"
     last = (f"last event {fmt_ago(now - stream.last_event_at)}" if stream.last_event_at
             else "no event yet")
-    return f"{state} · {last} · {stream.reconnects_today} reconnects today"
+    return f"{state} · {last} · {plural(stream.reconnects_today, 'reconnect')} today"
 
 
 def _change_line(c: AppliedChange, market: Market | None) -> str:
@@ -237,7 +239,7 @@ def render_sync_report(reports: Sequence[CycleReport], markets: Mapping[str, Mar
             lines.append(f"❌ <b>{esc(r.account)}</b> sync failed: {esc('; '.join(r.errors))}")
             continue
         lines.append(f"✅ <b>{esc(r.account)}</b> synced in {r.duration_s:.2f}s · "
-                     f"{r.positions} positions · {r.exchange_calls} calls")
+                     f"{plural(r.positions, 'position')} · {plural(r.exchange_calls, 'call')}")
         lines.extend(_change_line(c, markets.get(c.trade.symbol)) for c in r.changes)
         lines.extend(f"• {esc(action)}" for action in r.actions)
         lines.extend(f"⚠️ {esc(error)}" for error in r.errors)

@@ -155,8 +155,10 @@ def _close_lines(n: PositionClosed, m: Market | None) -> list[str]:
              f" · size {fmt_size(n.size_before, m)}",
              f"{PNL} <b>{fmt_money(n.realized_pnl, ccy)}</b> ({fmt_pct(n.pnl_pct)})"
              f" · fees {fmt_money(n.fees, ccy, signed=False)}"]
-    if n.trade_realized_pnl != n.realized_pnl:
-        lines.append(f"Trade {PNL} {fmt_money(n.trade_realized_pnl, ccy)}")
+    if n.trade_realized_pnl != n.realized_pnl:  # the trade's entry fees and earlier closes
+        earlier = n.trade_realized_pnl - n.realized_pnl
+        lines.append(f"Trade {PNL} {fmt_money(n.trade_realized_pnl, ccy)} · before this close "
+                     f"{fmt_money(earlier, ccy)} (entry fees, earlier closes)")
     lines.append(f"Held {fmt_duration(n.held.total_seconds())} · {esc(_REASONS[n.reason])}")
     return lines
 

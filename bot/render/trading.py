@@ -62,12 +62,23 @@ def _validity(ttl: float) -> str:
     return f"<i>Nothing is sent until you tap Confirm (valid {fmt_duration(ttl)}).</i>"
 
 
+def _stop_hint(p: EntryPreview) -> str:
+    """An example stop 2% on the losing side of this entry (below a long's, above a short's),
+    so the suggestion can be typed as it is; and the percent form."""
+    reference = p.price if p.price is not None else p.reference_price
+    if reference is None or reference <= 0:
+        return "No stop loss (add <code>sl -2%</code>)"
+    example = reference * (Decimal("0.98") if p.side is Side.LONG else Decimal("1.02"))
+    return (f"No stop loss (add <code>sl {fmt_price(example, p.market)}</code> or "
+            "<code>sl -2%</code>)")
+
+
 def entry_preview(p: EntryPreview, stop_note: str, ttl: float) -> str:
     m = p.market
     how = (f"limit @ {fmt_price(p.price, m)}" if p.price is not None
            else f"market ~{fmt_price(p.reference_price, m)} (mark)")
     stop = (f"Stop loss {fmt_price(p.stop_loss, m)}{stop_note}" if p.stop_loss is not None
-            else "No stop loss (add <code>sl 58000</code> or <code>sl -2%</code>)")
+            else _stop_hint(p))
     return "\n".join([
         f"📝 <b>{'Buy' if p.side is Side.LONG else 'Sell'} to open</b> · "
         f"{_head(m.symbol, p.side, p.account)}",

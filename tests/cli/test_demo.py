@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PROMISED_PUSHES = (
     "🚀 PositionBot started · paper",
     "🆕 Opened · BTC/USDT:USDT 🟢 LONG",
-    "🛡 Stop loss placed · BTC/USDT:USDT 🟢 LONG",
     "➕ Increased · BTC/USDT:USDT 🟢 LONG",
     "🆕 Opened · ETH/USDT:USDT 🔴 SHORT",
     "➖ Decreased · ETH/USDT:USDT 🔴 SHORT",
@@ -62,7 +61,9 @@ def test_demo_plays_to_the_end_and_shows_every_push_it_promises(tmp_path: Path) 
     assert "Reason: entry order cancelled on the exchange" in out
     # Commands typed by the script get the bot's replies; buttons are numbered choices.
     assert "🧑 you: /sl BTC 58000\n" in out
-    assert "stop loss placed at 58000 for 0.010" in out
+    assert "stop loss placed at 58000.0 for 0.010" in out
+    # /sl answers once: the reply, not the reply and then a push saying the same
+    assert "🛡 Stop loss placed · BTC/USDT:USDT" not in out
     assert "🧑 you: /positions\n" in out
     assert "⏳ SOL/USDT:USDT 🟢 LONG pending · limit 148.00" in out
     assert "   [1] 🛑 Stop loss   [2] ✖ Close\n   [3] 📊 Positions   [4] ⟳ Sync now\n" in out
