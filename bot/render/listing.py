@@ -200,9 +200,11 @@ def render_status(
         if view.sync.last_error and view.sync.consecutive_failures:
             lines.append(f"   last error: {esc(view.sync.last_error, 200)}")
     lines.append(f"Outbox backlog: {backlog}")
-    for m in mismatches[:10]:
+    markets = {symbol: market for view in views for symbol, market in view.markets.items()}
+    for m in mismatches[:10]:  # (in the market's format, like every other price)
+        market = markets.get(m.symbol)
         lines.append(f"⚠️ Entry differs #{m.trade_id} {esc(m.symbol)}: ours "
-                     f"{fmt_price(m.ours, None)}, exchange {fmt_price(m.exchange, None)}")
+                     f"{fmt_price(m.ours, market)}, exchange {fmt_price(m.exchange, market)}")
     return "\n".join(lines)
 
 

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 
 from positionbot.bot.app import notifier_of, stop
-from positionbot.bot.render.listing import render_history, render_sync_report
+from positionbot.bot.render.listing import AccountView, render_history, render_status, render_sync_report
 from positionbot.bot.render.notices import NoticeView, render_notice
 from positionbot.bot.render.trading import entry_preview
 from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store
-from positionbot.tracker.core.models import Side, TradeStatus
+from positionbot.tracker.core.models import Side, SyncState, TradeStatus
 from positionbot.tracker.core.notices import Watchdog
 from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.engine.commands import EntryPreview
-from positionbot.tracker.engine.report import CycleReport
+from positionbot.tracker.engine.report import CycleReport, EntryMismatch
 from positionbot.tracker.exchange.paper import default_markets
 from tests.support.notices import CLOSED
 from tests.telegram.conftest import BTC, CHAT, PUSH_CHAT, BotEnv, make_env, open_position, telegram_config
@@ -105,3 +105,9 @@ async def test_digests_start_at_the_threshold(both_chats: BotEnv) -> None:
     await notifier_of(env.app).drain()
     assert len(api.messages(PUSH_CHAT)) == before + 1
     assert api.messages(PUSH_CHAT)[-1].text.startswith("🧾 <b>2 updates</b>")
+
+
+def test_status_shows_entry_differences_in_the_markets_format() -> None:
+    view = AccountView("main", SyncState("main"), [], markets={BTC: MARKETS[BTC]})
+    text = render_status([view], 0, "1", 5.0, [EntryMismatch(7, BTC, D("60100.25"), D("60000"))], NOW)
+    assert "ours 60100.3, exchange 60000.0" in text  # BTC's tick is 0.1, as in every push
