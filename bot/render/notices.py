@@ -204,6 +204,10 @@ def _body_startup(n: Startup, _: Market | None) -> list[str]:
     if n.unclean_stop:
         lines.append("⚠️ Started after an unclean stop (killed or crashed): stop orders are "
                      "re-checked on the first sync.")
+    if n.fresh_record:
+        lines.append("⚠️ The record was started fresh (no earlier trades in the database): "
+                     "positions found are adopted, and positionbot's stops left on the exchange "
+                     "are adopted or cancelled on the first sync, each reported.")
     return lines
 
 

@@ -114,7 +114,9 @@ async def test_fresh_record_adopts_the_stop_that_covers_a_position_and_cancels_t
     pushed = False
     try:
         await api.wait_for(lambda: sum(stale.id in m.text or kept.id in m.text
-                                       for m in api.messages(CHAT)) >= 2, within=30)
+                                       for m in api.messages(CHAT)) >= 2
+                           and any("started fresh" in m.text for m in api.messages(CHAT)),
+                           within=30)
         pushed = True
     except AssertionError:
         pass
@@ -130,6 +132,7 @@ async def test_fresh_record_adopts_the_stop_that_covers_a_position_and_cancels_t
     assert stop_id == kept.id
     texts = [m.text for m in api.messages(CHAT)]
     assert any("cancelled" in t and stale.id in t for t in texts)
+    assert any("PositionBot started" in t and "record was started fresh" in t for t in texts)
 
 
 async def test_a_missing_database_whose_lock_file_remains_is_refused(tmp_path: Path) -> None:

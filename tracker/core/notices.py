@@ -168,6 +168,7 @@ class Startup(NoticeBase):
     open_trades: int
     pending_trades: int
     unclean_stop: bool  # the last run was killed or crashed
+    fresh_record: bool = False  # the database held no record: the bot's stops are reconciled
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -285,7 +286,10 @@ def decode(kind: str, account: str, dedupe_key: str, fields: str) -> Notice:
         raw = json.loads(fields)
         if not isinstance(raw, dict):
             raise TypeError("the fields are not an object")
-        values = {name: _from_json(tp, raw[name]) for name, tp in _field_types(cls).items()}
+        optional = {f.name for f in dataclasses.fields(cls)
+                    if f.default is not dataclasses.MISSING}  # added later: older rows lack it
+        values = {name: _from_json(tp, raw[name]) for name, tp in _field_types(cls).items()
+                  if name in raw or name not in optional}
         notice = cls(account=account, dedupe_key=dedupe_key, **values)
     except (KeyError, TypeError, ValueError, InvalidOperation) as err:
         raise NoticeDecodeError(f"{kind} notice unreadable: {err!r}") from None

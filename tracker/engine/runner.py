@@ -174,7 +174,8 @@ class SimplePositionTracker:
         first = self.accounts[0] if self.accounts else ""
         notice = Startup(account=first, dedupe_key=f"startup/{now.isoformat()}",
                          accounts=tuple(self.accounts), open_trades=opened, pending_trades=pending,
-                         unclean_stop=self._store.unclean_shutdown)
+                         unclean_stop=self._store.unclean_shutdown,
+                         fresh_record=self._store.started_fresh)
         await self._store.commit(WriteBatch(first, notices=[notice]))
 
     async def markets(self, account: str) -> Mapping[str, Market]:
