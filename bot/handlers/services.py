@@ -13,8 +13,10 @@ from positionbot.bot.config import TelegramConfig
 from positionbot.bot.handlers.confirmations import STOP_TAP_TTL_S, ConfirmationStore, StopTap
 from positionbot.bot.markets_cache import MarketsCache
 from positionbot.bot.notifier import Notifier
+from positionbot.bot.render.format import esc
 from positionbot.bot.render.keyboards import listing_keyboard
 from positionbot.bot.render.listing import AccountView, StreamHealth, render_positions
+from positionbot.bot.symbols import matching_symbols
 from positionbot.storage.store import Store
 from positionbot.tracker.clock import utc_now
 from positionbot.tracker.core.models import Market, Trade
@@ -59,6 +61,19 @@ class Services:
         table; every account by default)."""
         scope = self.telegram.accounts_for(chat_id)
         return [a for a in self.tracker.accounts if scope is None or a in scope]
+
+    async def no_match(self, query: str, chat_id: int | None, what: str) -> str:
+        """Why ``query`` names no ``what`` the chat sees: a known symbol without one, or an
+        unknown symbol (when the markets are loaded)."""
+        symbols: set[str] = set()
+        for account in self.accounts_for(chat_id):
+            symbols.update(await self.markets(account))
+        known = matching_symbols(query, symbols)
+        if known:
+            return f"No {what} on <b>{esc(', '.join(known[:3]))}</b>."
+        if symbols:
+            return f"Unknown symbol <b>{esc(query)}</b>."
+        return f"No {what} matching <b>{esc(query)}</b>."
 
     def trades_for(self, chat_id: int | None) -> list[Trade]:
         """Open and pending trades of the accounts this chat sees."""

@@ -43,7 +43,7 @@ from positionbot.bot.render.keyboards import (
     stop_menu_keyboard,
 )
 from positionbot.bot.render.listing import stop_state
-from positionbot.bot.symbols import base_of, matching_symbols, matching_trades
+from positionbot.bot.symbols import base_of, matching_trades
 from positionbot.tracker.core.models import Market, NoticeKind, Trade, TradeStatus
 from positionbot.tracker.engine.commands import Refusal, StopSpec
 from positionbot.tracker.engine.ports import ExchangeError
@@ -142,18 +142,6 @@ async def stop_menu(services: Services, trade: Trade, asker: Asker
     return "\n".join(lines), stop_menu_keyboard(choices, remove)
 
 
-async def _no_match(services: Services, query: str, asker: Asker) -> str:
-    symbols: set[str] = set()
-    for account in services.accounts_for(asker.chat_id):
-        symbols.update(await services.markets(account))
-    known = matching_symbols(query, symbols)
-    if known:
-        return f"No open position or pending trade on <b>{esc(', '.join(known[:3]))}</b>."
-    if symbols:
-        return f"Unknown symbol <b>{esc(query)}</b>."
-    return f"No open position or pending trade matching <b>{esc(query)}</b>."
-
-
 def _outside_band(services: Services, trade: Trade, price: Decimal) -> str | None:
     """Why a typed stop price deserves a second look, or None when it is ordinary."""
     reference, what = services.commands.stop_reference(trade)
@@ -244,7 +232,7 @@ async def sl_reply(services: Services, args: Sequence[str], asker: Asker
     if not candidates:
         if query is None:
             return "No open or pending trades.", None
-        return await _no_match(services, query, asker), None
+        return await services.no_match(query, asker.chat_id, "open position or pending trade"), None
     if request is None:
         if len(candidates) == 1:
             return await stop_menu(services, candidates[0], asker)

@@ -248,15 +248,7 @@ class TradingDesk:
             t = pending[0]
             return (f"⚠️ <b>{esc(t.symbol)}</b> {esc(t.side.value)} is a pending entry (trade "
                     f"#{t.id}), not a position: <code>/cancel {t.id}</code> cancels it.")
-        symbols: set[str] = set()
-        for account in self.services.accounts_for(asker.chat_id):
-            symbols.update(await self.services.markets(account))
-        known = matching_symbols(query, symbols)
-        if known:
-            return f"⚠️ No open position on <b>{esc(', '.join(known[:3]))}</b>."
-        if symbols:
-            return f"⚠️ Unknown symbol <b>{esc(query)}</b>."
-        return f"⚠️ No open position matching <b>{esc(query)}</b>."
+        return "⚠️ " + await self.services.no_match(query, asker.chat_id, "open position")
 
     async def prepare_close(self, choice: CloseChoice, asker: Asker) -> Reply:
         t = self.services.find_trade(asker.chat_id, choice.trade_id)

@@ -18,12 +18,12 @@ def stop_sizes(env: TradingEnv) -> list[tuple[Decimal, Decimal | None]]:
     return [(o.amount, o.trigger_price) for o in env.venue.open_stop_orders()]
 
 
-def outbox_reasons(env: TradingEnv, kind: str) -> list[str]:
-    """The reason field of every push of ``kind`` written so far, delivered or not."""
+def outbox_by_bot(env: TradingEnv, kind: str) -> list[bool]:
+    """Whether each push of ``kind`` written so far (delivered or not) says the bot did it."""
     with sqlite3.connect(f"file:{env.store.path}?mode=ro", uri=True) as db:
         rows = db.execute("SELECT fields FROM notifications WHERE kind = ? ORDER BY id",
                           (kind,)).fetchall()
-    return [json.loads(fields).get("reason", "") for (fields,) in rows]
+    return [json.loads(fields)["by_bot"] for (fields,) in rows]
 
 
 async def test_bot_trade_increased_by_hand_keeps_its_source_and_resizes_the_stop(
@@ -43,7 +43,7 @@ async def test_bot_trade_partly_closed_by_hand_stays_the_bots(env: TradingEnv) -
     await env.cycle()
     decreased = await env.push("Decreased")
     assert "Size 1.000 → 0.600" in decreased and "<i>bot · main</i>" in decreased
-    assert outbox_reasons(env, "decreased") == [""]  # by hand, not the bot
+    assert outbox_by_bot(env, "decreased") == [False]  # by hand, not the bot
     trade = only_trade(env)
     assert (trade.source, trade.size) == (Source.BOT, D("0.6"))
     assert stop_sizes(env) == [(D("0.6"), D("3100"))]
@@ -64,7 +64,7 @@ async def test_manual_position_closed_through_close(env: TradingEnv) -> None:
         "SELL", "MARKET", D("0.004"), "true")
     decreased = await env.push("Decreased", "Size 0.010 → 0.006")
     assert "closed by the bot" in decreased
-    assert outbox_reasons(env, "decreased") == ["bot_close"]
+    assert outbox_by_bot(env, "decreased") == [True]
     assert only_trade(env).size == D("0.006")
 
     env.venue.set_mark(BTC, D("51000"))
