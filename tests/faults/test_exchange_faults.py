@@ -81,7 +81,8 @@ async def chain(tmp_path: Path) -> AsyncIterator[Chain]:
         tracker = SimplePositionTracker(store, {ACCOUNT: gateway}, settings, utc_now,
                                         asyncio.sleep)
         await tracker.start()
-        telegram = TelegramConfig.model_validate({"allowed_chats": [CHAT], "notify_chats": [CHAT]})
+        telegram = TelegramConfig.model_validate(  # one message per push: no digest here
+            {"allowed_chats": [CHAT], "notify_chats": [CHAT], "digest_threshold": 50})
         bot = Bot(api.token, base_url=api.base_url)
         async with bot:
             notifier = Notifier(bot, store, telegram, policy=DeliveryPolicy(
