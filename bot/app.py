@@ -18,6 +18,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, ApplicationBuilder
 
 from positionbot.bot.config import AppConfig, TelegramConfig
+from positionbot.bot.daily_report import report_job
 from positionbot.bot.handlers import bot_commands, register_handlers
 from positionbot.bot.handlers.context import CONTEXT_TYPES, App
 from positionbot.bot.handlers.services import Services
@@ -96,6 +97,9 @@ def build_application(
                         config.tracker.watchdog_seconds)
     assert application.job_queue is not None, "python-telegram-bot[job-queue] is required"
     scheduler = Scheduler(application.job_queue, tracker, store, notifier, timing)
+    if telegram.daily_report_time is not None:
+        scheduler.daily_report = (telegram.daily_report_time,
+                                  report_job(tracker, store, telegram.zone, services.clock))
     application.bot_data.scheduler = scheduler
     application.bot_data.notifier = notifier
     application.bot_data.poll_timeout = poll_timeout

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from datetime import time as dt_time
 from typing import Any
 
 from telegram.ext import CallbackContext, Job, JobQueue
@@ -80,10 +81,15 @@ class Scheduler:
         self._kicks: set[asyncio.Task[None]] = set()
         self._wall_mark: tuple[float, float] | None = None  # (monotonic, wall) at last tick
         self.restarts = 0
+        # (local time of day, the job queuing it): the daily P&L report, off when None
+        self.daily_report: tuple[dt_time, Callable[[], Coroutine[Any, Any, None]]] | None = None
 
     def start(self) -> None:
         for account in self._tracker.accounts:
             self._schedule_cycle(account)
+        if self.daily_report is not None:  # a time of day in the trader's zone: the wall clock
+            self._queue.run_daily(self._daily_report_job, self.daily_report[0],
+                                  name="daily_report", job_kwargs=_JOB_KWARGS)
         for follower in self._tracker.streams.values():
             follower.on_change = self.kick_drain
             follower.start()
@@ -94,6 +100,13 @@ class Scheduler:
                                 name="notifier"),
             asyncio.create_task(self._every(check, check, self._watchdog), name="watchdog"),
         ]
+
+    async def _daily_report_job(self, _: Context) -> None:
+        assert self.daily_report is not None
+        try:
+            await self.daily_report[1]()
+        except Exception:  # tomorrow's report still comes; the failure is logged loudly
+            log.exception("the daily report could not be queued")
 
     async def stop(self) -> None:
         """Remove the cycle jobs and end the loops (a drain in progress finishes first)."""

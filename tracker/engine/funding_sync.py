@@ -45,11 +45,9 @@ class FundingSync:
         self._next_poll[account] = now + self.settings.interval
         cursor = await store.get_fill_cursor(account, FUNDING_CURSOR_KEY)
         oldest = now - self.settings.lookback
-        if cursor is not None:
-            since = max(cursor.at, oldest)
-        else:
-            opened = [t.opened_at for t in book.active_trades(account) if t.opened_at is not None]
-            since = max(min(opened, default=now), oldest)
+        # The first poll looks back the whole lookback: a trade that closed this very cycle
+        # may have been paid a moment ago, and older payments that no trade owns are skipped.
+        since = oldest if cursor is None else max(cursor.at, oldest)
         try:
             payments = await gw.fetch_funding(since)
         except ExchangeError as e:
