@@ -96,3 +96,19 @@ async def test_late_stop_placement_is_adopted_not_doubled(money: Money) -> None:
     assert len(stops) == 1
     [after] = money.trades()
     assert after.stop_loss_order_id == stops[0].id and after.stop_loss_price == D("45000")
+
+
+async def test_a_close_executed_late_is_not_sent_again_and_the_next_cycles_record_it(
+        money: Money) -> None:
+    money.venue.open_position(BTC, Side.LONG, D("0.010"), D("50000"))
+    await money.cycle()
+    [trade] = money.trades()
+    money.server.inject(Fault.executes_late(LATE))
+
+    with pytest.raises(Refusal, match="not sent again"):
+        await money.commands.close_position(trade.id, None, D("0.010"))
+
+    await asyncio.sleep(LATE + 0.3)
+    await money.cycle()
+    assert money.venue.positions() == [] and money.trades() == []
+    assert money.server.count("/fapi/v1/order", "POST") == 1

@@ -27,6 +27,7 @@ from positionbot.tracker.core.notices import StopLossCleared, StopLossPlaced
 from positionbot.tracker.core.stoploss import is_crossed, percent_stop_price, round_stop_price
 from positionbot.tracker.engine.ports import (
     ExchangeError,
+    OrderOutcomeUnknownError,
     OrderRejectedError,
     TransientExchangeError,
 )
@@ -324,6 +325,10 @@ class TradeCommands:
             except OrderRejectedError:
                 await tracker.commit_trade(current, [])  # refused: a later close is not the bot's
                 raise
+            except OrderOutcomeUnknownError as e:
+                raise Refusal(f"the close of {qty} was not confirmed by the exchange ({e}); it "
+                              "is not sent again: the next sync shows whether it went "
+                              "through") from e
 
     async def cancel_pending(self, trade_id: int) -> Trade:
         """Cancel a pending trade's resting entry order on the exchange, then the trade."""
