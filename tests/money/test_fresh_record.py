@@ -86,6 +86,7 @@ async def run_bot(tmp_path: Path, api: FakeBotApi, exchange: BinanceServer,
         cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
 
 
+@pytest.mark.slow  # a real process
 async def test_an_empty_database_is_refused_at_start_naming_the_file(
         tmp_path: Path, api: FakeBotApi, exchange: BinanceServer) -> None:
     (tmp_path / "state.db").write_bytes(b"")
@@ -101,6 +102,7 @@ async def test_an_empty_database_is_refused_at_start_naming_the_file(
     assert exchange.count("/fapi/v3/positionRisk") == 0  # nothing was tracked on it
 
 
+@pytest.mark.slow  # a real process
 async def test_fresh_record_adopts_the_stop_that_covers_a_position_and_cancels_the_other(
         tmp_path: Path, api: FakeBotApi, exchange: BinanceServer) -> None:
     (tmp_path / "state.db").write_bytes(b"\x00garbage")  # overwritten
