@@ -5,12 +5,20 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from positionbot.bot.config import AppConfig, TrackerConfig
 from positionbot.bot.wiring import tracker_settings
 from positionbot.tracker.core.funding import FUNDING, FundingPayment, book_funding, owner
-from positionbot.tracker.core.models import OrderSide, Side, Source, Trade, TradeStatus
-from tests.pnl.conftest import PnlEnv
+from positionbot.tracker.core.models import (
+    OrderSide,
+    PositionMode,
+    Side,
+    Source,
+    Trade,
+    TradeStatus,
+)
+from tests.pnl.conftest import PnlEnv, make_pnl_env
 from tests.tracker.conftest import BTC
 
 D = Decimal
@@ -85,3 +93,24 @@ def test_the_funding_poll_interval_comes_from_the_config() -> None:
     assert tracker_settings(config).funding.interval == timedelta(minutes=30)
     assert tracker_settings(AppConfig.model_construct(
         tracker=TrackerConfig(), accounts=[])).funding.interval == timedelta(minutes=15)
+
+
+async def test_in_hedge_mode_each_leg_gets_its_own_payment(tmp_path: Path) -> None:
+    env = await make_pnl_env(tmp_path, mode=PositionMode.HEDGE)
+    try:
+        ex = env.exchange
+        ex.manual_order(BTC, OrderSide.BUY, D("0.004"), position_side=Side.LONG)
+        ex.manual_order(BTC, OrderSide.SELL, D("0.002"), position_side=Side.SHORT)
+        await env.cycle()
+        paid = ex.apply_funding(BTC, D("0.0003"))
+        await env.cycle()
+        by_side = {t.side: t for t in env.tracker.book.active_trades("paper")}
+        for row in paid:
+            assert row.position_side is not None
+            events = await env.store.events_for_trade(by_side[row.position_side].id)
+            assert [(e.kind, e.realized_pnl) for e in events if e.kind == "funding"] == [
+                ("funding", row.amount)]
+        assert {r.position_side: r.amount for r in paid} == {
+            Side.LONG: D("-0.06"), Side.SHORT: D("0.03")}
+    finally:
+        await env.store.close()
