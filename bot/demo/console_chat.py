@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 from aiohttp import web
 
+from positionbot.bot.demo.console_prompt import KeyboardPrompt
 from positionbot.bot.demo.console_render import (
     Button,
     bot_block,
@@ -98,6 +99,7 @@ class ConsoleChat:
         self._shown = 0  # bot messages printed (sent or edited) so far
         self._runner: web.AppRunner | None = None
         self._stdin: TextIO | None = None
+        self._prompt: KeyboardPrompt | None = None
         self.base_url = ""
         self.files_dir = Path(tempfile.gettempdir()) / "positionbot-demo"  # photos, documents
         self.output_closed = False  # the reader went away (a closed pipe): stop the show
@@ -188,7 +190,8 @@ class ConsoleChat:
 
     def attach_keyboard(self, stream: TextIO | None = None) -> bool:
         """Read typed lines from ``stream`` (default stdin) if it is a terminal; returns
-        whether it is. End of input (Ctrl-D) sets ``input_closed``."""
+        whether it is. End of input (Ctrl-D) sets ``input_closed``. On the process's own
+        terminal prompt_toolkit reads them, so messages never break the line being typed."""
         source = stream if stream is not None else sys.stdin
         try:
             interactive = source.isatty()
@@ -196,11 +199,27 @@ class ConsoleChat:
             interactive = False
         if not interactive:
             return False
+        if source is sys.stdin and self._out.isatty():
+            self.attach_prompt(KeyboardPrompt(self))
+            return True
         self._stdin = source
         asyncio.get_running_loop().add_reader(source.fileno(), self._read_line)
         return True
 
+    def attach_prompt(self, prompt: KeyboardPrompt) -> None:
+        """Take typed lines from ``prompt`` (tests give it a pipe for a keyboard)."""
+        self._prompt = prompt
+        prompt.start()
+
+    def redirect(self, out: TextIO) -> TextIO:
+        """Print to ``out`` from now on (the prompt's stdout proxy); returns the previous one."""
+        previous, self._out = self._out, out
+        return previous
+
     def detach_keyboard(self) -> None:
+        if self._prompt is not None:
+            self._prompt.stop()
+            self._prompt = None
         stream = self._stdin
         if stream is not None:
             with contextlib.suppress(ValueError, OSError):
