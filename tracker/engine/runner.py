@@ -122,6 +122,7 @@ class SimplePositionTracker:
         # cycle whose inputs are those of the last cycle that found nothing to do does nothing.
         self._keyed: dict[str, tuple[tuple[Position, ...], PositionMode, Keyed]] = {}
         self._settled: dict[str, tuple[object, ...]] = {}
+        self._open: dict[str, tuple[int, list[Trade], bool]] = {}
         # The stream followers of accounts that stream (the wiring sets them): the scheduler
         # slows the verifying poll while one is healthy, /status shows their health.
         self.streams: dict[str, StreamFollower] = {}
@@ -286,10 +287,9 @@ class SimplePositionTracker:
         markets = await gw.markets()
         revision = self.book.revision(account)
         snap, by_key, dust_keys = await self._fetch(account, gw, markets)
-        active = self.book.active_by_id(account)
-        open_trades = [t for t in active.values() if t.is_open]
+        open_trades, with_stops = self._open_trades(account)
         stop_list: list[Order] | None = None
-        if account in self._stops_unsure or any(t.stop_loss_order_id for t in open_trades):
+        if account in self._stops_unsure or with_stops:
             stop_list = await gw.fetch_open_stop_orders()
         inputs = (snap.positions, snap.mode, stop_list, markets, revision)
         if self._settled_on(account, inputs):
@@ -343,6 +343,16 @@ class SimplePositionTracker:
             account, started, time.perf_counter() - t0, True, len(by_key),
             tuple(outcome.applied), tuple(lines), gw.calls - calls0,
             tuple(pricing.errors + errors), verified, local_s)
+
+    def _open_trades(self, account: str) -> tuple[list[Trade], bool]:
+        """The open trades and whether any holds a stop, recomputed only when the book moved."""
+        revision = self.book.revision(account)
+        cached = self._open.get(account)
+        if cached is None or cached[0] != revision:
+            trades = [t for t in self.book.active_by_id(account).values() if t.is_open]
+            cached = (revision, trades, any(t.stop_loss_order_id for t in trades))
+            self._open[account] = cached
+        return cached[1], cached[2]
 
     def _settled_on(self, account: str, inputs: tuple[object, ...]) -> bool:
         """The same inputs, object for object, as the last cycle that found nothing to do."""

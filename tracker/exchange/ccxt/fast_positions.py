@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from positionbot.tracker.core.models import Market, Order, Position, PositionMode
@@ -45,9 +46,29 @@ def _is_zero(text: object) -> bool:
 
 
 def _rows(answer: object, what: str) -> list[Row]:
-    if not isinstance(answer, list) or not all(isinstance(r, Mapping) for r in answer):
+    if not isinstance(answer, list) or not set(map(type, answer)) <= {dict}:
         raise Malformed(f"{what}: expected a list of objects, got {type(answer).__name__}")
     return answer
+
+
+# What a change is read from, as columns taken from every row in C (``itemgetter``), so that
+# comparing a whole listing with the last one costs a few list builds and comparisons, not a
+# Python loop. Positions: which one (symbol, side), size (signed), entry and the isolated wallet
+# (zero when cross; v3 has no ``marginType``); marks and unrealised P&L are left out on purpose.
+# Stops: which one, status, amount, trigger.
+_POSITION_COLUMNS = tuple(map(itemgetter, ("symbol", "positionSide", "positionAmt", "entryPrice",
+                                           "isolatedWallet")))
+_STOP_COLUMNS = tuple(map(itemgetter, ("algoId", "algoStatus", "quantity", "triggerPrice")))
+Columns = tuple[list[Any], ...]
+
+
+def _raw_state(rows: Sequence[Row], columns: tuple[itemgetter[Any], ...]) -> Columns | None:
+    """The rows' columns, or None when a row lacks one (then every row is looked at, and the
+    normalisation of a changed one names what is missing)."""
+    try:
+        return tuple(list(map(column, rows)) for column in columns)
+    except KeyError:
+        return None
 
 
 class BinancePositionRows:
@@ -57,6 +78,7 @@ class BinancePositionRows:
         self._exchange = exchange
         self._mark_refresh_s = mark_refresh_s
         self._built: dict[RowKey, tuple[tuple[object, ...], Position]] = {}
+        self._raw: Columns | None = None  # the last full listing's columns
         self._last: tuple[Position, ...] = ()
         self._built_at = float("-inf")
         self.rows_built = 0  # rows normalised so far (the benchmark reads it)
@@ -79,33 +101,26 @@ class BinancePositionRows:
         """Positions of ``rows``, unchanged rows reusing their last object; with ``partial``
         (a per-symbol read) the cache is consulted but not replaced."""
         refresh = time.monotonic() - self._built_at >= self._mark_refresh_s and not partial
+        raw = None if partial else _raw_state(rows, _POSITION_COLUMNS)
+        if raw is not None and raw == self._raw and not refresh:
+            return self._last  # the same tuple: nothing changed
         built: dict[RowKey, tuple[tuple[object, ...], Position]] = {}
-        positions: list[Position] = []
-        changed = False
         for row in rows:
-            amount = row.get("positionAmt")
-            if _is_zero(amount):
+            if _is_zero(row.get("positionAmt")):
                 continue
             key: RowKey = (str(row.get("symbol")), str(row.get("positionSide")))
-            fields = (amount, row.get("entryPrice"), row.get("marginType"),
-                      _is_zero(row.get("isolatedMargin", "0")))
+            fields = (row.get("positionAmt"), row.get("entryPrice"), row.get("isolatedWallet"))
             last = self._built.get(key)
-            if last is not None and last[0] == fields and not refresh:
-                position = last[1]
-            else:
-                position = self._build(row, markets)
-                changed = True
-            built[key] = (fields, position)
-            positions.append(position)
+            if last is None or last[0] != fields or refresh:
+                last = (fields, self._build(row, markets))
+            built[key] = last
+        positions = tuple(position for _, position in built.values())
         if partial:
-            return tuple(positions)
-        if not changed and len(built) == len(self._built):
-            return self._last  # the same tuple: nothing changed
-        self._built = built
-        self._last = tuple(positions)
+            return positions
+        self._built, self._last, self._raw = built, positions, raw
         if refresh:
             self._built_at = time.monotonic()
-        return self._last
+        return positions
 
     def _build(self, row: Row, markets: Mapping[str, Market]) -> Position:
         self.rows_built += 1
@@ -119,6 +134,9 @@ class BinancePositionRows:
         position = normalize_position(shell, markets.get(symbol), "binanceusdm")
         if position is None:  # _is_zero and the Decimal disagree only on garbage
             raise Malformed(f"position {symbol}: unreadable size {row.get('positionAmt')!r}")
+        if not position.entry_price > 0:  # ccxt's parse would drop it: never read as closed
+            raise Malformed(f"position {symbol}: a size but no entry price "
+                            f"({row.get('entryPrice')!r}): not read as closed")
         return position
 
     @staticmethod
@@ -136,31 +154,25 @@ class BinanceStopRows:
     def __init__(self, exchange: Any) -> None:
         self._exchange = exchange
         self._built: dict[object, tuple[tuple[object, ...], Order]] = {}
+        self._raw: Columns | None = None
         self._last: list[Order] = []
 
     async def fetch(self) -> list[Order]:
         """Open stops; the very same list when none changed."""
         rows = _rows(await self._exchange.fapiPrivateGetOpenAlgoOrders({}), "open algo orders")
-        built: dict[object, tuple[tuple[object, ...], Order]] = {}
-        orders: list[Order] = []
-        changed = False
-        for row in rows:
-            key = row.get("algoId")
-            fields = (row.get("algoStatus"), row.get("quantity"), row.get("triggerPrice"),
-                      row.get("updateTime"), row.get("actualOrderId"))
-            last = self._built.get(key)
-            if last is not None and last[0] == fields:
-                order = last[1]
-            else:
-                order = self._build(row)
-                changed = True
-            built[key] = (fields, order)
-            orders.append(order)
-        if not changed and len(built) == len(self._built):
+        raw = _raw_state(rows, _STOP_COLUMNS)
+        if raw is not None and raw == self._raw:
             return self._last
-        self._built = built
-        self._last = orders
-        return orders
+        built = self._built
+        fresh: dict[object, tuple[tuple[object, ...], Order]] = {}
+        for row in rows:
+            fields = (row.get("algoStatus"), row.get("quantity"), row.get("triggerPrice"))
+            last = built.get(row.get("algoId"))
+            fresh[row.get("algoId")] = last if last is not None and last[0] == fields else (
+                fields, self._build(row))
+        self._built, self._raw = fresh, raw
+        self._last = [order for _, order in fresh.values()]
+        return self._last
 
     def _build(self, row: Row) -> Order:
         market = self._exchange.safe_market(row.get("symbol"), None, None, "contract")

@@ -152,7 +152,7 @@ class CcxtGateway:
             if isinstance(answer, str) and answer.lstrip()[:1] in ("{", "["):
                 path = urlsplit(url).path
                 raise ccxt.BadResponse(f"{self._id} {method} {path}: truncated or malformed JSON")
-            if urlsplit(url).path.endswith("/positionRisk") and (
+            if self._position_rows is None and urlsplit(url).path.endswith("/positionRisk") and (
                     bad := unreadable_position_rows(answer)):
                 raise ccxt.BadResponse(f"{self._id}: position rows without an entry price "
                                        f"({', '.join(bad[:5])}): not read as closed")
@@ -230,13 +230,16 @@ class CcxtGateway:
         return PositionSnapshot(tuple(positions), mode, fetched_at)
 
     async def fetch_positions_of(self, symbols: Sequence[str]) -> PositionSnapshot:
-        """Positions on ``symbols`` only (a close is verified without listing everything)."""
+        """Positions on ``symbols`` only, so a close is verified without building everything:
+        one request per symbol on the fast path, else one ccxt call (which filters)."""
         if self._position_rows is not None:
             return await self._fast_positions(self._position_rows, symbols)
-        raws = []
-        for symbol in dict.fromkeys(symbols):
-            raws += await self._call(f"fetch positions on {symbol}", partial(
-                self._exchange.fetch_positions, [symbol]))
+        wanted = list(dict.fromkeys(symbols))
+        raws = await self._call(f"fetch positions on {', '.join(wanted)}",
+                                partial(self._exchange.fetch_positions, wanted))
+        if not isinstance(raws, list):
+            raise Malformed(f"{self.account}: fetch positions: expected a list, got "
+                            f"{type(raws).__name__}")
         return await self._snapshot(raws)
 
     async def _fast_positions(self, rows: BinancePositionRows,
