@@ -23,7 +23,7 @@ from positionbot.tracker.engine.runner import SimplePositionTracker
 from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.paper import PaperExchange, default_markets, synthetic_markets
-from tests.exchange.conftest import BTC, FAST_RETRY, MARKS, GatewayFactory
+from tests.support.exchange import BTC, FAST_RETRY, MARKS, GatewayFactory
 
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL

@@ -17,7 +17,7 @@ from positionbot.tracker.engine.runner import SimplePositionTracker
 from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.paper import PaperExchange
-from tests.exchange.conftest import BTC, ETH, SOL, D, GatewayFactory
+from tests.support.exchange import BTC, ETH, SOL, D, GatewayFactory
 
 
 def _sorted(positions: tuple[Position, ...]) -> list[Position]:

@@ -17,7 +17,7 @@ from positionbot.tracker.engine.ports import (
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.ccxt.retry import RetryPolicy
 from positionbot.tracker.exchange.paper import PaperExchange
-from tests.exchange.conftest import BTC, ETH, GatewayFactory
+from tests.support.exchange import BTC, ETH, GatewayFactory
 
 D = Decimal
 QUICK_TIMEOUT = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02, call_timeout=0.2)

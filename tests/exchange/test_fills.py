@@ -14,7 +14,7 @@ from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
 from positionbot.tracker.core.models import Fill, OrderSide, Side
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.paper import PaperExchange, default_markets
-from tests.exchange.conftest import BTC, ETH, MARKS, SOL, GatewayFactory
+from tests.support.exchange import BTC, ETH, MARKS, SOL, GatewayFactory
 
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL

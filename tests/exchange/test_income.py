@@ -16,7 +16,7 @@ from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.paper import PaperExchange
 from positionbot.tracker.exchange.paper.income import IncomeType
-from tests.exchange.conftest import BTC, ETH
+from tests.support.exchange import BTC, ETH
 
 D = Decimal
 

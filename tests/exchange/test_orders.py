@@ -12,7 +12,7 @@ from positionbot.tracker.core.models import OrderSide, OrderStatus, Side
 from positionbot.tracker.engine.ports import OrderRejectedError, PermanentExchangeError
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.paper import PaperExchange
-from tests.exchange.conftest import BTC, ETH
+from tests.support.exchange import BTC, ETH
 
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL

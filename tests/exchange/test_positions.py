@@ -13,7 +13,7 @@ from positionbot.tracker.core.models import OrderSide, PositionMode, Side
 from positionbot.tracker.engine.ports import TransientExchangeError
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.paper import PaperExchange, synthetic_markets
-from tests.exchange.conftest import BTC, ETH, SOL, GatewayFactory
+from tests.support.exchange import BTC, ETH, SOL, GatewayFactory
 
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL

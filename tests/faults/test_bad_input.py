@@ -24,7 +24,7 @@ from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store
 from positionbot.tracker.core.models import Order, Side
 from positionbot.tracker.exchange.paper import PaperGateway
-from tests.telegram.conftest import BTC, CHAT, BotEnv, make_env, open_position
+from tests.support.telegram import BTC, CHAT, BotEnv, make_env, open_position
 
 COMMANDS = ("/sl", "/positions", "/history", "/sync", "/status", "/long", "/short", "/close",
             "/cancel")

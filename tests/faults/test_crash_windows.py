@@ -18,7 +18,7 @@ from positionbot.storage.store import Store
 from positionbot.tracker.core.models import ChangeKind, Order, Side
 from positionbot.tracker.engine.commands import TradeCommands
 from positionbot.tracker.engine.runner import SimplePositionTracker
-from tests.tracker.conftest import BTC, BUY, ETH, SELL, D, Env
+from tests.support.tracker import BTC, BUY, ETH, SELL, D, Env
 
 HOLD_OPEN = """
 import asyncio, sys

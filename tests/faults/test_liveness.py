@@ -19,7 +19,7 @@ from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store
 from positionbot.tracker.core.models import PositionSnapshot, Side
 from positionbot.tracker.exchange.paper import PaperGateway
-from tests.telegram.conftest import BTC, PUSH_CHAT, BotEnv, make_env, open_position
+from tests.support.telegram import BTC, PUSH_CHAT, BotEnv, make_env, open_position
 
 FAST = Timing(interval=0.1, cycle_timeout=0.3, watchdog_after=1.0, notify_interval=0.05,
               hung_grace=0.2)

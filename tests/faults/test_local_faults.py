@@ -3,7 +3,7 @@ changes nothing, corrupts nothing, and the next cycle after the fault catches up
 
 import sqlite3
 
-from tests.tracker.conftest import BTC, BUY, D, Env
+from tests.support.tracker import BTC, BUY, D, Env
 
 
 def integrity(env: Env) -> str:

@@ -22,7 +22,7 @@ from positionbot.bot.scheduler import Timing
 from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store
 from positionbot.tracker.core.models import OrderSide
-from tests.telegram.conftest import BTC, ETH, PUSH_CHAT, BotEnv, make_env, telegram_config
+from tests.support.telegram import BTC, ETH, PUSH_CHAT, BotEnv, make_env, telegram_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

@@ -11,7 +11,7 @@ from positionbot.fakes.binance_faults import Fault
 from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.ccxt.retry import RetryPolicy
-from tests.config.conftest import ACCOUNT, ENV
+from tests.support.config import ACCOUNT, ENV
 
 
 def refusal(tmp_path: Path, text: str) -> str:

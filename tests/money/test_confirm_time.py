@@ -9,7 +9,7 @@ import pytest
 from positionbot.tracker.core.models import OrderSide, Side, Source, Trade, TradeStatus
 from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.engine.commands import Refusal
-from tests.money.conftest import BTC, D, Money
+from tests.support.money import BTC, D, Money
 
 MARK = D("50000")
 

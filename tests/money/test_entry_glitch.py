@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from positionbot.fakes.binance_faults import Fault
 from positionbot.tracker.core.models import Side
-from tests.exchange.conftest import FAST_RETRY
-from tests.money.conftest import BTC, D, Money
+from tests.support.exchange import FAST_RETRY
+from tests.support.money import BTC, D, Money
 
 
 async def test_a_position_served_with_entry_zero_is_not_closed_and_keeps_its_stop(

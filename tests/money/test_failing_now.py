@@ -8,7 +8,7 @@ import asyncio
 from positionbot.bot.render.listing import AccountView, render_positions
 from positionbot.fakes.binance_faults import Fault
 from positionbot.tracker.core.models import Side
-from tests.money.conftest import ACCOUNT, BTC, D, Money
+from tests.support.money import ACCOUNT, BTC, D, Money
 
 
 def listing(money: Money) -> str:

@@ -21,8 +21,8 @@ from positionbot.storage.lock import DatabaseInUseError
 from positionbot.storage.store import DatabaseRefusedError, Store
 from positionbot.tracker.core.models import OrderSide, Side
 from positionbot.tracker.exchange.paper import PaperExchange, default_markets
-from tests.money.conftest import BTC
 from tests.soak.bot_process import inline_toml
+from tests.support.money import BTC
 
 D = Decimal
 CHAT = 5151

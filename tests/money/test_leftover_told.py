@@ -4,7 +4,7 @@ cancelled at the next reconciliation, and the trader is told, not only the log."
 from __future__ import annotations
 
 from positionbot.tracker.core.models import OrderSide, Side
-from tests.money.conftest import BTC, D, Money
+from tests.support.money import BTC, D, Money
 
 
 async def test_a_leftover_stop_cancelled_at_restart_is_pushed(money: Money) -> None:

@@ -4,7 +4,7 @@ the remainder is protected again at the same price."""
 from __future__ import annotations
 
 from positionbot.tracker.core.models import OrderSide, Side
-from tests.money.conftest import BTC, D, Money
+from tests.support.money import BTC, D, Money
 
 
 async def test_a_stop_that_fired_for_part_protects_the_remainder_again(money: Money) -> None:

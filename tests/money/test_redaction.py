@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from positionbot.fakes.binance_faults import Fault
 from positionbot.tracker.core.redact import add_secret, redact, short_reason
-from tests.exchange.conftest import FAST_RETRY
-from tests.money.conftest import ACCOUNT, Money
+from tests.support.exchange import FAST_RETRY
+from tests.support.money import ACCOUNT, Money
 
 KEY = "hx-Access-4f1e9c2b7a"
 PAGE = ("<html><head><title>502 Bad Gateway</title></head><body>upstream "

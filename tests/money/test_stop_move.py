@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from positionbot.fakes.binance_faults import Fault
 from positionbot.tracker.core.models import Side
-from tests.exchange.conftest import FAST_RETRY
-from tests.money.conftest import BTC, D, Money
+from tests.support.exchange import FAST_RETRY
+from tests.support.money import BTC, D, Money
 
 ALGO = "/fapi/v1/algoOrder"
 

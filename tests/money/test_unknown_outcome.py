@@ -11,7 +11,7 @@ from positionbot.fakes.binance_faults import Fault
 from positionbot.tracker.core.models import Side, TradeStatus
 from positionbot.tracker.engine.commands import Refusal
 from positionbot.tracker.engine.ports import OrderOutcomeUnknownError
-from tests.money.conftest import BTC, D, Money
+from tests.support.money import BTC, D, Money
 
 LATE = 0.6
 

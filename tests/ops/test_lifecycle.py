@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from positionbot.bot.cli import main
 from positionbot.bot.lifecycle import SystemdNotifier
 from positionbot.fakes.botapi_server import FakeBotApi
-from tests.ops.conftest import CHAT, Launcher, NotifySocket
+from tests.support.ops import CHAT, Launcher, NotifySocket
 
 
 def _texts(api: FakeBotApi) -> list[str]:

@@ -24,9 +24,9 @@ from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.engine.commands import EntryPreview
 from positionbot.tracker.engine.report import CycleReport, EntryMismatch
 from positionbot.tracker.exchange.paper import default_markets
+from tests.core.factories import trade
 from tests.support.notices import CLOSED
-from tests.telegram.conftest import BTC, CHAT, PUSH_CHAT, BotEnv, make_env, open_position, telegram_config
-from tests.unit.factories import trade
+from tests.support.telegram import BTC, CHAT, PUSH_CHAT, BotEnv, make_env, open_position, telegram_config
 
 D = Decimal
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

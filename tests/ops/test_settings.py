@@ -21,7 +21,7 @@ from positionbot.tracker.core.models import OrderSide, Side
 from positionbot.tracker.engine.runner import SimplePositionTracker
 from positionbot.tracker.engine.settings import TrackerSettings
 from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
-from tests.telegram.conftest import (
+from tests.support.telegram import (
     BTC,
     CHAT,
     FAST_DELIVERY,

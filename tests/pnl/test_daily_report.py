@@ -23,7 +23,7 @@ from positionbot.tracker.core.funding import FundingSettings
 from positionbot.tracker.core.models import OrderSide
 from positionbot.tracker.core.pnl import parse_period, summarize
 from positionbot.tracker.engine.funding_sync import FundingSync
-from tests.telegram.conftest import BTC, ETH, PUSH_CHAT, BotEnv, make_env, telegram_config
+from tests.support.telegram import BTC, ETH, PUSH_CHAT, BotEnv, make_env, telegram_config
 
 D = Decimal
 BERLIN = ZoneInfo("Europe/Berlin")

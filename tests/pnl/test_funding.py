@@ -18,8 +18,8 @@ from positionbot.tracker.core.models import (
     Trade,
     TradeStatus,
 )
-from tests.pnl.conftest import PnlEnv, make_pnl_env
-from tests.tracker.conftest import BTC
+from tests.support.pnl import PnlEnv, make_pnl_env
+from tests.support.tracker import BTC
 
 D = Decimal
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

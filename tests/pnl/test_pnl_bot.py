@@ -24,7 +24,7 @@ from positionbot.tracker.core.funding import FundingSettings
 from positionbot.tracker.core.models import OrderSide
 from positionbot.tracker.core.pnl import parse_period, summarize
 from positionbot.tracker.engine.funding_sync import FundingSync
-from tests.telegram.conftest import BTC, CHAT, ETH, BotEnv, make_env
+from tests.support.telegram import BTC, CHAT, ETH, BotEnv, make_env
 
 D = Decimal
 

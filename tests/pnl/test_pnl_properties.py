@@ -18,8 +18,8 @@ from positionbot.storage.reports import Scope, closed_trades, pnl_events
 from positionbot.tracker.core.models import ZERO, OrderSide
 from positionbot.tracker.core.pnl import Period, parse_period, periods, summarize
 from positionbot.tracker.exchange.paper.income import IncomeType
-from tests.pnl.conftest import PnlEnv, make_pnl_env
-from tests.tracker.conftest import BTC, ETH
+from tests.support.pnl import PnlEnv, make_pnl_env
+from tests.support.tracker import BTC, ETH
 
 D = Decimal
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from positionbot.tracker.core.models import OrderSide, Side, TradeStatus
 from positionbot.tracker.engine.commands import TradeCommands
-from tests.stream.conftest import ACCOUNT, BTC, ETH, D, Live, eventually
+from tests.support.stream import ACCOUNT, BTC, ETH, D, Live, eventually
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 

@@ -11,8 +11,8 @@ from positionbot.tracker.core.models import TradeStatus
 from positionbot.tracker.engine.commands import TradeCommands
 from positionbot.tracker.engine.stream_follower import StreamFollower, StreamSettings
 from positionbot.tracker.exchange.paper.stream import PaperStream
-from tests.stream.conftest import eventually
-from tests.tracker.conftest import BTC, BUY, SELL, D, Env, make_env
+from tests.support.stream import eventually
+from tests.support.tracker import BTC, BUY, SELL, D, Env, make_env
 
 
 @pytest.fixture

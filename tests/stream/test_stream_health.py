@@ -11,7 +11,7 @@ from pathlib import Path
 from positionbot.fakes.binance_faults import Fault
 from positionbot.tracker.core.models import OrderSide
 from positionbot.tracker.core.stream_events import StreamBatch
-from tests.stream.conftest import (
+from tests.support.stream import (
     ACCOUNT,
     BTC,
     FAST_TIMING,

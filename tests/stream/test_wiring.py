@@ -17,10 +17,10 @@ from positionbot.bot.scheduler import Scheduler, Timing
 from positionbot.tracker.core.models import SyncState
 from positionbot.tracker.engine.stream_follower import StreamFollower, StreamSettings
 from positionbot.tracker.exchange.paper.stream import PaperStream
-from tests.config.conftest import ACCOUNT, ENV, OKX, OKX_ENV, WriteConfig
-from tests.config.conftest import write_config as write_config
-from tests.stream.conftest import eventually
-from tests.tracker.conftest import BTC, BUY, D, make_env
+from tests.support.config import ACCOUNT, ENV, OKX, OKX_ENV, WriteConfig
+from tests.support.config import write_config as write_config
+from tests.support.stream import eventually
+from tests.support.tracker import BTC, BUY, D, make_env
 
 
 def test_streams_are_on_by_default_where_supported(write_config: WriteConfig) -> None:

@@ -1,0 +1,124 @@
+"""Money-safety regressions: the real tracker and ``TradeCommands`` on real ccxt
+(``binanceusdm``) against the local Binance-format server, with a real SQLite file.
+
+No Telegram here: the commands are called as the bot's handlers call them, and what reaches
+the trader is read from the store's outbox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
+from positionbot.storage.store import Store, fixed_recipients
+from positionbot.tracker.clock import utc_now
+from positionbot.tracker.core.dust import DustPolicy
+from positionbot.tracker.core.models import Market, Trade
+from positionbot.tracker.engine.commands import TradeCommands
+from positionbot.tracker.engine.report import CycleReport
+from positionbot.tracker.engine.runner import SimplePositionTracker
+from positionbot.tracker.engine.settings import TrackerSettings
+from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
+from positionbot.tracker.exchange.paper import PaperExchange, default_markets
+from tests.support.exchange import FAST_RETRY
+
+BTC = "BTC/USDT:USDT"
+ETH = "ETH/USDT:USDT"
+D = Decimal
+CHAT = 4242
+ACCOUNT = "main"
+MARKS = {BTC: D("50000"), ETH: D("3000")}
+
+
+def trading_markets() -> list[Market]:
+    """Binance's filters, with a BTC minimum size above its step so both rules can be met."""
+    return [replace(m, min_amount=D("0.002")) if m.symbol == BTC else m for m in default_markets()]
+
+
+class ShiftedClock:
+    """Real UTC time plus a shift, so a test can age a pending entry."""
+
+    def __init__(self) -> None:
+        self.shift = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utc_now() + self.shift
+
+
+@dataclass
+class Money:
+    server: BinanceServer
+    venue: PaperExchange
+    gateway: CcxtGateway
+    store: Store
+    tracker: SimplePositionTracker
+    commands: TradeCommands
+    clock: ShiftedClock
+    path: Path
+
+    async def cycle(self, *, ok: bool = True) -> CycleReport:
+        report = await self.tracker.run_cycle(ACCOUNT)
+        if ok:
+            assert report.ok, report.errors
+        return report
+
+    def trades(self) -> list[Trade]:
+        return self.tracker.book.active_trades(ACCOUNT)
+
+    async def notices(self) -> list[tuple[str, dict[str, object]]]:
+        """The queued pushes as (kind, fields), the startup summary left out."""
+        rows = await self.store.pending_notifications(self.clock() + timedelta(days=1),
+                                                      limit=10_000)
+        return [(r.kind, _fields(r.fields)) for r in rows if r.kind != "startup"]
+
+    async def kinds(self) -> list[str]:
+        return [k for k, _ in await self.notices()]
+
+
+def _fields(stored: object) -> dict[str, object]:
+    """A row's fields, stored as JSON text (or, before typed notices, as a mapping)."""
+    decoded: dict[str, object] = json.loads(stored) if isinstance(stored, str) else stored  # type: ignore[assignment]
+    return decoded
+
+
+def make_gateway(server: BinanceServer) -> CcxtGateway:
+    return CcxtGateway(ACCOUNT, "binanceusdm", api_key="k", secret="s",
+                       ccxt_config=ccxt_config_for(server.base_url), retry=FAST_RETRY)
+
+
+async def open_money(server: BinanceServer, path: Path, clock: ShiftedClock) -> Money:
+    gateway = make_gateway(server)
+    store = await Store.open(path, clock=clock, recipients=fixed_recipients([CHAT]))
+    settings = TrackerSettings(verify_delay=0.0, dust=DustPolicy(D("5")), cycle_timeout=10.0,
+                               pending_timeout=timedelta(minutes=60))
+    tracker = SimplePositionTracker(store, {ACCOUNT: gateway}, settings, clock=clock)
+    await tracker.start()
+    return Money(server, server.venue, gateway, store, tracker, TradeCommands(tracker), clock,
+                 path)
+
+
+@pytest.fixture
+def venue() -> PaperExchange:
+    return PaperExchange(trading_markets(), marks=dict(MARKS))
+
+
+@pytest.fixture
+async def server(venue: PaperExchange) -> AsyncIterator[BinanceServer]:
+    async with BinanceServer(venue) as running:
+        yield running
+
+
+@pytest.fixture
+async def money(server: BinanceServer, tmp_path: Path) -> AsyncIterator[Money]:
+    env = await open_money(server, tmp_path / "bot.db", ShiftedClock())
+    await env.cycle()
+    yield env
+    await env.store.close()
+    await env.gateway.close()
