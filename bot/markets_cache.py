@@ -19,9 +19,10 @@ MarketsLoader = Callable[[str], Awaitable[Mapping[str, Market]]]
 
 
 class MarketsCache:
-    def __init__(self, load: MarketsLoader, *, timeout: float = 2.0, retry_after: float = 60.0
-                 ) -> None:
+    def __init__(self, load: MarketsLoader, *, timeout: float = 2.0, retry_after: float = 60.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._load = load
+        self._monotonic = monotonic
         self._timeout = timeout
         self._retry_after = retry_after
         self._found: dict[str, Mapping[str, Market]] = {}
@@ -31,13 +32,13 @@ class MarketsCache:
         found = self._found.get(account)
         if found is not None:
             return found
-        if time.monotonic() < self._retry_at.get(account, 0.0):
+        if self._monotonic() < self._retry_at.get(account, 0.0):
             return {}
         try:
             found = await asyncio.wait_for(self._load(account), self._timeout)
         except Exception as err:  # precision is cosmetic; the exchange may well be down
             log.info("markets of %s unavailable (%r); numbers shown unrounded", account, err)
-            self._retry_at[account] = time.monotonic() + self._retry_after
+            self._retry_at[account] = self._monotonic() + self._retry_after
             return {}
         self._found[account] = found
         self._retry_at.pop(account, None)
