@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,10 +13,22 @@ from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
 from positionbot.tracker.core.models import Fill, OrderSide, Side
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.paper import PaperExchange, default_markets
+from tests.support.clock import HandClock
 from tests.support.exchange import BTC, ETH, MARKS, SOL, GatewayFactory
 
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
+
+
+@pytest.fixture
+def clock() -> HandClock:
+    return HandClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def venue(clock: HandClock) -> PaperExchange:
+    """The venue on a hand clock started now: a test moves time instead of sleeping."""
+    return PaperExchange(default_markets(), marks=MARKS, clock=clock)
 
 
 def _key(fill: Fill) -> tuple[object, ...]:
@@ -43,11 +54,11 @@ async def test_fills_are_exact(gateway: CcxtGateway, venue: PaperExchange) -> No
         assert got.timestamp.tzinfo is not None
 
 
-async def test_fills_before_since_are_left_out(gateway: CcxtGateway,
-                                               venue: PaperExchange) -> None:
+async def test_fills_before_since_are_left_out(gateway: CcxtGateway, venue: PaperExchange,
+                                               clock: HandClock) -> None:
     venue.manual_order(SOL, BUY, D("1.00"))
-    since = datetime.now(UTC) + timedelta(milliseconds=5)
-    await asyncio.sleep(0.01)
+    since = clock() + timedelta(milliseconds=5)
+    clock.advance(0.01)
     venue.manual_order(SOL, SELL, D("0.40"))
 
     fills = await gateway.fetch_fills(SOL, since)
