@@ -89,9 +89,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--burst-rows", type=_positive,
                         help=f"changes in the notifier's one-chat burst (default {FULL.burst_rows}, "
                              f"quick {QUICK.burst_rows})")
-    parser.add_argument("--fanout-chats", type=_positive, default=40,
-                        help="private chats in the notifier's fan-out run (default 40: more "
-                             "than Telegram's 30 messages per second can serve at once)")
+    parser.add_argument("--fanout-chats", type=_positive, default=100,
+                        help="chats in the notifier's spread runs, private and group, 10 pushes "
+                             "each (default 100: 1,000 pushes)")
     parser.add_argument("--no-stops", action="store_true",
                         help="positions without stop losses (default: every position has one)")
     parser.add_argument("--no-notifier", action="store_true", help="skip the notifier runs")

@@ -25,7 +25,10 @@ from positionbot.bot.notifier import DeliveryPolicy, Notifier
 from positionbot.fakes.botapi_server import FakeBotApi
 
 FIRST_CHAT = 7001
+FIRST_GROUP = -1001000000001  # supergroup ids are negative; AIORateLimiter paces them as groups
+PUSHES_PER_CHAT = 10
 TELEGRAM_OVERALL_PER_S = 30
+TELEGRAM_GROUP_PER_MIN = 20
 TELEGRAM_CHAT_INTERVAL_S = 1.0
 DRAIN_DEADLINE_S = 600.0
 
@@ -41,6 +44,9 @@ class DeliveryRun:
     max_overall_per_s: int  # most messages in any one-second window, all chats together
     min_chat_gap_s: float | None  # shortest gap between two messages to the same chat
     complete: bool
+    max_overall_per_min: int = 0  # most messages in any 60-second window, all chats together
+    max_chat_per_min: int = 0  # most messages to one chat in any 60-second window
+    groups: bool = False
 
     @property
     def rows_per_s(self) -> float:
@@ -58,12 +64,16 @@ class Plan:
     positions: int  # positions opened, so each chat gets this many "opened" rows (+ startup)
     production: bool  # AIORateLimiter and the default pacing; else neither, for raw capacity
     digest_threshold: int = 5
+    groups: bool = False  # group chats (negative ids) instead of private ones
 
 
 def plans(burst_rows: int, fanout_chats: int) -> list[Plan]:
     return [
         Plan(f"burst: {burst_rows} changes, one private chat (digests)", 1, burst_rows, True),
-        Plan(f"fan-out: {fanout_chats} private chats x 3 changes", fanout_chats, 3, True),
+        Plan(f"spread: {fanout_chats * PUSHES_PER_CHAT:,} pushes over {fanout_chats} private "
+             "chats", fanout_chats, PUSHES_PER_CHAT, True),
+        Plan(f"spread: {fanout_chats * PUSHES_PER_CHAT:,} pushes over {fanout_chats} groups",
+             fanout_chats, PUSHES_PER_CHAT, True, groups=True),
         Plan("capacity: 20 chats x 10, no pacing, no limiter, no digests", 20, 10, False,
              digest_threshold=1_000_000),
     ]
@@ -89,6 +99,13 @@ def _max_in_window(times: list[float], window: float = 1.0) -> int:
     return best
 
 
+def _max_chat_in_window(sends: list[tuple[int, float]], window: float) -> int:
+    by_chat: dict[int, list[float]] = {}
+    for chat, t in sends:
+        by_chat.setdefault(chat, []).append(t)
+    return max((_max_in_window(times, window) for times in by_chat.values()), default=0)
+
+
 def _min_chat_gap(sends: list[tuple[int, float]]) -> float | None:
     last: dict[int, float] = {}
     gaps = []
@@ -100,8 +117,8 @@ def _min_chat_gap(sends: list[tuple[int, float]]) -> float | None:
 
 
 async def _run(plan: Plan, workdir: Path) -> DeliveryRun:
-    chats = [FIRST_CHAT + i for i in range(plan.chats)]
-    env = await BenchEnv.open(workdir / f"outbox-{plan.chats}-{plan.positions}.db",
+    chats = [(FIRST_GROUP - i) if plan.groups else (FIRST_CHAT + i) for i in range(plan.chats)]
+    env = await BenchEnv.open(workdir / f"outbox-{plan.chats}-{plan.positions}-{plan.groups}.db",
                               plan.positions, chats=chats)
     try:
         await env.cycle()
@@ -126,8 +143,10 @@ async def _run(plan: Plan, workdir: Path) -> DeliveryRun:
                      if method == "sendMessage"]
     finally:
         await env.close()
+    times = [t for _, t in sends]
     return DeliveryRun(plan.name, plan.production, plan.chats, rows, len(sends), seconds,
-                       _max_in_window([t for _, t in sends]), _min_chat_gap(sends), backlog == 0)
+                       _max_in_window(times), _min_chat_gap(sends), backlog == 0,
+                       _max_in_window(times, 60.0), _max_chat_in_window(sends, 60.0), plan.groups)
 
 
 async def notifier_throughput(burst_rows: int, fanout_chats: int, workdir: Path

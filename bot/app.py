@@ -49,9 +49,12 @@ def file_url_for(base_url: str) -> str:
 
 
 def telegram_rate_limiter() -> AIORateLimiter:
-    """No bursts: one message every 1/29 s keeps every second under Telegram's 30. Retries are
-    the notifier's job (it honours ``retry_after`` and keeps the row), so the limiter makes none."""
-    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 29, max_retries=0)
+    """No bursts and a margin: one message every 1/25 s overall (Telegram allows 30 a second)
+    and one every 3.2 s per group, so no minute holds more than 19 (Telegram allows 20; a
+    bucket of 20 would let 40 through in a minute). Retries are the notifier's job (it honours
+    ``retry_after`` and keeps the row), so the limiter makes none."""
+    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 25, group_max_rate=1,
+                          group_time_period=3.2, max_retries=0)
 
 
 def build_application(

@@ -47,10 +47,11 @@ def test_a_tiny_run_prints_every_row_and_a_verdict_per_target() -> None:
 
     notifier = _table(lines, "Notifier")
     runs = {name: cells for name, cells in notifier.items() if name not in ("notifier run", "---")}
-    assert len(runs) == 3
+    assert len(runs) == 4
     assert all(cells[-1] == "yes" for cells in runs.values())  # every outbox row drained
+    assert any("groups" in name for name in runs)
 
     targets = lines[lines.index("## SPEC §7 targets") + 1:lines.index("## Notes") - 1]
     assert targets[0].startswith("n/a") and "10,000" in targets[0]
     assert any(t.startswith(("PASS", "MISS")) and "memory growth" in t for t in targets)
-    assert sum(t.startswith(("PASS", "MISS")) and "private chat" in t for t in targets) == 2
+    assert sum(t.startswith(("PASS", "MISS")) and "pushes over" in t for t in targets) == 2

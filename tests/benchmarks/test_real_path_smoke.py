@@ -1,0 +1,33 @@
+"""The real-path benchmark runs end to end on a tiny book: server, bot and peer stand-in in
+processes of their own, every row of its table filled.
+
+Structure and scenario facts only: timings are the benchmark's business, not a test's.
+"""
+
+from __future__ import annotations
+
+import io
+
+from benchmarks.real_path import ROWS, main
+
+TINY = ["--sizes", "20", "--steady-cycles", "2", "--changed-cycles", "1", "--memory-cycles", "12",
+        "--peer-budget", "30"]
+
+
+def test_a_tiny_real_path_run_fills_every_row() -> None:
+    out = io.StringIO()
+    assert main(TINY, out=out) == 0
+    lines = out.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("## Real path"))
+    rows = {cells[0]: cells[1:] for line in lines[start + 1:] if line.startswith("|")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    assert [label for label, _ in ROWS] == [k for k in rows if k not in ("", "---")]
+    assert all(len(cells) == 1 and cells[0] not in ("", "-") for k, cells in rows.items()
+               if k not in ("", "---"))
+    # The bot really ran the scenarios over HTTP: 2 requests when steady (positions and the
+    # stops), the peer 1; the one change made per 1% cycle was applied; 20 stops placed.
+    assert rows["steady: requests per cycle, positionbot / peer"] == ["2 / 1"]
+    assert rows["1% changed: changes applied per cycle, positionbot (made on the exchange)"] \
+        == ["1 (1)"]
+    assert int(rows["stop loss on every position: requests"][0]) >= 20
+    assert any(line.startswith(("PASS", "MISS")) and "peer stand-in" in line for line in lines)
