@@ -7,7 +7,8 @@ gives back the same typed notice, so the renderer never parses strings.
 To add a kind: add its ``NoticeKind`` (``models.py``), a frozen dataclass here with
 ``kind: ClassVar[NoticeKind]`` deriving from ``NoticeBase`` (or ``TradeNotice`` when it is about
 one trade) using only the field types ``encode`` knows, list it in ``Notice`` and ``_KINDS``,
-then give it a body and a summary in ``bot/render/notices.py``.
+then give it a body and a summary in ``bot/render/notices.py``. A field added to an existing
+kind needs a default: rows already in the outbox lack it.
 """
 
 from __future__ import annotations
