@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,10 @@ from positionbot.tracker.core.models import ZERO, Fill, PositionMode, Side
 from positionbot.tracker.engine.ports import ExchangeError, ExchangeGateway
 
 log = logging.getLogger(__name__)
+
+FILL_CONCURRENCY = 8
+"""Symbols whose fills are fetched at once: a burst of changes costs a few round trips, not
+one per symbol (ccxt's limiter still paces the requests within the exchange's weights)."""
 
 EPOCH_KEY = "*"
 """The account's fill epoch: written by the first successful sync, it anchors every position
@@ -57,14 +62,29 @@ async def price_changes(
             result.replays[i] = None
             continue
         by_symbol.setdefault(c.key[0], []).append(i)
-    for n, (symbol, indexes) in enumerate(by_symbol.items()):
-        if n >= max_symbols:
-            for i in indexes:
-                result.replays[i] = None
-            continue
+    symbols = list(by_symbol.items())
+    for _, indexes in symbols[max_symbols:]:
+        for i in indexes:
+            result.replays[i] = None
+    if epoch is None or not symbols:
+        return result
+    limit = asyncio.Semaphore(FILL_CONCURRENCY)
+
+    async def price(symbol: str, indexes: list[int], part: PricingResult) -> None:
         assert epoch is not None
-        await _price_symbol(gateway, cursors, account, symbol, [changes[i] for i in indexes],
-                            indexes, mode, epoch, result)
+        async with limit:
+            await _price_symbol(gateway, cursors, account, symbol,
+                                [changes[i] for i in indexes], indexes, mode, epoch, part)
+
+    parts = [PricingResult() for _ in symbols[:max_symbols]]
+    async with asyncio.TaskGroup() as group:
+        for (symbol, indexes), part in zip(symbols, parts, strict=False):
+            group.create_task(price(symbol, indexes, part))
+    for part in parts:  # merged in symbol order, whatever order the answers came in
+        result.replays.update(part.replays)
+        result.cursors.update(part.cursors)
+        result.fetches += part.fetches
+        result.errors += part.errors
     return result
 
 
