@@ -1,10 +1,8 @@
-"""A local Telegram Bot API server for tests: the real python-telegram-bot talks to it over HTTP.
+"""A local Telegram Bot API server: the real python-telegram-bot talks to it over HTTP.
 
 It validates what Telegram validates (HTML entities, 4096-character texts, 64-byte callback
-data), records what the bot sent per chat, lets a test act as a user (messages, button presses)
-and injects faults: an outage (connection refused or 502), 429 with ``retry_after``, and the
-permanent errors "chat not found" and "bot was blocked by the user".
-"""
+data), records what the bot sent per chat, acts as a user (messages, button presses) and
+injects faults: outages (refused or 502), 429 with ``retry_after``, chat gone or bot blocked."""
 
 from __future__ import annotations
 
@@ -19,28 +17,24 @@ from typing import Any
 
 from aiohttp import web
 
+from positionbot.fakes.botapi_http import (
+    ACKNOWLEDGED,
+    BOT_USER,
+    Fault,
+    read_params,
+    reply_error,
+    uploaded_document,
+    uploaded_photo,
+)
 from positionbot.fakes.botapi_rules import (
-    BOT_ID,
-    MAX_DOCUMENT_BYTES,
-    RAW_FIELDS,
     TOKEN,
     ApiError,
     SentMessage,
     validate_caption,
     validate_commands,
     validate_markup,
-    validate_photo,
     validate_text,
 )
-
-
-@dataclass
-class _Fault:
-    code: int
-    description: str
-    remaining: int
-    retry_after: int | None = None
-    skip: int = 0
 
 
 @dataclass
@@ -63,7 +57,7 @@ class FakeBotApi:
         self._query_ids = itertools.count(1)
         self._new_update = asyncio.Event()
         self._changed = asyncio.Event()
-        self._faults: dict[str, list[_Fault]] = {}
+        self._faults: dict[str, list[Fault]] = {}
         self._chat_errors: dict[int, ApiError] = {}
         self._outage: str | None = None
         self._outage_polling = False
@@ -164,7 +158,7 @@ class FakeBotApi:
         retry_after: int | None = None, after: int = 0,
     ) -> None:
         """After ``after`` more successful calls, ``times`` calls of ``method`` fail so."""
-        fault = _Fault(code, description, times, retry_after, after)
+        fault = Fault(code, description, times, retry_after, after)
         self._faults.setdefault(method, []).append(fault)
 
     def flood(self, method: str, retry_after: int, times: int = 1) -> None:
@@ -208,8 +202,7 @@ class FakeBotApi:
         try:
             await asyncio.wait_for(_loop(), within)
         except TimeoutError:
-            raise AssertionError(f"condition not met in {within}s; calls={self.calls[-5:]}")\
-                from None
+            raise AssertionError(f"not met in {within}s; calls={self.calls[-5:]}") from None
 
     async def wait_for_messages(self, chat_id: int, count: int, within: float = 5.0) -> None:
         await self.wait_for(lambda: len(self._messages.get(chat_id, [])) >= count, within)
@@ -217,8 +210,6 @@ class FakeBotApi:
     async def wait_for_answer(self, query_id: str, within: float = 5.0) -> dict[str, Any]:
         await self.wait_for(lambda: query_id in self.callback_answers, within)
         return self.callback_answers[query_id]
-
-    # --- HTTP ------------------------------------------------------------------------------
 
     @web.middleware
     async def _outage_middleware(
@@ -237,14 +228,14 @@ class FakeBotApi:
     async def _dispatch(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         if request.match_info["token"] != self.token:
-            return _reply_error(ApiError(401, "Unauthorized"))
-        params = await _read_params(request)
+            return reply_error(ApiError(401, "Unauthorized"))
+        params = await read_params(request)
         self.calls.append((method, params))
         self.call_times.append(time.monotonic())
         try:
             result = await self._call(method, params)
         except ApiError as err:
-            return _reply_error(err)
+            return reply_error(err)
         finally:
             self._changed.set()
         return web.json_response({"ok": True, "result": result})
@@ -259,6 +250,8 @@ class FakeBotApi:
             if fault.remaining <= 0:
                 faults.pop(0)
             raise ApiError(fault.code, fault.description, fault.retry_after)
+        if method in ACKNOWLEDGED:
+            return True
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             raise ApiError(404, "Not Found: method not found")
@@ -281,12 +274,7 @@ class FakeBotApi:
         self._new_update.set()
 
     async def _api_getMe(self, _: dict[str, Any]) -> dict[str, Any]:
-        return {"id": BOT_ID, "is_bot": True, "first_name": "PositionBot",
-                "username": "positionbot_test", "can_join_groups": True,
-                "can_read_all_group_messages": False, "supports_inline_queries": False}
-
-    async def _api_deleteWebhook(self, _: dict[str, Any]) -> bool:
-        return True
+        return dict(BOT_USER)
 
     async def _api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = int(params.get("offset") or 0)
@@ -309,29 +297,22 @@ class FakeBotApi:
 
     async def _api_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._chat(params)
-        caption = str(params.get("caption") or "")
-        validate_caption(caption, params.get("parse_mode"))
-        validate_markup(params.get("reply_markup"))
-        upload = params.get(UPLOADS, {}).get("photo")
-        if upload is None and not params.get("photo"):
-            raise ApiError(400, "Bad Request: there is no photo in the request")
-        if upload is not None:
-            validate_photo(upload[1])
-        return self._record(chat_id, params, caption, photo=True, upload=upload)
+        self._validate_media(params)
+        upload = uploaded_photo(params)
+        return self._record(chat_id, params, str(params.get("caption") or ""), photo=True,
+                            upload=upload)
 
     async def _api_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._chat(params)
-        caption = str(params.get("caption") or "")
-        validate_caption(caption, params.get("parse_mode"))
+        self._validate_media(params)
+        upload = uploaded_document(params)
+        return self._record(chat_id, params, str(params.get("caption") or ""), document=True,
+                            upload=upload)
+
+    @staticmethod
+    def _validate_media(params: dict[str, Any]) -> None:
+        validate_caption(str(params.get("caption") or ""), params.get("parse_mode"))
         validate_markup(params.get("reply_markup"))
-        upload = params.get(UPLOADS, {}).get("document")
-        if upload is None:
-            raise ApiError(400, "Bad Request: there is no document in the request")
-        if not upload[1]:
-            raise ApiError(400, "Bad Request: file must be non-empty")
-        if len(upload[1]) > MAX_DOCUMENT_BYTES:
-            raise ApiError(413, "Request Entity Too Large")
-        return self._record(chat_id, params, caption, document=True, upload=upload)
 
     def _record(
         self, chat_id: int, params: dict[str, Any], text: str, *, photo: bool = False,
@@ -415,42 +396,3 @@ class FakeBotApi:
         self._chat(params)
         return True
 
-    async def _api_close(self, _: dict[str, Any]) -> bool:
-        return True
-
-
-UPLOADS = "__uploads__"
-"""Where ``_read_params`` puts multipart file parts: field name -> (file name, bytes)."""
-
-
-async def _read_params(request: web.Request) -> dict[str, Any]:
-    if request.content_type == "application/json":
-        body = await request.json()
-        return dict(body) if isinstance(body, dict) else {}
-    form = await request.post()
-    params: dict[str, Any] = dict(request.query)
-    uploads: dict[str, tuple[str, bytes]] = {}
-    params[UPLOADS] = uploads
-    for key, value in form.items():
-        if isinstance(value, web.FileField):
-            params[key] = "<file>"
-            uploads[key] = (value.filename, value.file.read())
-        elif not isinstance(value, str):
-            params[key] = "<file>"
-        elif key in RAW_FIELDS:
-            params[key] = value
-        else:
-            try:
-                params[key] = json.loads(value)
-            except ValueError:
-                params[key] = value
-    return params
-
-
-def _reply_error(err: ApiError) -> web.Response:
-    body: dict[str, Any] = {"ok": False, "error_code": err.code, "description": err.description}
-    if err.retry_after is not None:
-        body["parameters"] = {"retry_after": err.retry_after}
-    if err.migrate_to_chat_id is not None:
-        body["parameters"] = {"migrate_to_chat_id": err.migrate_to_chat_id}
-    return web.json_response(body, status=err.code)

@@ -20,7 +20,6 @@ import tempfile
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,7 +27,6 @@ from aiohttp import web
 
 from positionbot.bot.demo.console_prompt import KeyboardPrompt
 from positionbot.bot.demo.console_render import (
-    Button,
     bot_block,
     keyboard_buttons,
     keyboard_lines,
@@ -38,7 +36,10 @@ from positionbot.bot.demo.console_render import (
     user_line,
 )
 from positionbot.bot.demo.console_wire import (
+    BOT_USER,
+    TOKEN,
     ApiError,
+    ChatMessage,
     error_response,
     escape,
     int_param,
@@ -50,28 +51,10 @@ from positionbot.bot.demo.console_wire import (
 
 log = logging.getLogger(__name__)
 
-BOT_ID = 100000
-TOKEN = f"{BOT_ID}:console-chat"
 MAX_POLL_SECONDS = 1.0  # a long poll is cut short so shutdown never waits for it
 MAX_QUEUED_UPDATES = 100
 MAX_KEPT_MESSAGES = 200  # messages a button press or an edit may still refer to
-_BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "PositionBot",
-             "username": "positionbot_console", "can_join_groups": False,
-             "can_read_all_group_messages": False, "supports_inline_queries": False}
 _QUIT_WORDS = frozenset({"/quit", "quit", "exit", "/exit"})
-
-
-@dataclass(slots=True)
-class _Message:
-    message_id: int
-    html: str
-    parse_mode: str | None
-    markup: dict[str, Any] | None
-    date: int
-
-    @property
-    def buttons(self) -> list[Button]:
-        return [b for row in keyboard_buttons(self.markup) for b in row]
 
 
 class ConsoleChat:
@@ -88,7 +71,7 @@ class ConsoleChat:
         self._ansi = out.isatty() if ansi is None else ansi
         self._chat = {"id": chat_id, "type": "private", "first_name": user_name}
         self._user = {"id": chat_id, "is_bot": False, "first_name": user_name}
-        self._messages: OrderedDict[int, _Message] = OrderedDict()
+        self._messages: OrderedDict[int, ChatMessage] = OrderedDict()
         self._message_ids = itertools.count(1)
         self._update_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
@@ -163,7 +146,7 @@ class ConsoleChat:
         query_id = f"q{next(self._query_ids)}"
         self._push({"callback_query": {
             "id": query_id, "chat_instance": f"console{self.chat_id}", "from": self._user,
-            "message": self._api_message(message), "data": button.callback_data,
+            "message": self._as_api(message), "data": button.callback_data,
         }})
         return query_id
 
@@ -265,7 +248,7 @@ class ConsoleChat:
             self.output_closed = True
             self.quit_requested.set()
 
-    def _show(self, message: _Message, flags: list[str]) -> None:
+    def _show(self, message: ChatMessage, flags: list[str]) -> None:
         rows = keyboard_buttons(message.markup)
         html = message.html if message.parse_mode == "HTML" else escape(message.html)
         text = terminal_text(html, ansi=self._ansi)
@@ -284,14 +267,8 @@ class ConsoleChat:
         self._updates.append({"update_id": next(self._update_ids), **update})
         self._new_update.set()
 
-    def _api_message(self, m: _Message) -> dict[str, Any]:
-        html = m.html if m.parse_mode == "HTML" else escape(m.html)
-        message: dict[str, Any] = {"message_id": m.message_id, "date": m.date,
-                                   "chat": self._chat, "from": _BOT_USER,
-                                   "text": terminal_text(html, ansi=False)}
-        if m.markup:
-            message["reply_markup"] = m.markup
-        return message
+    def _as_api(self, m: ChatMessage) -> dict[str, Any]:
+        return m.as_api(self._chat)
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -311,7 +288,7 @@ class ConsoleChat:
         if int_param(params, "chat_id") != self.chat_id:
             raise ApiError(400, "Bad Request: chat not found")
 
-    def _message(self, params: dict[str, Any]) -> _Message:
+    def _message(self, params: dict[str, Any]) -> ChatMessage:
         self._check_chat(params)
         message = self._messages.get(int_param(params, "message_id"))
         if message is None:
@@ -319,7 +296,7 @@ class ConsoleChat:
         return message
 
     async def _get_me(self, _: dict[str, Any]) -> dict[str, Any]:
-        return _BOT_USER
+        return BOT_USER
 
     async def _ok(self, _: dict[str, Any]) -> bool:
         return True
@@ -340,14 +317,14 @@ class ConsoleChat:
         text = str(params.get("text") or "")
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        message = _Message(next(self._message_ids), text, str_param(params, "parse_mode"),
+        message = ChatMessage(next(self._message_ids), text, str_param(params, "parse_mode"),
                            markup_param(params), int(time.time()))
         self._messages[message.message_id] = message
         while len(self._messages) > MAX_KEPT_MESSAGES:
             self._messages.popitem(last=False)
         self._show(message, ["🔕 silent"] if params.get("disable_notification") in (True, "true")
                    else [])
-        return self._api_message(message)
+        return self._as_api(message)
 
     async def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
         message = self._message(params)
@@ -359,7 +336,7 @@ class ConsoleChat:
         message.html, message.markup = text, markup
         message.parse_mode = str_param(params, "parse_mode")
         self._show(message, [f"✏️ edited message #{message.message_id}"])
-        return self._api_message(message)
+        return self._as_api(message)
 
     async def _edit_message_reply_markup(self, params: dict[str, Any]) -> dict[str, Any]:
         message = self._message(params)
@@ -368,7 +345,7 @@ class ConsoleChat:
             raise ApiError(400, "Bad Request: message is not modified")
         message.markup = markup
         self._show(message, [f"✏️ new buttons on message #{message.message_id}"])
-        return self._api_message(message)
+        return self._as_api(message)
 
     async def _send_file(self, params: dict[str, Any], field: str) -> dict[str, Any]:
         """A photo or document: saved under ``files_dir``; the chat shows its caption and path."""
@@ -379,11 +356,11 @@ class ConsoleChat:
         icon = "🖼" if field == "photo" else "📎"
         caption = str(params.get("caption") or "")
         html = f"{caption}\n{icon} {escape(str(path))}" if caption else f"{icon} {escape(str(path))}"
-        message = _Message(next(self._message_ids), html, "HTML", markup_param(params),
+        message = ChatMessage(next(self._message_ids), html, "HTML", markup_param(params),
                            int(time.time()))
         self._messages[message.message_id] = message
         self._show(message, [])
-        return self._api_message(message)
+        return self._as_api(message)
 
     async def _answer_callback_query(self, params: dict[str, Any]) -> bool:
         query_id = str(params.get("callback_query_id") or "")

@@ -7,10 +7,13 @@ errors go back in Telegram's shape so PTB raises the same exceptions it would ag
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from positionbot.bot.demo.console_render import Button, keyboard_buttons, terminal_text
 
 
 class ApiError(Exception):
@@ -84,3 +87,35 @@ def markup_param(params: dict[str, Any]) -> dict[str, Any] | None:
 def error_response(err: ApiError) -> web.Response:
     return web.json_response({"ok": False, "error_code": err.code,
                               "description": err.description}, status=err.code)
+
+
+BOT_ID = 100000
+TOKEN = f"{BOT_ID}:console-chat"
+BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "PositionBot",
+            "username": "positionbot_console", "can_join_groups": False,
+            "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+
+@dataclass(slots=True)
+class ChatMessage:
+    """A message the bot sent, as the console keeps it for edits and button presses."""
+
+    message_id: int
+    html: str
+    parse_mode: str | None
+    markup: dict[str, Any] | None
+    date: int
+
+    @property
+    def buttons(self) -> list[Button]:
+        return [b for row in keyboard_buttons(self.markup) for b in row]
+
+    def as_api(self, chat: dict[str, Any]) -> dict[str, Any]:
+        """The Bot API's Message object for this message in ``chat``."""
+        html = self.html if self.parse_mode == "HTML" else escape(self.html)
+        message: dict[str, Any] = {"message_id": self.message_id, "date": self.date,
+                                   "chat": chat, "from": BOT_USER,
+                                   "text": terminal_text(html, ansi=False)}
+        if self.markup:
+            message["reply_markup"] = self.markup
+        return message
