@@ -8,31 +8,24 @@ import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from positionbot.tracker.clock import utc_now
-from positionbot.tracker.core.accounting import Replay
 from positionbot.tracker.core.classify import (
-    Change,
     PositionKey,
     classify_keyed,
     confirmed,
     key_of,
     needs_verification,
-    positions_by_key,
 )
-from positionbot.tracker.core.dust import without_dust
 from positionbot.tracker.core.fills import FillCursor
-from positionbot.tracker.core.ledger import PricedChange, apply_changes
+from positionbot.tracker.core.ledger import apply_changes
 from positionbot.tracker.core.models import (
-    ChangeKind,
     Fill,
     Market,
     Order,
-    OrderStatus,
     Position,
     PositionMode,
     PositionSnapshot,
@@ -42,22 +35,23 @@ from positionbot.tracker.core.models import (
 from positionbot.tracker.core.notices import Notice, Startup
 from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.core.redact import short_reason
-from positionbot.tracker.core.stoploss import closed_by_stop, stop_loss_actions
+from positionbot.tracker.core.stoploss import stop_loss_actions
 from positionbot.tracker.core.stream_events import PositionReport
 from positionbot.tracker.core.sync_health import failure_state, success_state
 from positionbot.tracker.engine.book import AccountBook
+from positionbot.tracker.engine.cycle_steps import attach_context, check_entries
 from positionbot.tracker.engine.funding_sync import FundingSync
 from positionbot.tracker.engine.ports import (
     ExchangeError,
     ExchangeGateway,
     PermanentExchangeError,
-    PositionsBySymbol,
     RecordStore,
     TransientExchangeError,
 )
 from positionbot.tracker.engine.pricing import EPOCH_KEY, price_changes
-from positionbot.tracker.engine.report import CycleReport, EntryMismatch
+from positionbot.tracker.engine.report import CycleReport
 from positionbot.tracker.engine.settings import TrackerSettings
+from positionbot.tracker.engine.snapshots import SnapshotReader
 from positionbot.tracker.engine.stop_actions import (
     cancel_leftover_stops,
     execute_stop_actions,
@@ -71,11 +65,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-Keyed = tuple[dict[PositionKey, Position], set[PositionKey]]
-
-VERIFY_SYMBOLS_MAX = 3
-"""Suspected closes on at most this many symbols are verified by fetching those symbols only
-(where the gateway can); more, or positions vanishing wholesale, fetch the whole list again."""
 CycleObserver = Callable[[CycleReport], object]
 
 
@@ -112,15 +101,13 @@ class SimplePositionTracker:
         for account, gw in self._gateways.items():
             if (health := getattr(gw, "health", None)) is not None:
                 self.book.watch_health(account, health)
-        self._dust_thresholds: dict[str, Decimal] = {}
-        self._markets_seen: Mapping[str, Market] | None = None
+        self._reader = SnapshotReader(self.settings.dust)
         self._steps_for: Mapping[str, Market] | None = None
         self._steps_cache: dict[str, Decimal] = {}
         self.cycles_completed = 0
         # Diff before work, by identity: a gateway hands back the very same positions tuple
-        # (and stop list) when nothing changed, so an unchanged snapshot is keyed once, and a
-        # cycle whose inputs are those of the last cycle that found nothing to do does nothing.
-        self._keyed: dict[str, tuple[tuple[Position, ...], PositionMode, Keyed]] = {}
+        # (and stop list) when nothing changed, so a cycle whose inputs are those of the last
+        # cycle that found nothing to do does nothing (the reader keys a snapshot once).
         self._settled: dict[str, tuple[object, ...]] = {}
         self._open: dict[str, tuple[int, list[Trade], bool]] = {}
         # The stream followers of accounts that stream (the wiring sets them): the scheduler
@@ -236,57 +223,11 @@ class SimplePositionTracker:
                            exchange_calls=self._gateways[account].calls - calls0, errors=(error,),
                            error_kind=kind)
 
-    async def _fetch(self, account: str, gw: ExchangeGateway, markets: Mapping[str, Market]
-                     ) -> tuple[PositionSnapshot, dict[PositionKey, Position], set[PositionKey]]:
-        """The snapshot, its positions above dust keyed once, and the keys held only as dust."""
-        snap = await gw.fetch_positions()
-        if markets is not self._markets_seen:
-            self._markets_seen = markets
-            self._dust_thresholds = {}
-            self._keyed.clear()
-        cached = self._keyed.get(account)
-        if cached is not None and cached[0] is snap.positions and cached[1] is snap.mode:
-            return snap, *cached[2]
-        kept = positions_by_key(
-            without_dust(snap.positions, self.settings.dust, markets, self._dust_thresholds),
-            snap.mode)
-        dust: set[PositionKey] = set()
-        if len(kept) < len(snap.positions):
-            dust = {key_of(p.symbol, p.side, snap.mode) for p in snap.positions if p.size > 0}
-            dust -= kept.keys()
-        self._keyed[account] = (snap.positions, snap.mode, (kept, dust))
-        return snap, kept, dust
-
-    async def _refetch(self, account: str, gw: ExchangeGateway, markets: Mapping[str, Market],
-                       snap: PositionSnapshot, by_key: dict[PositionKey, Position],
-                       dust_keys: set[PositionKey], changes: Sequence[Change]
-                       ) -> tuple[PositionSnapshot, dict[PositionKey, Position], set[PositionKey]]:
-        """The verifying snapshot: only the symbols of the suspected closes and flips where the
-        gateway can list a few symbols, merged into the first snapshot; else everything again."""
-        symbols = sorted({c.key[0] for c in changes
-                          if c.kind in (ChangeKind.CLOSED, ChangeKind.FLIPPED)})
-        if (not by_key or not symbols or len(symbols) > VERIFY_SYMBOLS_MAX
-                or not isinstance(gw, PositionsBySymbol)):
-            return await self._fetch(account, gw, markets)
-        part = await gw.fetch_positions_of(symbols)
-        if part.mode is not snap.mode:
-            return await self._fetch(account, gw, markets)
-        wanted = set(symbols)
-        kept = {k: p for k, p in by_key.items() if k[0] not in wanted}
-        fresh = positions_by_key(
-            without_dust(part.positions, self.settings.dust, markets, self._dust_thresholds),
-            part.mode)
-        kept.update(fresh)
-        dust = {k for k in dust_keys if k[0] not in wanted}
-        dust |= {key_of(p.symbol, p.side, part.mode) for p in part.positions if p.size > 0}
-        dust -= fresh.keys()
-        return replace(snap, positions=tuple(kept.values()), fetched_at=part.fetched_at), kept, dust
-
     async def _cycle(self, account: str, started: datetime, t0: float, calls0: int) -> CycleReport:
         gw = self._gateways[account]
         markets = await gw.markets()
         revision = self.book.revision(account)
-        snap, by_key, dust_keys = await self._fetch(account, gw, markets)
+        snap, by_key, dust_keys = await self._reader.fetch(account, gw, markets)
         open_trades, with_stops = self._open_trades(account)
         stop_list: list[Order] | None = None
         if account in self._stops_unsure or with_stops:
@@ -302,7 +243,7 @@ class SimplePositionTracker:
         if needs_verification(changes, len(open_trades), len(by_key)):
             local_spent = time.perf_counter() - local
             await self._sleep(self.settings.verify_delay)
-            snap, by_key, dust_keys = await self._refetch(account, gw, markets, snap, by_key,
+            snap, by_key, dust_keys = await self._reader.refetch(account, gw, markets, snap, by_key,
                                                           dust_keys, changes)
             local = time.perf_counter() - local_spent
             changes = confirmed(changes, classify_keyed(by_key, open_trades, snap.mode, steps))
@@ -314,14 +255,14 @@ class SimplePositionTracker:
                                       self.settings.max_fill_symbols)
         if self.book.sync_state(account).last_success_at is None:
             pricing.cursors[EPOCH_KEY] = FillCursor(started, ())
-        priced = await self._price(gw, account, changes, pricing.replays, previous, stops,
-                                   dust_keys)
+        priced = await attach_context(self.book, gw, account, changes, pricing.replays, previous,
+                                      stops, dust_keys)
 
         local = time.perf_counter()
         now = self._clock()
         outcome = apply_changes(priced, account, self._store.new_trade_id, now)
         changed = {t.id for t in outcome.trades}
-        mismatch_updates = self._check_entries(account, by_key, snap.mode, markets, changed)
+        mismatch_updates = check_entries(self.book, account, by_key, snap.mode, markets, changed)
         state, recovered = success_state(self.book.sync_state(account), started)
         batch = WriteBatch(account, trades=outcome.trades + mismatch_updates, events=outcome.events,
                            notices=outcome.notices + ([recovered] if recovered else []),
@@ -390,70 +331,6 @@ class SimplePositionTracker:
             self._steps_for = markets
             self._steps_cache = {s: m.amount_step for s, m in markets.items()}
         return self._steps_cache
-
-    async def _price(self, gw: ExchangeGateway, account: str, changes: Sequence[Change],
-                     replays: Mapping[int, Replay | None],
-                     previous: Mapping[PositionKey, Position], stops: Mapping[str, Order],
-                     dust_keys: set[PositionKey]) -> list[PricedChange]:
-        """Attach to each change its fills replay, last mark, pending bot trade and stop verdict."""
-        if not changes:
-            return []
-        pending = sorted((t for t in self.book.active_by_id(account).values()
-                          if t.status is TradeStatus.PENDING), key=lambda t: t.id)
-        priced = []
-        for i, c in enumerate(changes):
-            match = None
-            if c.kind is ChangeKind.OPENED and c.position is not None:
-                match = next((t for t in pending if t.symbol == c.position.symbol
-                              and t.side is c.position.side), None)
-                if match is not None:
-                    pending.remove(match)
-            hit = False
-            if c.kind is ChangeKind.CLOSED and c.trade is not None and closed_by_stop(c.trade, stops):
-                hit = await self._stop_fired(gw, c.trade)
-            last = previous.get(c.key)
-            priced.append(PricedChange(c, replays.get(i), last.mark_price if last else None, match,
-                                       hit, c.kind is ChangeKind.CLOSED and c.key in dust_keys))
-        return priced
-
-    async def _stop_fired(self, gw: ExchangeGateway, trade: Trade) -> bool:
-        """Did the stop order fire (rather than being cancelled by hand before a manual close)?"""
-        assert trade.stop_loss_order_id is not None
-        try:
-            order = await gw.fetch_order(trade.symbol, order_id=trade.stop_loss_order_id, stop=True)
-        except ExchangeError:
-            return True
-        return order is None or order.status in (OrderStatus.TRIGGERED, OrderStatus.CLOSED)
-
-    def _check_entries(self, account: str, by_key: Mapping[PositionKey, Position],
-                       mode: PositionMode, markets: Mapping[str, Market], changed: set[int]
-                       ) -> list[Trade]:
-        """Keep the exchange's entry beside ours; log a difference beyond one tick.
-
-        A trade whose exchange entry has not moved since its last verdict is skipped: at
-        10,000 positions the Decimal comparisons would otherwise dominate a steady cycle."""
-        updates = []
-        checked = self.book.entries_checked
-        mismatches = self.book.mismatches
-        for t in self.book.active_by_id(account).values():
-            p = by_key.get(key_of(t.symbol, t.side, mode))
-            # A flip the verification fetch saw first is not confirmed yet: not this trade's entry.
-            if not t.is_open or p is None or t.id in changed or p.side is not t.side:
-                continue
-            if t.id in checked and p.entry_price == t.exchange_entry_price:
-                continue
-            checked.add(t.id)
-            if p.entry_price != t.exchange_entry_price:
-                updates.append(replace(t, exchange_entry_price=p.entry_price))
-            tick = markets[t.symbol].price_tick if t.symbol in markets else Decimal(0)
-            if abs(t.avg_entry_price - p.entry_price) > tick:
-                if t.id not in mismatches:
-                    log.warning("entry mismatch %s #%s: ours %s, exchange %s", t.symbol, t.id,
-                                t.avg_entry_price, p.entry_price)
-                mismatches[t.id] = EntryMismatch(t.id, t.symbol, t.avg_entry_price, p.entry_price)
-            else:
-                mismatches.pop(t.id, None)
-        return updates
 
     async def _act(self, gw: ExchangeGateway, account: str, changed: Sequence[Trade],
                    stops: Mapping[str, Order], by_key: Mapping[PositionKey, Position],

@@ -10,7 +10,6 @@ second copy.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -33,6 +32,7 @@ from positionbot.tracker.exchange.ccxt.fast_positions import (
     fast_path_available,
 )
 from positionbot.tracker.exchange.ccxt.fills import FILL_PAGE, collect_fills
+from positionbot.tracker.exchange.ccxt.instance import build_exchange, respect_timeout
 from positionbot.tracker.exchange.ccxt.normalize import (
     Malformed,
     is_binance,
@@ -57,26 +57,6 @@ log = logging.getLogger(__name__)
 DEFAULT_RETRY = RetryPolicy()
 
 
-def _respect_timeout(retry: RetryPolicy, ccxt_config: Mapping[str, Any]) -> RetryPolicy:
-    """A ``ccxt_config.timeout`` (ms) longer than the policy's per-call limit raises that limit:
-    the limit exists to bound a call, not to cut short one the operator allowed longer."""
-    configured = ccxt_config.get("timeout")
-    if isinstance(configured, int | float) and not isinstance(configured, bool) \
-            and configured / 1000 > retry.call_timeout:
-        return dataclasses.replace(retry, call_timeout=configured / 1000)
-    return retry
-
-
-def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 class CcxtGateway:
     """``ExchangeGateway`` for any ccxt exchange that can list positions."""
 
@@ -87,30 +67,11 @@ class CcxtGateway:
         markets_ttl: float = 3600.0, settle_coins: Sequence[str] | None = None,
         fast_path: bool = True,
     ) -> None:
-        if exchange_id not in ccxt.exchanges:
-            raise ValueError(f"account {account!r}: ccxt does not know the exchange {exchange_id!r}")
-        retry = _respect_timeout(retry, ccxt_config or {})
-        defaults: dict[str, Any] = {
-            "enableRateLimit": True,
-            "timeout": int(retry.call_timeout * 1000),
-            # Open orders are fetched without a symbol on purpose; currencies are not needed
-            # and on Binance cost two spot-wallet requests (and permissions) per market load.
-            "options": {"warnOnFetchOpenOrdersWithoutSymbol": False, "fetchCurrencies": False},
-        }
-        credentials = {"apiKey": api_key, "secret": secret, "password": password}
-        defaults.update({key: value for key, value in credentials.items() if value})
         dialect = dialect_for(exchange_id)
-        defaults = _deep_merge(defaults, dialect.ccxt_defaults)
-        exchange = getattr(ccxt, exchange_id)(_deep_merge(defaults, ccxt_config or {}))
-        if not exchange.has.get("fetchPositions"):
-            raise ValueError(
-                f"account {account!r}: ccxt cannot list positions on {exchange_id!r} "
-                "(no fetchPositions), so it cannot be tracked")
-        if sandbox:
-            try:
-                exchange.set_sandbox_mode(True)
-            except ccxt.NotSupported as exc:
-                raise ValueError(f"account {account!r}: {exchange_id!r} has no sandbox") from exc
+        retry = respect_timeout(retry, ccxt_config or {})
+        exchange = build_exchange(account, exchange_id, retry, dialect, api_key=api_key,
+                                  secret=secret, password=password, sandbox=sandbox,
+                                  ccxt_config=ccxt_config)
         self.account = account
         self.calls = 0
         self._id = exchange_id

@@ -32,6 +32,7 @@ import ccxt.pro as ccxtpro
 from positionbot.tracker.core.stream_events import StreamBatch
 from positionbot.tracker.engine.stream_port import StreamLost
 from positionbot.tracker.exchange.ccxt.binance_events import parse_event
+from positionbot.tracker.exchange.ccxt.instance import deep_merge
 from positionbot.tracker.exchange.ccxt.retry import describe
 from positionbot.tracker.exchange.ccxt.stream_support import supports_stream
 
@@ -48,16 +49,6 @@ class StreamTiming:
     silence: float = 30.0  # no message and no pong this long: the socket is dead
     connect_timeout: float = 10.0
     call_timeout: float = 10.0  # each listen-key request
-
-
-def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 class CcxtUserStream:
@@ -83,7 +74,7 @@ class CcxtUserStream:
         }
         credentials = {"apiKey": api_key, "secret": secret, "password": password}
         defaults.update({k: v for k, v in credentials.items() if v})
-        self._exchange: Any = getattr(ccxtpro, exchange_id)(_deep_merge(defaults,
+        self._exchange: Any = getattr(ccxtpro, exchange_id)(deep_merge(defaults,
                                                                          ccxt_config or {}))
         if sandbox:
             self._exchange.set_sandbox_mode(True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from positionbot.tracker.core.models import ZERO, OrderSide, PositionMode, Side
+from positionbot.tracker.core.models import ZERO, OrderSide, Position, PositionMode, Side
 
 
 @dataclass(slots=True)
@@ -26,6 +26,15 @@ def pnl_at(side: Side, entry: Decimal, exit_price: Decimal, qty: Decimal,
     """Gross P&L of closing ``qty`` contracts of a ``side`` leg entered at ``entry``."""
     move = exit_price - entry if side is Side.LONG else entry - exit_price
     return move * qty * contract_size
+
+
+def leg_view(symbol: str, side: Side, leg: Leg, contract_size: Decimal, mark: Decimal | None,
+             leverage: Decimal | None) -> Position:
+    """A leg as the exchange reports it: the ``Position`` a positions fetch returns."""
+    unrealized = None if mark is None else pnl_at(side, leg.entry, mark, leg.size, contract_size)
+    return Position(symbol=symbol, side=side, size=leg.size, entry_price=leg.entry,
+                    mark_price=mark, unrealized_pnl=unrealized, contract_size=contract_size,
+                    leverage=leverage)
 
 
 def side_reduced_by(order_side: OrderSide) -> Side:

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from positionbot.tracker.core.models import ZERO, Market, OrderSide
+from positionbot.tracker.core.models import (
+    ZERO,
+    Market,
+    Order,
+    OrderSide,
+    OrderStatus,
+    PositionMode,
+    Side,
+)
 from positionbot.tracker.engine.ports import OrderRejectedError
 
 
@@ -40,3 +48,22 @@ def check_notional(market: Market, amount: Decimal, price: Decimal) -> None:
     if amount * market.contract_size * price < market.min_notional:
         raise OrderRejectedError(
             f"-4164 Order's notional must be no smaller than {market.min_notional}")
+
+
+def check_position_side(mode: PositionMode, position_side: Side | None) -> None:
+    """Hedge mode wants every order on a named side; one-way mode refuses one."""
+    if (position_side is not None) != (mode is PositionMode.HEDGE):
+        raise OrderRejectedError(
+            f"-4061 Order's position side does not match the account's {mode} mode")
+
+
+def check_client_id(existing: Order | None, client_order_id: str | None) -> None:
+    """Binance refuses a client id reused while its first order is still open."""
+    if client_order_id is not None and existing is not None \
+            and existing.status is OrderStatus.OPEN:
+        raise OrderRejectedError(f"-4015 Duplicate client order id {client_order_id}")
+
+
+def is_closing(side: OrderSide, reduce_only: bool, position_side: Side | None) -> bool:
+    """Reduce-only orders close; in hedge mode so does every order on a side's exit side."""
+    return reduce_only or (position_side is not None and side is position_side.exit_order_side)

@@ -39,12 +39,15 @@ from positionbot.tracker.exchange.paper.events import (
 from positionbot.tracker.exchange.paper.faults import Fault, FaultPlan
 from positionbot.tracker.exchange.paper.fills import FillLog
 from positionbot.tracker.exchange.paper.income import Income, IncomeLedger, IncomeType
-from positionbot.tracker.exchange.paper.ledger import Leg, PositionLedger, pnl_at
+from positionbot.tracker.exchange.paper.ledger import PositionLedger, leg_view
 from positionbot.tracker.exchange.paper.orders import OrderBook
 from positionbot.tracker.exchange.paper.rules import (
     check_amount,
+    check_client_id,
     check_notional,
+    check_position_side,
     check_price,
+    is_closing,
     limit_crossed,
     stop_crossed,
 )
@@ -86,8 +89,6 @@ class PaperExchange:
         self._fill_seq = itertools.count(1)
         for symbol, price in (marks or {}).items():
             self.set_mark(symbol, price)
-
-    # --- venue state -------------------------------------------------------------------------
 
     @property
     def markets(self) -> Mapping[str, Market]:
@@ -159,8 +160,6 @@ class PaperExchange:
         wallet = self.initial_wallet + self.income.total
         return Balance("USDT", wallet, wallet + min(unrealized, ZERO) - margin, unrealized, margin)
 
-    # --- the order API the gateway calls -----------------------------------------------------
-
     def place_order(
         self, symbol: str, side: OrderSide, amount: Decimal, *, price: Decimal | None = None,
         reduce_only: bool = False, position_side: Side | None = None,
@@ -168,12 +167,13 @@ class PaperExchange:
     ) -> Order:
         """A market order (``price`` None) or a limit; a limit already crossed fills as a taker."""
         market = self._market(symbol)
-        self._check_position_side(position_side)
-        self._check_client_id(client_order_id)
+        check_position_side(self.mode, position_side)
+        check_client_id(self._orders.by_client_id(client_order_id) if client_order_id else None,
+                        client_order_id)
         check_amount(market, amount)
         if price is not None:
             check_price(market, price)
-        closing = self._is_closing(side, reduce_only, position_side)
+        closing = is_closing(side, reduce_only, position_side)
         reducible = self._ledger.reducible(symbol, side, position_side)
         if closing and reducible == ZERO:
             raise OrderRejectedError("-2022 ReduceOnly Order is rejected: no position to reduce")
@@ -202,10 +202,11 @@ class PaperExchange:
     ) -> Order:
         """A reduce-only stop-market order; it is checked for a position only when it fires."""
         market = self._market(symbol)
-        self._check_position_side(position_side)
+        check_position_side(self.mode, position_side)
         if position_side is not None and side is not position_side.exit_order_side:
             raise OrderRejectedError(f"-4061 a {side} stop cannot close a {position_side} position")
-        self._check_client_id(client_order_id)
+        check_client_id(self._orders.by_client_id(client_order_id) if client_order_id else None,
+                        client_order_id)
         check_amount(market, amount)
         check_price(market, trigger_price, "trigger price")
         mark = self._marks.get(symbol)
@@ -288,8 +289,6 @@ class PaperExchange:
         self._refresh_views(symbol)
         self._emit_position(symbol)
 
-    # --- fault injection ---------------------------------------------------------------------
-
     def inject(self, *faults: Fault | str) -> None:
         """Queue faults for the next gateway calls, one call each, in order."""
         self.faults.inject(*faults)
@@ -298,8 +297,6 @@ class PaperExchange:
         """Make gateway order placements fail with ``reason``: the next ``count`` of them, or all
         until cleared with ``None``. Manual orders are never affected."""
         self.faults.reject_orders(reason, count=count)
-
-    # --- internals ---------------------------------------------------------------------------
 
     def _market(self, symbol: str) -> Market:
         market = self._markets.get(symbol)
@@ -311,22 +308,6 @@ class PaperExchange:
         order = self._orders.get(order_id)
         assert order is not None, order_id
         return order
-
-    def _check_position_side(self, position_side: Side | None) -> None:
-        if (position_side is not None) != (self.mode is PositionMode.HEDGE):
-            raise OrderRejectedError(
-                f"-4061 Order's position side does not match the account's {self.mode} mode")
-
-    def _check_client_id(self, client_order_id: str | None) -> None:
-        if client_order_id is None:
-            return
-        existing = self._orders.by_client_id(client_order_id)
-        if existing is not None and existing.status is OrderStatus.OPEN:
-            raise OrderRejectedError(f"-4015 Duplicate client order id {client_order_id}")
-
-    def _is_closing(self, side: OrderSide, reduce_only: bool, position_side: Side | None) -> bool:
-        """Reduce-only orders close; in hedge mode so does every order on a side's exit side."""
-        return reduce_only or (position_side is not None and side is position_side.exit_order_side)
 
     def _cancel(self, order: Order) -> None:
         if order.status is OrderStatus.OPEN:
@@ -351,7 +332,7 @@ class PaperExchange:
     def _trade(self, order: Order, amount: Decimal, price: Decimal, *, maker: bool) -> list[Fill]:
         """Fill up to ``amount`` of ``order`` (a closing order only what it can close) and
         settle its status; a closing order with nothing left to close expires."""
-        closing = self._is_closing(order.side, order.reduce_only, order.position_side)
+        closing = is_closing(order.side, order.reduce_only, order.position_side)
         if closing:
             amount = min(amount, self._ledger.reducible(order.symbol, order.side,
                                                         order.position_side))
@@ -408,16 +389,9 @@ class PaperExchange:
             if leg is None:
                 self._views.pop((symbol, side), None)
             else:
-                self._views[(symbol, side)] = self._view(symbol, side, leg)
-
-    def _view(self, symbol: str, side: Side, leg: Leg) -> Position:
-        contract_size = self._markets[symbol].contract_size
-        mark = self._marks.get(symbol)
-        unrealized = None if mark is None else pnl_at(side, leg.entry, mark, leg.size,
-                                                      contract_size)
-        return Position(symbol=symbol, side=side, size=leg.size, entry_price=leg.entry,
-                        mark_price=mark, unrealized_pnl=unrealized, contract_size=contract_size,
-                        leverage=self.leverage)
+                self._views[(symbol, side)] = leg_view(
+                    symbol, side, leg, self._markets[symbol].contract_size,
+                    self._marks.get(symbol), self.leverage)
 
     def _position_tuple(self) -> tuple[Position, ...]:
         if self._positions_cache is None:
