@@ -354,6 +354,10 @@ class Notifier:
         the chat's copy of that push is skipped (other chats still get theirs)."""
         self._answered[(chat_id, trade_id, kind.value)] = self._monotonic() + ANSWERED_TTL_S
 
+    def unanswered(self, chat_id: int, trade_id: int, kind: NoticeKind) -> None:
+        """The /sl did not do what was announced: that push is this chat's to get after all."""
+        self._answered.pop((chat_id, trade_id, kind.value), None)
+
     def _was_answered(self, chat_id: int, trade_id: int | None, kind: str) -> bool:
         if trade_id is None or not self._answered:
             return False

@@ -76,22 +76,30 @@ async def apply_stop(services: Services, trade: Trade, price: Decimal | None,
     """Ask the tracker to set or clear the stop; the reply says what the exchange accepted,
     in the market's number format, and stands in for the push in ``chat_id`` (one answer)."""
     head = f"<b>{esc(trade.symbol)}</b> {side_label(trade.side.value)}"
+    # Said before the command runs: the notifier may drain its push while the command is still
+    # answering, and the reply must stand in for it either way; taken back if it did not happen.
+    expected = NoticeKind.STOP_LOSS_CLEARED if price is None else NoticeKind.STOP_LOSS_PLACED
+    notifier = services.notifier if chat_id is not None else None
+    if notifier is not None and chat_id is not None:
+        notifier.answered(chat_id, trade.id, expected)
     try:
         result = await asyncio.wait_for(
             services.commands.set_stop_loss(trade.id, None if price is None else StopSpec(price)),
             services.cycle_timeout)
-    except Refusal as err:
-        return f"⚠️ {head}: {esc(err)}"
-    except ExchangeError as err:
-        return f"⚠️ {head}: the exchange failed: {esc(err)}"
-    except TimeoutError:
+    except (Refusal, ExchangeError, TimeoutError) as err:
+        if notifier is not None and chat_id is not None:
+            notifier.unanswered(chat_id, trade.id, expected)
+        if isinstance(err, Refusal):
+            return f"⚠️ {head}: {esc(err)}"
+        if isinstance(err, ExchangeError):
+            return f"⚠️ {head}: the exchange failed: {esc(err)}"
         return f"⚠️ {head}: the exchange did not answer in time; check /positions shortly."
     market = (await services.markets(trade.account)).get(trade.symbol)
     done = result.trade
     said = (NoticeKind.STOP_LOSS_PLACED if result.placed else NoticeKind.STOP_LOSS_CLEARED
             if price is None and done.stop_loss_price is None else None)
-    if said is not None and services.notifier is not None and chat_id is not None:
-        services.notifier.answered(chat_id, trade.id, said)
+    if said is not expected and notifier is not None and chat_id is not None:
+        notifier.unanswered(chat_id, trade.id, expected)
     if result.placed:
         order = f"\nOrder <code>{esc(result.order_id)}</code>" if result.order_id else ""
         return (f"🛡 {head}: stop loss placed at {fmt_price(done.stop_loss_price, market)} for "
