@@ -52,6 +52,7 @@ TRADE_COLUMNS = (
     "closed_at",
     "last_synced_at",
     "close_requested_by_bot",
+    "funding",
 )
 
 EVENT_COLUMNS = (
@@ -152,6 +153,7 @@ def trade_row(t: Trade) -> tuple[Any, ...]:
         opt_dt_text(t.closed_at),
         opt_dt_text(t.last_synced_at),
         int(t.close_requested_by_bot),
+        dec_text(t.funding),
     )
 
 
@@ -163,7 +165,7 @@ def trade_from_row(row: Row) -> Trade:
         fees, contract_size, entry_order_id, entry_client_order_id, entry_price_limit,
         stop_loss_price, stop_loss_order_id, stop_loss_size, stop_loss_note, close_reason,
         exchange_price, event_seq, created_at, opened_at, closed_at, last_synced_at,
-        close_requested_by_bot,
+        close_requested_by_bot, funding,
     ) = row
     return Trade(
         id=trade_id,
@@ -192,6 +194,7 @@ def trade_from_row(row: Row) -> Trade:
         closed_at=None if closed_at is None else fromisoformat(closed_at),
         last_synced_at=None if last_synced_at is None else fromisoformat(last_synced_at),
         close_requested_by_bot=bool(close_requested_by_bot),
+        funding=Decimal(funding),
     )
 
 

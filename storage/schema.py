@@ -140,6 +140,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE trades SET close_requested_by_bot = 1, close_reason = NULL "
         "WHERE status = 'position_opened' AND close_reason = 'bot_close'",
     ),
+    (
+        # A trade's funding total, kept beside its net P&L so a close can say it; its funding
+        # events stay the record (no release before this one booked funding).
+        "ALTER TABLE trades ADD COLUMN funding TEXT NOT NULL DEFAULT '0'",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -157,8 +157,11 @@ def _close_lines(n: PositionClosed, m: Market | None) -> list[str]:
              f" · fees {fmt_money(n.fees, ccy, signed=False)}"]
     if n.trade_realized_pnl != n.realized_pnl:  # the trade's entry fees and earlier closes
         earlier = n.trade_realized_pnl - n.realized_pnl
+        parts = "entry fees, earlier closes" + (", funding" if n.funding else "")
         lines.append(f"Trade {PNL} {fmt_money(n.trade_realized_pnl, ccy)} · before this close "
-                     f"{fmt_money(earlier, ccy)} (entry fees, earlier closes)")
+                     f"{fmt_money(earlier, ccy)} ({parts})")
+    if n.funding:
+        lines.append(f"Funding {fmt_money(n.funding, ccy)} (inside the trade {PNL})")
     lines.append(f"Held {fmt_duration(n.held.total_seconds())} · {esc(_REASONS[n.reason])}")
     return lines
 

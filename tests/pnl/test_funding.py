@@ -7,8 +7,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import aiosqlite
+
 from positionbot.bot.config import AppConfig, TrackerConfig
+from positionbot.bot.render.notices import NoticeView, render_notice
 from positionbot.bot.wiring import tracker_settings
+from positionbot.fakes.botapi_rules import html_visible_text
 from positionbot.tracker.core.funding import FUNDING, FundingPayment, book_funding, owner
 from positionbot.tracker.core.models import (
     OrderSide,
@@ -18,6 +22,7 @@ from positionbot.tracker.core.models import (
     Trade,
     TradeStatus,
 )
+from positionbot.tracker.core.notices import PositionClosed, decode
 from tests.support.pnl import PnlEnv, make_pnl_env
 from tests.support.tracker import BTC
 
@@ -114,3 +119,31 @@ async def test_in_hedge_mode_each_leg_gets_its_own_payment(tmp_path: Path) -> No
             Side.LONG: D("-0.06"), Side.SHORT: D("0.03")}
     finally:
         await env.store.close()
+
+
+async def closed_notice(pnl_env: PnlEnv) -> PositionClosed:
+    db = await aiosqlite.connect(pnl_env.store.path)
+    try:
+        rows = await db.execute_fetchall(
+            "SELECT kind, account, dedupe_key, fields FROM notifications WHERE kind = 'closed'")
+    finally:
+        await db.close()
+    [(kind, account, key, fields)] = rows
+    notice = decode(kind, account, key, fields)
+    assert isinstance(notice, PositionClosed)
+    return notice
+
+
+async def test_the_close_push_says_the_funding_inside_the_trades_pnl(pnl_env: PnlEnv) -> None:
+    ex = pnl_env.exchange
+    ex.manual_order(BTC, OrderSide.BUY, D("0.004"))
+    await pnl_env.cycle()
+    ex.apply_funding(BTC, D("0.0001"))
+    await pnl_env.cycle()
+    ex.manual_order(BTC, OrderSide.SELL, D("0.004"), reduce_only=True)
+    await pnl_env.cycle()
+    notice = await closed_notice(pnl_env)
+    assert notice.funding == D("-0.02")
+    text = html_visible_text(render_notice(NoticeView(notice)).text)
+    assert "Funding -0.02 USDT (inside the trade P&L)" in text
+    assert "(entry fees, earlier closes, funding)" in text

@@ -187,3 +187,4 @@ async def test_history_shows_the_funding_inside_a_trades_net(env: BotEnv) -> Non
     assert "(funding -0.06 USDT)" in btc
     eth = next(line for line in text.splitlines() if "ETH/USDT:USDT" in line)
     assert "funding" not in eth
+

@@ -109,7 +109,8 @@ def book_funding(payments: Iterable[FundingPayment], trades: Iterable[Trade],
         seq = t.event_seq + 1
         out.events.append(PositionEvent(t.id, seq, FUNDING, t.size, t.size, None, p.amount, ZERO,
                                         False, p.at, NOTE_PREFIX + p.id))
-        current[t.id] = replace(t, event_seq=seq, realized_pnl=t.realized_pnl + p.amount)
+        current[t.id] = replace(t, event_seq=seq, realized_pnl=t.realized_pnl + p.amount,
+                              funding=t.funding + p.amount)
     changed = {e.trade_id for e in out.events}
     out.trades = [current[i] for i in current if i in changed]
     if fresh:

@@ -122,6 +122,7 @@ class _CloseFigures(_Figures):
     reason: CloseReason
     pnl_pct: Decimal
     held: timedelta
+    funding: Decimal
 
 
 def _figures(t: Trade, ev: PositionEvent) -> _Figures:
@@ -174,7 +175,8 @@ def _close_figures(before: Trade, closed: Trade, ev: PositionEvent, book: Book, 
     pct = (book.realized_net / basis * 100) if basis else ZERO
     opened = before.opened_at or before.created_at or now
     return {**_figures(closed, ev), "reason": reason, "pnl_pct": pct.quantize(Decimal("0.01")),
-            "held": timedelta(seconds=int((now - opened).total_seconds()))}
+            "held": timedelta(seconds=int((now - opened).total_seconds())),
+            "funding": closed.funding}
 
 
 def apply_changes(

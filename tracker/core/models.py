@@ -208,6 +208,7 @@ class Trade:
     closed_at: datetime | None = None
     last_synced_at: datetime | None = None
     close_requested_by_bot: bool = False  # the trader closed (part of) it from the chat
+    funding: Decimal = ZERO  # funding received (+) or paid (-); already inside realized_pnl
 
     @property
     def is_open(self) -> bool:

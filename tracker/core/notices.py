@@ -93,6 +93,7 @@ class PositionClosed(PositionNotice):
     reason: CloseReason
     pnl_pct: Decimal  # the close's P&L against the closed size's entry value
     held: timedelta
+    funding: Decimal = Decimal(0)  # the trade's funding so far, inside its realized P&L
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
