@@ -18,8 +18,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-from collections import Counter, deque
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -27,16 +25,16 @@ from urllib.parse import parse_qsl, urlsplit
 import ccxt.async_support as ccxt
 from aiohttp import web
 
-from positionbot.fakes.binance_faults import Fault, FaultQueue
+from positionbot.fakes.binance_faults import Fault
 from positionbot.fakes.binance_stream import LISTEN_KEY_PATH, WS_PATHS, UserDataStream
 from positionbot.fakes.binance_venue import BinanceVenue
 from positionbot.fakes.binance_wire import BinanceApiError, Params
+from positionbot.fakes.local_server import LocalServer, SocketHandler
 from positionbot.tracker.core.models import Side
 from positionbot.tracker.exchange.paper import PaperExchange
 
 PUBLIC_PATHS = frozenset({"/fapi/v1/ping", "/fapi/v1/time", "/fapi/v1/exchangeInfo",
                           "/fapi/v1/premiumIndex"})
-LOG_SIZE = 500
 
 
 def ccxt_config_for(base_url: str) -> dict[str, Any]:
@@ -59,14 +57,7 @@ def ccxt_config_for(base_url: str) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class LoggedRequest:
-    method: str
-    path: str
-    params: dict[str, str]
-
-
-class BinanceServer:
+class BinanceServer(LocalServer):
     """Serve a ``PaperExchange`` on 127.0.0.1 (port 0) as Binance USDⓈ-M futures.
 
     ``secret`` (optional) makes the server check each request's HMAC signature.
@@ -74,17 +65,11 @@ class BinanceServer:
 
     def __init__(self, venue: PaperExchange, *, secret: str | None = None,
                  leverage: int = 20) -> None:
-        self.venue = venue
-        self.faults = FaultQueue()
-        self.requests: Counter[str] = Counter()
-        self.log: deque[LoggedRequest] = deque(maxlen=LOG_SIZE)
-        self.bad_api_keys: set[str] = set()
+        super().__init__(venue)
         self._secret = secret
         self._wire = BinanceVenue(venue, leverage=leverage)
         self.stream = UserDataStream(venue)  # listen keys and the user-data WebSocket
-        self._runner: web.AppRunner | None = None
         self._late: set[asyncio.Task[None]] = set()
-        self.base_url = ""
 
     # --- controls ------------------------------------------------------------------------------
 
@@ -102,37 +87,10 @@ class BinanceServer:
         """Set a position without a fill; use this rather than ``venue.open_position``."""
         self._wire.seed_position(symbol, side, size, price)
 
-    def inject(self, *faults: Fault) -> None:
-        self.faults.inject(*faults)
-
-    def count(self, path_suffix: str, method: str | None = None) -> int:
-        """Requests received whose path ends with ``path_suffix`` (any method unless given)."""
-        return sum(n for key, n in self.requests.items()
-                   if key.endswith(path_suffix) and (method is None or key.startswith(method)))
-
-    @property
-    def total_requests(self) -> int:
-        return sum(self.requests.values())
-
-    def sent(self, path_suffix: str, method: str = "POST") -> list[dict[str, str]]:
-        """Parameters of the logged requests to ``path_suffix``, oldest first."""
-        return [entry.params for entry in self.log
-                if entry.method == method and entry.path.endswith(path_suffix)]
-
     # --- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self) -> str:
-        app = web.Application()
-        for ws_path in WS_PATHS:
-            app.router.add_get(ws_path, self.stream.handle_socket)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-        return self.base_url
+    def _socket_routes(self) -> dict[str, SocketHandler]:
+        return dict.fromkeys(WS_PATHS, self.stream.handle_socket)
 
     async def stop(self) -> None:
         await self.stream.drop()
@@ -140,26 +98,17 @@ class BinanceServer:
         for task in self._late:
             task.cancel()
         self._late.clear()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> BinanceServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await super().stop()
 
     # --- HTTP ----------------------------------------------------------------------------------
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path
-        self.requests[f"{request.method} {path}"] += 1
+        self._count_request(request.method, path)
         raw_body = await request.text() if request.can_read_body else ""
         values = dict(parse_qsl(request.query_string, keep_blank_values=True))
         values.update(parse_qsl(raw_body, keep_blank_values=True))
-        self.log.append(LoggedRequest(request.method, path, values))
+        self._log_request(request.method, path, values)
         fault = self.faults.take(request.method, path)
         handler = self._wire.routes.get((request.method, path))
         if fault is not None and fault.late and handler is not None:

@@ -123,6 +123,3 @@ class BybitServer(WireServer):
         self.stream.close()
         await super().stop()
 
-    async def __aenter__(self) -> BybitServer:
-        await self.start()
-        return self

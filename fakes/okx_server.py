@@ -106,6 +106,3 @@ class OkxServer(WireServer):
         self.stream.close()
         await super().stop()
 
-    async def __aenter__(self) -> OkxServer:
-        await self.start()
-        return self

@@ -12,22 +12,20 @@ import asyncio
 import contextlib
 import json
 import time
-from collections import Counter, OrderedDict, deque
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
-from positionbot.fakes.binance_faults import Fault, FaultQueue
 from positionbot.fakes.binance_stream import StreamFaults
+from positionbot.fakes.local_server import LocalServer, SocketHandler
 from positionbot.tracker.core.models import ZERO, Side
 from positionbot.tracker.exchange.paper import PaperExchange
 from positionbot.tracker.exchange.paper.ledger import PositionLedger
 
-LOG_SIZE = 500
 MAX_TRACKED = 100_000
 
 Handler = Callable[[Mapping[str, str]], Any]
@@ -40,13 +38,6 @@ class WireError(Exception):
         super().__init__(json.dumps(body))
         self.body = dict(body)
         self.status = status
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    method: str
-    path: str
-    params: dict[str, str]
 
 
 class FillReplay:
@@ -93,7 +84,7 @@ def _remember(store: OrderedDict[str, Any], key: str, value: Any) -> None:
         store.popitem(last=False)
 
 
-class WireServer:
+class WireServer(LocalServer):
     """Serve ``routes`` on 127.0.0.1 (port 0); subclasses check credentials and shape errors.
 
     Controls: ``faults`` (queued ``Fault``s, one request each), ``requests`` (a count per
@@ -104,16 +95,10 @@ class WireServer:
     public_prefixes: tuple[str, ...] = ()
 
     def __init__(self, venue: PaperExchange) -> None:
-        self.venue = venue
+        super().__init__(venue)
         self.replay = FillReplay(venue)
-        self.faults = FaultQueue()
-        self.requests: Counter[str] = Counter()
-        self.log: deque[LoggedRequest] = deque(maxlen=LOG_SIZE)
-        self.bad_api_keys: set[str] = set()
         self.routes: dict[tuple[str, str], Handler] = {}
-        self.sockets: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
+        self.sockets: dict[str, SocketHandler] = {}
 
     # --- hooks -----------------------------------------------------------------------------------
 
@@ -129,53 +114,16 @@ class WireServer:
         """Set a position without a fill; use this rather than ``venue.open_position``."""
         self.replay.seed(symbol, side, size, price)
 
-    def inject(self, *faults: Fault) -> None:
-        self.faults.inject(*faults)
-
-    def count(self, path_suffix: str, method: str | None = None) -> int:
-        return sum(n for key, n in self.requests.items()
-                   if key.endswith(path_suffix) and (method is None or key.startswith(method)))
-
-    @property
-    def total_requests(self) -> int:
-        return sum(self.requests.values())
-
-    def sent(self, path_suffix: str, method: str = "POST") -> list[dict[str, str]]:
-        return [entry.params for entry in self.log
-                if entry.method == method and entry.path.endswith(path_suffix)]
-
     # --- lifecycle -------------------------------------------------------------------------------
 
-    async def start(self) -> str:
-        app = web.Application()
-        for path, handler in self.sockets.items():  # WebSockets before the REST catch-all
-            app.router.add_get(path, handler)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> WireServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    def _socket_routes(self) -> dict[str, SocketHandler]:
+        return self.sockets
 
     # --- HTTP ------------------------------------------------------------------------------------
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path
-        self.requests[f"{request.method} {path}"] += 1
+        self._count_request(request.method, path)
         raw_body = await request.text() if request.can_read_body else ""
         values = dict(parse_qsl(request.query_string, keep_blank_values=True))
         if raw_body:
@@ -187,7 +135,7 @@ class WireServer:
                 body = body[0]  # OKX's batch endpoints: the gateway sends one order at a time
             if isinstance(body, dict):
                 values.update({k: _text(v) for k, v in body.items()})
-        self.log.append(LoggedRequest(request.method, path, values))
+        self._log_request(request.method, path, values)
         fault = self.faults.take(request.method, path)
         if fault is not None and fault.status is not None:
             if isinstance(fault.body, str):  # an HTML error page from a proxy in front
