@@ -11,11 +11,12 @@ for them alone), keeping their id when they fire; cancelled stops become ``Deact
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from positionbot.fakes import bybit_wire as wire
+from positionbot.fakes.wire_params import Params, optional_int, positive_decimal
 from positionbot.fakes.wire_server import FillReplay, num
 from positionbot.tracker.core.models import (
     ZERO,
@@ -31,7 +32,6 @@ from positionbot.tracker.engine.ports import OrderRejectedError
 from positionbot.tracker.exchange.paper import PaperExchange
 from positionbot.tracker.exchange.paper.income import Income, IncomeType
 
-Params = Mapping[str, str]
 WEEK_MS = 7 * 24 * 3600 * 1000
 _OPEN_STATUSES = frozenset({"New", "PartiallyFilled", "Untriggered", "Triggered"})
 PAGE_LIMITS = {"positions": (20, 200), "orders": (20, 50), "executions": (50, 100)}
@@ -346,24 +346,16 @@ def _refusal(message: str, side: OrderSide) -> Exception:
     return wire.error(wire.PARAMS_ERROR, f"params error: {message}")
 
 
+def _invalid(key: str) -> Exception:
+    return wire.error(wire.PARAMS_ERROR, f"params error: {key} invalid")
+
+
 def _decimal(params: Params, key: str) -> Decimal:
-    try:
-        value = Decimal(params.get(key) or "")
-    except ArithmeticError as exc:
-        raise wire.error(wire.PARAMS_ERROR, f"params error: {key} invalid") from exc
-    if not value.is_finite() or value <= ZERO:
-        raise wire.error(wire.PARAMS_ERROR, f"params error: {key} invalid")
-    return value
+    return positive_decimal(params, key, _invalid)
 
 
 def _int(params: Params, key: str) -> int | None:
-    value = params.get(key)
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise wire.error(wire.PARAMS_ERROR, f"params error: {key} invalid") from exc
+    return optional_int(params, key, _invalid)
 
 
 def _ms(fill: Fill) -> int:

@@ -12,11 +12,12 @@ stop places a new order with its own ``ordId``, linked both ways by ``algoId``; 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from positionbot.fakes import okx_wire as wire
+from positionbot.fakes.wire_params import Params, optional_int, positive_decimal
 from positionbot.fakes.wire_server import FillReplay, WireError, num
 from positionbot.tracker.core.models import (
     ZERO,
@@ -32,7 +33,6 @@ from positionbot.tracker.engine.ports import OrderRejectedError
 from positionbot.tracker.exchange.paper import PaperExchange
 from positionbot.tracker.exchange.paper.income import IncomeType
 
-Params = Mapping[str, str]
 PAGE = 100
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
@@ -368,21 +368,17 @@ def _refusal(message: str, client_id: str | None, *, side: OrderSide | None = No
                             clOrdId=client_id or "")
 
 
+def _bad_order_param(key: str) -> Exception:
+    return wire.order_error(wire.PARAM_ERROR, f"Parameter {key} error")
+
+
+def _bad_param(key: str) -> Exception:
+    return wire.error(wire.PARAM_ERROR, f"Parameter {key} error")
+
+
 def _decimal(params: Params, key: str) -> Decimal:
-    try:
-        value = Decimal(params.get(key) or "")
-    except ArithmeticError as exc:
-        raise wire.order_error(wire.PARAM_ERROR, f"Parameter {key} error") from exc
-    if not value.is_finite() or value <= ZERO:
-        raise wire.order_error(wire.PARAM_ERROR, f"Parameter {key} error")
-    return value
+    return positive_decimal(params, key, _bad_order_param)
 
 
 def _int(params: Params, key: str) -> int | None:
-    value = params.get(key)
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise wire.error(wire.PARAM_ERROR, f"Parameter {key} error") from exc
+    return optional_int(params, key, _bad_param)
