@@ -23,32 +23,10 @@ from positionbot.tracker.core.models import OrderSide, Side
 from positionbot.tracker.exchange.paper import PaperExchange, default_markets
 from tests.soak.bot_process import inline_toml
 from tests.support.money import BTC
+from tests.support.process import CONFIG
 
 D = Decimal
 CHAT = 5151
-CONFIG = """
-[storage]
-path = "state.db"
-
-[tracker]
-interval_seconds = 1
-verify_delay_seconds = 0
-cycle_timeout_seconds = 10
-watchdog_seconds = 30
-
-[telegram]
-token_env = "PB_RUN_TEST_TOKEN"
-base_url = {base_url}
-allowed_chats = [{chat}]
-notify_chats = [{chat}]
-
-[[accounts]]
-name = "main"
-exchange = "binanceusdm"
-api_key_env = "PB_RUN_TEST_KEY"
-secret_env = "PB_RUN_TEST_SECRET"
-ccxt_config = {ccxt_config}
-"""
 
 
 def real(path: Path) -> Path:
