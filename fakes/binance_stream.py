@@ -11,8 +11,9 @@ a fired stop's order has the stop's client id and ``ot`` = ``STOP_MARKET``) and
 
 Faults (``StreamFaults``): ``drop`` closes every socket; ``silence`` stops events and pong
 answers (a half-open socket); ``delay`` holds each event; ``duplicate`` sends each of the next
-events twice; ``refuse`` refuses the next handshakes; ``expire`` sends ``listenKeyExpired`` and
-then, like Binance, keeps the socket open and silent (its pings still answered).
+events twice; ``lose`` never sends the next events (the socket stays healthy); ``refuse``
+refuses the next handshakes; ``expire`` sends ``listenKeyExpired`` and then, like Binance, keeps
+the socket open and silent (its pings still answered).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class StreamFaults:
     silent: bool = False  # no events, no pongs (a half-open connection)
     delay: float = 0.0  # seconds each event is held back
     duplicate: int = 0  # the next this many events are sent twice
+    lose: int = 0  # the next this many events are never sent (pings still answered)
     refuse: int = 0  # the next this many handshakes are refused (HTTP 400)
 
 
@@ -184,6 +186,9 @@ class UserDataStream:
 
     def _broadcast(self, payload: dict[str, Any]) -> None:
         self._check_expiry()
+        if self.faults.lose > 0:
+            self.faults.lose -= 1
+            return
         text = json.dumps(payload)
         times = 1
         if self.faults.duplicate > 0:

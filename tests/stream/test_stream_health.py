@@ -11,6 +11,7 @@ from pathlib import Path
 from positionbot.fakes.binance_faults import Fault
 from positionbot.tracker.core.models import OrderSide
 from positionbot.tracker.core.stream_events import StreamBatch
+from positionbot.tracker.engine.commands import TradeCommands
 from tests.support.stream import (
     ACCOUNT,
     BTC,
@@ -157,3 +158,63 @@ async def test_a_refused_listen_key_is_retried_with_back_off_and_polling_carries
     assert live.server.count("/fapi/v1/listenKey", "POST") >= 3
     assert live.follower.reconnects_today == 1
     assert await live.kinds() == ["opened"]
+
+
+async def test_stops_are_listed_every_other_verifying_poll_and_a_missed_removal_is_still_found(
+        live: Live) -> None:
+    """While the stream reports stops, a verifying poll that finds nothing changed reuses the
+    last stop listing if it is younger than ``stops_every`` polls; a stop removed by hand is
+    still reported at once from the stream, and by REST within ``stops_every`` polls when the
+    stream missed it."""
+    live.follower.settings = replace(live.follower.settings, verify_interval=1.0, stops_every=2)
+    live.tracker.streams[ACCOUNT] = live.follower  # as the wiring does
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    await eventually(lambda: len(live.trades()) == 1)
+
+    async def set_stop() -> None:
+        seen = live.follower.stop_orders_seen
+        await TradeCommands(live.tracker).set_stop_loss(live.trades()[0].id, D("48000"))
+        await eventually(lambda: live.follower.stop_orders_seen > seen)  # its ALGO_UPDATE
+
+    async def poll() -> tuple[int, int]:
+        """One verifying poll: (position listings, stop listings) it made."""
+        positions, stops = live.server.count("/positionRisk"), live.server.count("/openAlgoOrders")
+        assert (await live.tracker.run_cycle(ACCOUNT)).ok
+        return (live.server.count("/positionRisk") - positions,
+                live.server.count("/openAlgoOrders") - stops)
+
+    await set_stop()
+    assert await poll() == (1, 1)  # the stop placed since: listed
+    assert await poll() == (1, 0)  # nothing changed, the listing is young: reused
+    await asyncio.sleep(1.5)  # (stops_every - 0.5) × verify_interval
+    assert await poll() == (1, 1)
+    assert await poll() == (1, 0)
+
+    (stop,) = live.venue.open_stop_orders()
+    live.server.stream.faults.lose = 1  # the stream misses the removal...
+    live.venue.manual_cancel(stop.id)
+    assert await poll() == (1, 0)
+    assert live.trades()[0].stop_loss_order_id == stop.id  # ...and so does this poll
+    await asyncio.sleep(1.5)
+    assert await poll() == (1, 1)  # found by REST within stops_every polls
+    assert live.trades()[0].stop_loss_order_id is None
+    assert (await live.kinds())[-1] == "stop_loss_removed"
+
+    await set_stop()
+    await poll()
+    assert await poll() == (1, 0)
+    (stop,) = live.venue.open_stop_orders()
+    cycles = live.tracker.cycles_completed
+    live.venue.manual_cancel(stop.id)  # reported on the stream: the cycle it runs lists them
+    await eventually(lambda: live.tracker.cycles_completed == cycles + 1)
+    assert live.trades()[0].stop_loss_order_id is None
+    assert (await live.kinds()).count("stop_loss_removed") == 2
+
+    await set_stop()
+    await poll()
+    assert await poll() == (1, 0)
+    listed = live.server.count("/openAlgoOrders")
+    await live.server.stream.drop()  # a reconnect's REST cycle lists the stops again
+    await eventually(lambda: live.follower.reconnects_today == 1 and live.follower.connected)
+    assert live.server.count("/openAlgoOrders") == listed + 1
+    assert await poll() == (1, 0)

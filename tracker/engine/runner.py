@@ -231,7 +231,8 @@ class SimplePositionTracker:
         open_trades, with_stops = self._open_trades(account)
         stop_list: list[Order] | None = None
         if account in self._stops_unsure or with_stops:
-            stop_list = await gw.fetch_open_stop_orders()
+            stop_list = await self._stop_listing(account, gw, (snap.positions, snap.mode),
+                                                 (markets, revision))
         inputs = (snap.positions, snap.mode, stop_list, markets, revision)
         if self._settled_on(account, inputs):
             return await self._steady(account, started, t0, calls0, snap, by_key)
@@ -304,6 +305,19 @@ class SimplePositionTracker:
         *last_objects, last_revision = last
         return revision == last_revision and all(
             a is b for a, b in zip(objects, last_objects, strict=True))
+
+    async def _stop_listing(self, account: str, gw: ExchangeGateway, before: tuple[object, ...],
+                            after: tuple[object, ...]) -> list[Order]:
+        """The open stops. A healthy stream that vouches for the last listing spares the request
+        when nothing else changed since the cycle that used it (``vouches_for_stops``)."""
+        follower, last = self.streams.get(account), self._settled.get(account)
+        if follower is None:
+            return await gw.fetch_open_stop_orders()
+        kept = last[2] if last is not None else None
+        if isinstance(kept, list) and follower.vouches_for_stops() and self._settled_on(
+                account, (*before, kept, *after)):
+            return kept
+        return await follower.list_stops(gw.fetch_open_stop_orders)
 
     def _nothing_waits(self, account: str) -> bool:
         """No pending entry (its timeout runs) and no stop waiting to be placed (it is retried)."""

@@ -5,6 +5,9 @@ moment it arrives. Nothing the stream fails to say is ever taken as a close: eve
 gap or failure to apply runs a REST cycle before the stream is trusted again, and the scheduler
 keeps a slower verifying poll going (see ``poll_interval``). The health figures are plain
 attributes (``connected``, ``last_event_at``, ``reconnects_today``) for ``/status`` and metrics.
+
+A stream that reports stop orders also spares the verifying poll most of its stop listings (one
+REST request each on Binance): see ``vouches_for_stops``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 _STOP_LEFT = (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
 
 Sleep = Callable[[float], Awaitable[None]]
+ListStops = Callable[[], Awaitable[list[Order]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,9 @@ class StreamSettings:
     coalesce: float = 0.02  # a burst's later events are gathered for this long
     recent_fills: int = 1_000  # stream fills kept to price changes (cursors skip consumed ones)
     recent_orders: int = 1_000
+    # While the stream vouches for them, the open stops are listed on every this many verifying
+    # polls (1: on each); a stop order on the stream or a reconnect has them listed next cycle.
+    stops_every: int = 2
 
 
 class StreamFollower:
@@ -54,6 +61,7 @@ class StreamFollower:
         self, tracker: SimplePositionTracker, source: StreamSource, store: RecordStore,
         settings: StreamSettings | None = None, *, alert_after: float = 45.0,
         clock: Callable[[], datetime] = utc_now, sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.account = source.account
         self.settings = settings or StreamSettings()
@@ -61,6 +69,7 @@ class StreamFollower:
         self.last_event_at: datetime | None = None
         self.reconnects_today = 0
         self.applied = 0  # stream reports that changed something
+        self.stop_orders_seen = 0  # stop order events reported (any: the stream reports stops)
         self.last_error: str | None = None
         self.on_change: Callable[[], None] | None = None  # told when a report changed something
         self._tracker = tracker
@@ -69,20 +78,52 @@ class StreamFollower:
         self._alert_after = alert_after
         self._clock = clock
         self._sleep = sleep
+        self._monotonic = monotonic
         self._dedupe = Deduper()
         self._fills: deque[Fill] = deque(maxlen=self.settings.recent_fills)
         self._orders: OrderedDict[str, Order] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
         self._day: date | None = None
         self._sessions = 0
-        self._down_since: float | None = time.monotonic()
+        self._down_since: float | None = monotonic()
         self._down_wall: datetime = clock()
         self._alerted = False
+        self._stop_epoch = 0  # moves on each stop order reported and each session
+        self._stops_listed: float | None = None  # when the listing the stream vouches for began
 
     @property
     def poll_interval(self) -> float | None:
         """The verifying poll's interval while the stream is healthy; None: poll normally."""
         return self.settings.verify_interval if self.connected else None
+
+    def vouches_for_stops(self) -> bool:
+        """Whether a verifying poll that finds nothing else changed may reuse the last listing
+        of the open stops instead of listing them again.
+
+        Yes only while the stream is connected and has shown it reports this account's stop
+        orders (Binance: ``ALGO_UPDATE``), the listing was taken in this session, no stop order
+        was reported since it began (a stop removed by hand is one: the cycle it starts lists
+        them), and it is younger than ``stops_every`` verifying polls. A removal the stream
+        missed is thus found by REST within ``stops_every`` × ``verify_interval``.
+        """
+        listed = self._stops_listed
+        if not (self.connected and self.stop_orders_seen and listed is not None):
+            return False
+        every = self.settings.stops_every
+        return self._monotonic() - listed < (every - 0.5) * self.settings.verify_interval
+
+    async def list_stops(self, fetch: ListStops) -> list[Order]:
+        """List the open stops by REST (``fetch``) and remember when, for ``vouches_for_stops``;
+        a listing that a stop order or a new session overtook is not remembered."""
+        epoch, began = self._stop_epoch, self._monotonic()
+        orders = await fetch()
+        if epoch == self._stop_epoch:
+            self._stops_listed = began
+        return orders
+
+    def _stops_changed(self) -> None:
+        self._stop_epoch += 1
+        self._stops_listed = None
 
     def start(self) -> None:
         if self._task is None or self._task.done():
@@ -111,8 +152,9 @@ class StreamFollower:
                 self.last_error = repr(e)
                 log.exception("stream %s failed", self.account)
             self.connected = False
+            self._stops_changed()
             if self._down_since is None:
-                self._down_since = time.monotonic()
+                self._down_since = self._monotonic()
                 self._down_wall = self._clock()
             with contextlib.suppress(Exception):
                 await self._source.close()
@@ -124,6 +166,7 @@ class StreamFollower:
 
     async def _session(self) -> None:
         await self._source.open()
+        self._stops_changed()  # the stream saw nothing while it was down
         self._count_session()
         report = await self._tracker.run_cycle(self.account)  # before trusting the stream
         if not report.ok:
@@ -157,6 +200,9 @@ class StreamFollower:
         last = self._tracker.book.last_report(self.account)
         not_before = last.started_at if last is not None and last.ok else None
         fresh = self._dedupe.fresh(batch, not_before)
+        if stop_orders := sum(o.is_stop for o in fresh.orders):
+            self.stop_orders_seen += stop_orders
+            self._stops_changed()
         self._fills.extend(fresh.fills)
         for order in fresh.orders:
             self._orders[order.id] = order
@@ -209,7 +255,7 @@ class StreamFollower:
         """One alert when the stream has been down longer than the REST path's alert delay."""
         if self._alerted or self._down_since is None:
             return
-        down = time.monotonic() - self._down_since
+        down = self._monotonic() - self._down_since
         if down < self._alert_after:
             return
         now = self._clock()
