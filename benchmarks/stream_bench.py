@@ -75,7 +75,8 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 @asynccontextmanager
-async def rig(workdir: Path, venue: PaperExchange, *, telegram: bool) -> AsyncIterator[Rig]:
+async def rig(workdir: Path, venue: PaperExchange, *, telegram: bool,
+              monotonic: Callable[[], float] = time.monotonic) -> AsyncIterator[Rig]:
     server = BinanceServer(venue)
     await server.start()
     config = ccxt_config_for(server.base_url)
@@ -89,7 +90,8 @@ async def rig(workdir: Path, venue: PaperExchange, *, telegram: bool) -> AsyncIt
     tracker = SimplePositionTracker(store, {ACCOUNT: gateway},
                                     TrackerSettings(dust=DustPolicy(D("0"))))
     await tracker.start(announce=False)
-    follower = StreamFollower(tracker, stream, store, StreamSettings())
+    follower = StreamFollower(tracker, stream, store, StreamSettings(), monotonic=monotonic)
+    tracker.streams[ACCOUNT] = follower  # as the wiring does
     tasks: list[asyncio.Task[None]] = []
     try:
         if api is not None:
@@ -183,25 +185,43 @@ async def stop_latency(workdir: Path, stops: int) -> list[float]:
 
 
 async def requests_per_hour(workdir: Path) -> dict[str, float]:
-    """Requests of one verifying cycle (measured) and of the keep-alive, times the schedule."""
+    """REST requests of an hour of verifying polls, counted at the fake (one poll every
+    ``verify_interval`` on the follower's clock, which the benchmark moves), plus the listen-key
+    keep-alives of an hour (their schedule: one every ``keepalive``)."""
     venue = PaperExchange(default_markets(), marks={BTC: D("50000")})
-    async with rig(workdir, venue, telegram=False) as r:
+    clock = [0.0]
+    polls = round(3600 / StreamSettings().verify_interval)
+
+    async def hour(r: Rig) -> int:
+        before = r.server.total_requests
+        for _ in range(polls):
+            clock[0] += StreamSettings().verify_interval
+            assert (await r.tracker.run_cycle(ACCOUNT)).ok
+        return r.server.total_requests - before
+
+    async def polled_cycle(r: Rig) -> int:
+        """One cycle as polling alone runs it (no stream vouching for anything)."""
+        follower = r.tracker.streams.pop(ACCOUNT)
+        before = r.server.total_requests
+        await r.tracker.run_cycle(ACCOUNT)
+        r.tracker.streams[ACCOUNT] = follower
+        return r.server.total_requests - before
+
+    async with rig(workdir, venue, telegram=False, monotonic=lambda: clock[0]) as r:
         venue.manual_order(BTC, OrderSide.BUY, D("0.010"))
         await _until(lambda: bool(r.tracker.book.active_trades(ACCOUNT)))
-        calls = r.server.total_requests
-        await r.tracker.run_cycle(ACCOUNT)
-        plain = r.server.total_requests - calls
+        plain, cycle = await hour(r), await polled_cycle(r)
         (trade,) = r.tracker.book.active_trades(ACCOUNT)
+        seen = r.follower.stop_orders_seen
         await TradeCommands(r.tracker).set_stop_loss(trade.id, D("45000"))
-        calls = r.server.total_requests
-        await r.tracker.run_cycle(ACCOUNT)
-        with_stop = r.server.total_requests - calls
-    verify = StreamSettings().verify_interval
-    keepalive = StreamTiming().keepalive
-    return {"cycle": plain, "cycle_stops": with_stop,
-            "hour": plain * 3600 / verify + 3600 / keepalive,
-            "hour_stops": with_stop * 3600 / verify + 3600 / keepalive,
-            "poll_hour": plain * 3600 / 15, "poll_hour_stops": with_stop * 3600 / 15}
+        await _until(lambda: r.follower.stop_orders_seen > seen)  # the stop's ALGO_UPDATE
+        await r.tracker.run_cycle(ACCOUNT)  # the stop's first listing, before the hour
+        with_stop, cycle_stops = await hour(r), await polled_cycle(r)
+        assert r.follower.connected
+    keepalives = 3600 / StreamTiming().keepalive
+    return {"cycle": cycle, "cycle_stops": cycle_stops, "polls": polls,
+            "hour": plain + keepalives, "hour_stops": with_stop + keepalives,
+            "poll_hour": cycle * 3600 / 15, "poll_hour_stops": cycle_stops * 3600 / 15}
 
 
 async def burst_requests(workdir: Path, positions: int) -> tuple[int, int, float]:
@@ -294,9 +314,11 @@ async def main(argv: list[str]) -> int:
         ("Manual change → push accepted by the Bot API fake "
          f"({len(changes)} changes: open/increase/partial close/close)", _ms(changes)),
         (f"Stop-loss hit → push accepted ({len(stops)} hits)", _ms(stops)),
-        ("REST requests per verifying cycle (positions; + open stops when a trade has one)",
+        ("REST requests per polled cycle (positions; + open stops when a trade has one)",
          f"{hourly['cycle']:.0f} · {hourly['cycle_stops']:.0f} with a stop"),
-        ("REST requests per hour per account, stream healthy (verify every 60 s + listen-key "
+        (f"REST requests per hour per account, stream healthy ({hourly['polls']:.0f} verifying "
+         "polls counted at the fake: positions each, open stops every "
+         f"{StreamSettings().stops_every} while the stream reports stops; + listen-key "
          "keep-alive every 30 min)",
          f"{hourly['hour']:.0f} · {hourly['hour_stops']:.0f} with a stop "
          f"(polling every 15 s: {hourly['poll_hour']:.0f} · {hourly['poll_hour_stops']:.0f})"),
