@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import TypedDict
+from typing import TypedDict, TypeVar
 
 from positionbot.tracker.core.client_ids import client_order_id, is_bot_order, trade_of
 from positionbot.tracker.core.ledger import Outcome
@@ -45,6 +46,12 @@ from positionbot.tracker.engine.ports import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+STOP_CONCURRENCY = 8
+"""Trades whose stop actions are in flight at once: their round trips overlap, and the
+gateway's order pacer holds the orders within the exchange's rate limits."""
 
 
 def _digest(text: str) -> str:
@@ -149,18 +156,66 @@ async def execute_stop_actions(
     hedge: bool,
     marks: Mapping[int, Decimal],
 ) -> Outcome:
-    out = Outcome()
+    """Carry out the stop actions, up to ``STOP_CONCURRENCY`` trades at a time.
+
+    A trade's actions run in order in one task (a move places the new stop before cancelling
+    the old), so running trades side by side never gives one trade two stops; the gateway
+    paces the orders within the exchange's rate limits. Each trade records into an outcome of
+    its own, merged in the actions' order, so a failure is reported for its trade only.
+    """
+    by_trade: dict[int, list[StopAction]] = {}
     for a in actions:
-        t = a.trade
-        try:
-            await _execute_one(gw, a, t, markets, hedge, marks, out)
-        except ExchangeError as e:
-            if a.kind in (StopActionKind.PLACE, StopActionKind.REPLACE):
-                _failure(t, str(e), out)
-            else:
-                out.errors.append(f"stop loss {t.symbol}: {e}")
-                log.warning("stop-loss %s for trade %s failed: %s", a.kind, t.id, e)
+        by_trade.setdefault(a.trade.id, []).append(a)
+    work = [(trade_actions, Outcome()) for trade_actions in by_trade.values()]
+
+    async def run(item: tuple[list[StopAction], Outcome]) -> None:
+        trade_actions, out = item
+        for a in trade_actions:
+            await _execute_guarded(gw, a, markets, hedge, marks, out)
+
+    await side_by_side(work, run)
+    return merged([out for _, out in work])
+
+
+async def side_by_side(items: Sequence[T], act: Callable[[T], Awaitable[None]]) -> None:
+    """``act`` on every item, ``STOP_CONCURRENCY`` at a time, each item exactly once."""
+    pending = iter(items)  # shared by the workers: each item is taken by one of them
+
+    async def worker() -> None:
+        for item in pending:
+            await act(item)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(STOP_CONCURRENCY, len(items))):
+            group.create_task(worker())
+
+
+def merged(parts: Sequence[Outcome]) -> Outcome:
+    out = Outcome()
+    for part in parts:
+        out.trades += part.trades
+        out.notices += part.notices
+        out.lines += part.lines
+        out.errors += part.errors
     return out
+
+
+async def _execute_guarded(
+    gw: ExchangeGateway, a: StopAction, markets: Mapping[str, Market], hedge: bool,
+    marks: Mapping[int, Decimal], out: Outcome,
+) -> None:
+    t = a.trade
+    try:
+        await _execute_one(gw, a, t, markets, hedge, marks, out)
+    except ExchangeError as e:
+        if a.kind in (StopActionKind.PLACE, StopActionKind.REPLACE):
+            _failure(t, str(e), out)
+        else:
+            out.errors.append(f"stop loss {t.symbol}: {e}")
+            log.warning("stop-loss %s for trade %s failed: %s", a.kind, t.id, e)
+    except Exception as e:  # the other trades' outcomes must still be recorded
+        log.exception("stop-loss %s for trade %s failed unexpectedly", a.kind, t.id)
+        out.errors.append(f"stop loss {t.symbol}: unexpected {type(e).__name__}: {e}")
 
 
 async def _execute_one(
@@ -261,6 +316,7 @@ async def cancel_leftover_stops(
     """
     out = Outcome()
     free = [t for t in adoptable if t.stop_loss_order_id is None and t.stop_loss_price is None]
+    doomed: list[Order] = []
     for order in stops.values():
         if order.id in recorded or not is_bot_order(order.client_order_id):
             continue
@@ -274,23 +330,29 @@ async def cancel_leftover_stops(
             out.notices.append(StopLossPlaced(**stop_figures(adopted, f"adopted/{order.id}"),
                                               order_id=order.id))
             out.lines.append(f"leftover stop {order.id} adopted by trade {owner.id}")
-            continue
-        try:
-            await gw.cancel_order(order.symbol, order.id, stop=True)
-        except ExchangeError as e:
-            out.errors.append(f"leftover stop {order.id}: {e}")
-            continue
-        log.warning("cancelled leftover stop %s (%s) on %s: no trade records it",
-                    order.id, order.client_order_id, order.symbol)
-        out.notices.append(StopLossCleared(
-            account=gw.account, dedupe_key=f"{gw.account}/leftover/{order.id}",
-            trade_id=trade_of(order.client_order_id) or 0, symbol=order.symbol,
-            side=Side.LONG if order.side is Side.LONG.exit_order_side else Side.SHORT,
-            source=Source.BOT, price=order.trigger_price, size=order.amount,
-            reason=f"positionbot stop {order.id} was left on the exchange with no trade "
-                   "recording it (a crash, a lost answer or an earlier record): cancelled"))
-        out.lines.append(f"leftover stop {order.id} cancelled {order.symbol}")
-    return out
+        else:
+            doomed.append(order)
+    work = [(order, Outcome()) for order in doomed]
+    await side_by_side(work, lambda item: _cancel_leftover(gw, *item))
+    return merged([out, *(part for _, part in work)])
+
+
+async def _cancel_leftover(gw: ExchangeGateway, order: Order, out: Outcome) -> None:
+    try:
+        await gw.cancel_order(order.symbol, order.id, stop=True)
+    except ExchangeError as e:
+        out.errors.append(f"leftover stop {order.id}: {e}")
+        return
+    log.warning("cancelled leftover stop %s (%s) on %s: no trade records it",
+                order.id, order.client_order_id, order.symbol)
+    out.notices.append(StopLossCleared(
+        account=gw.account, dedupe_key=f"{gw.account}/leftover/{order.id}",
+        trade_id=trade_of(order.client_order_id) or 0, symbol=order.symbol,
+        side=Side.LONG if order.side is Side.LONG.exit_order_side else Side.SHORT,
+        source=Source.BOT, price=order.trigger_price, size=order.amount,
+        reason=f"positionbot stop {order.id} was left on the exchange with no trade "
+               "recording it (a crash, a lost answer or an earlier record): cancelled"))
+    out.lines.append(f"leftover stop {order.id} cancelled {order.symbol}")
 
 
 async def resolve_orphans(

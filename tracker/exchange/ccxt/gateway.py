@@ -377,7 +377,8 @@ class CcxtGateway:
                 log.info("%s: order %s on %s was already gone (%s)", self.account, order_id,
                          symbol, describe(exc))
 
-        await self._call(f"cancel order {order_id} on {symbol}", cancel)
+        await self._orders.cancel(f"{self.account}: cancel order {order_id} on {symbol}", cancel,
+                                  stop=stop, health=self.health)
 
     async def close(self) -> None:
         await self._exchange.close()

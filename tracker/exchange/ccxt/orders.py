@@ -5,6 +5,10 @@ that never reached the matching engine (a rate limit). After any answer that lea
 unknown (timeout, 5xx, Binance's "execution status unknown") the order is looked up by its client
 id with back-off and never sent again: a market order executed late is already filled, so
 Binance would accept a second one under the same id.
+
+Every create and cancel request goes through the account's ``OrderPacer`` first (outside the
+request's timeout, so waiting for room is never taken for a lost answer): concurrent stop
+actions stay within the exchange's order-rate limits.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from positionbot.tracker.engine.ports import (
     TransientExchangeError,
 )
 from positionbot.tracker.exchange.ccxt.dialects import Dialect
+from positionbot.tracker.exchange.ccxt.order_pacing import OrderPacers
 from positionbot.tracker.exchange.ccxt.retry import (
+    Health,
     RetryPolicy,
     attempt_once,
     describe,
@@ -67,6 +73,7 @@ class OrderPlacer:
         # Exchanges trigger on the last trade price unless told otherwise (each in its own
         # words, see ``dialects``); a stop loss should follow the mark the position is valued at.
         self._dialect = dialect
+        self.pacers = OrderPacers.for_exchange(str(exchange.id))
 
     async def stop_loss(self, symbol: str, position_side: Side, amount: Decimal,
                         trigger_price: Decimal, client_order_id: str, hedge: bool) -> Order:
@@ -131,6 +138,7 @@ class OrderPlacer:
                 if existing is not None:
                     log.info("%s: found after a failed attempt; not placed again", what)
                     return existing
+            await self.pacers.for_create(stop).acquire()
             try:
                 return await attempt_once(what, create, self._retry.call_timeout)
             except TransientExchangeError as exc:  # a malformed answer: the order may exist
@@ -149,6 +157,30 @@ class OrderPlacer:
         raise TransientExchangeError(
             f"{what}: not placed: refused unprocessed {self._retry.attempts} times "
             f"({describe(last) if last else 'no answer'})")
+
+    async def cancel(self, what: str, call: Callable[[], Awaitable[None]], *, stop: bool,
+                     health: Health) -> None:
+        """An idempotent cancel, retried within the policy like a read, each attempt paced."""
+        last: BaseException | None = None
+        for attempt in range(self._retry.attempts):
+            if attempt:
+                await asyncio.sleep(self._retry.delay(attempt - 1))
+            await self.pacers.for_cancel(stop).acquire()
+            try:
+                await attempt_once(what, call, self._retry.call_timeout)
+            except ccxt.BaseError as exc:
+                if not is_transient(exc):
+                    raise permanent_error(exc, what) from exc
+                last = exc
+                health.failed()
+            else:
+                health.answered()
+                return
+            log.warning("%s: attempt %d/%d failed: %s", what, attempt + 1, self._retry.attempts,
+                        describe(last))
+        assert last is not None
+        raise TransientExchangeError(
+            f"{what}: failed after {self._retry.attempts} attempts ({describe(last)})") from last
 
     async def _settle_unknown(self, what: str, symbol: str, client_order_id: str, stop: bool,
                               cause: BaseException) -> Order:
