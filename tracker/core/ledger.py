@@ -76,6 +76,7 @@ class PricedChange:
     pending: Trade | None = None  # OPENED: the pending bot trade this position fills
     stop_hit: bool = False  # CLOSED: the trade's stop order fired
     dust: bool = False  # CLOSED: the position shrank below the dust threshold
+    chained: bool = False  # a later leg of the same fills: starts from the trade the last left
 
 
 @dataclass(slots=True)
@@ -185,6 +186,8 @@ def apply_changes(
     """Record every change: new trade rows, one event each, and the notice that reports it."""
     out = Outcome()
     for pc in priced:
+        if pc.chained and out.trades:
+            pc = replace(pc, change=replace(pc.change, trade=out.trades[-1]))
         _apply_one(pc, account, new_id, now, out)
     return out
 

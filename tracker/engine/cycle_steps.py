@@ -1,5 +1,5 @@
 """Steps of a polled cycle that need no runner state: the context a change is priced with,
-whether a stop fired, and the exchange's own entry kept beside ours."""
+whether a stop fired (in full or in part), and the exchange's own entry kept beside ours."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from decimal import Decimal
 from positionbot.tracker.core.accounting import Replay
 from positionbot.tracker.core.classify import Change, PositionKey, key_of
 from positionbot.tracker.core.ledger import PricedChange
+from positionbot.tracker.core.legs import split_legs
 from positionbot.tracker.core.models import (
     ChangeKind,
+    Fill,
     Market,
     Order,
     OrderStatus,
@@ -22,6 +24,7 @@ from positionbot.tracker.core.models import (
     TradeStatus,
 )
 from positionbot.tracker.core.stoploss import closed_by_stop
+from positionbot.tracker.core.stoploss import stop_fired as fired_in_part
 from positionbot.tracker.engine.book import AccountBook
 from positionbot.tracker.engine.ports import ExchangeError, ExchangeGateway
 from positionbot.tracker.engine.report import EntryMismatch
@@ -33,8 +36,13 @@ async def attach_context(
     book: AccountBook, gw: ExchangeGateway, account: str, changes: Sequence[Change],
     replays: Mapping[int, Replay | None], previous: Mapping[PositionKey, Position],
     stops: Mapping[str, Order], dust_keys: set[PositionKey],
+    fills: Mapping[int, Sequence[Fill]] | None = None, fired: Mapping[int, Order] | None = None,
 ) -> list[PricedChange]:
-    """Attach to each change its fills replay, last mark, pending bot trade and stop verdict."""
+    """Attach to each change its fills replay, last mark, pending bot trade and stop verdict.
+
+    A change of a trade whose stop fired in part (``fired``, by trade id) is split into the
+    legs its fills (``fills``, by change index) show, so the stop's fill is pushed as the
+    decrease it was, with its own P&L."""
     if not changes:
         return []
     pending = sorted((t for t in book.active_by_id(account).values()
@@ -47,13 +55,84 @@ async def attach_context(
                           and t.side is c.position.side), None)
             if match is not None:
                 pending.remove(match)
+        last = previous.get(c.key)
+        stop = (fired or {}).get(c.trade.id) if c.trade is not None else None
+        if stop is not None:
+            priced += fired_legs(c, replays.get(i), (fills or {}).get(i, ()), stop,
+                                 last.mark_price if last else None)
+            continue
         hit = False
         if c.kind is ChangeKind.CLOSED and c.trade is not None and closed_by_stop(c.trade, stops):
             hit = await stop_fired(gw, c.trade)
-        last = previous.get(c.key)
         priced.append(PricedChange(c, replays.get(i), last.mark_price if last else None, match,
                                    hit, c.kind is ChangeKind.CLOSED and c.key in dust_keys))
     return priced
+
+
+async def with_fired_stops(
+    gw: ExchangeGateway, open_trades: Sequence[Trade], changes: list[Change],
+    stops: Mapping[str, Order] | None, by_key: Mapping[PositionKey, Position], mode: PositionMode,
+) -> tuple[list[Change], dict[int, Order]]:
+    """The changes, plus one for each trade whose stop fired in part while its size ended
+    where it was (a manual add in the same interval), and the fired stops by trade id.
+
+    Only a trade whose recorded stop left the open stops (``stops``: None when they were not
+    listed this cycle) while its position stayed, grown or shrunk, is asked about; its stop's
+    own state says whether it fired."""
+    if stops is None:
+        return changes, {}
+    moved = {c.key: c for c in changes}
+    extra: list[Change] = []
+    fired: dict[int, Order] = {}
+    for t in open_trades:
+        if t.stop_loss_order_id is None or t.stop_loss_order_id in stops:
+            continue
+        k = key_of(t.symbol, t.side, mode)
+        c, p = moved.get(k), by_key.get(k)
+        if p is None or p.side is not t.side or (c is not None and (
+                c.trade is None or c.trade.id != t.id
+                or c.kind not in (ChangeKind.INCREASED, ChangeKind.DECREASED))):
+            continue
+        try:
+            order = await gw.fetch_order(t.symbol, order_id=t.stop_loss_order_id, stop=True)
+        except ExchangeError as e:
+            log.warning("stop %s of trade %s: state unknown (%s)", t.stop_loss_order_id, t.id, e)
+            continue
+        if not fired_in_part(order):
+            continue
+        assert order is not None
+        fired[t.id] = order
+        if c is None:
+            extra.append(Change(ChangeKind.DECREASED, k, t, p))
+    return [*changes, *extra], fired
+
+
+def fired_legs(c: Change, replay: Replay | None, fills: Sequence[Fill], stop: Order,
+               last_mark: Decimal | None) -> list[PricedChange]:
+    """A change of a trade whose stop fired in part, as the legs its fills show: each run in
+    one direction booked from its own fills. Without the stop's fill among them (the fills
+    could not be had), an unchanged size is estimated: the add at the price the exchange's
+    entry implies, the stop's fill at its trigger price."""
+    t, p = c.trade, c.position
+    assert t is not None and p is not None
+    own = {stop.id, stop.triggered_order_id}
+    legs = split_legs(t.side, t.size, t.avg_entry_price, fills, t.contract_size) if (
+        replay is not None and any(f.order_id in own for f in fills)) else None
+    if legs is not None:
+        return [PricedChange(
+            Change(leg.kind, c.key, None if leg.kind is ChangeKind.OPENED else t,
+                   None if leg.side is None else replace(p, side=leg.side, size=leg.size)),
+            leg.replay, last_mark,
+            stop_hit=leg.kind is ChangeKind.CLOSED and any(f.order_id in own for f in leg.fills),
+            chained=n > 0 and leg.kind is not ChangeKind.OPENED)
+            for n, leg in enumerate(legs)]
+    if p.size != t.size:
+        return [PricedChange(c, replay, last_mark)]
+    qty = stop.filled if stop.filled > 0 else (t.stop_loss_size or t.size)
+    price = stop.trigger_price or t.stop_loss_price or last_mark
+    return [PricedChange(Change(ChangeKind.INCREASED, c.key, t, replace(p, size=t.size + qty)),
+                         None, last_mark),
+            PricedChange(Change(ChangeKind.DECREASED, c.key, t, p), None, price, chained=True)]
 
 
 async def stop_fired(gw: ExchangeGateway, trade: Trade) -> bool:

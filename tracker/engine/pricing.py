@@ -34,6 +34,7 @@ class CursorSource(Protocol):
 @dataclass(slots=True)
 class PricingResult:
     replays: dict[int, Replay | None] = field(default_factory=dict)  # by change index
+    fills: dict[int, tuple[Fill, ...]] = field(default_factory=dict)  # what each replay consumed
     cursors: dict[str, FillCursor] = field(default_factory=dict)
     fetches: int = 0
     errors: list[str] = field(default_factory=list)
@@ -82,6 +83,7 @@ async def price_changes(
             group.create_task(price(symbol, indexes, part))
     for part in parts:  # merged in symbol order, whatever order the answers came in
         result.replays.update(part.replays)
+        result.fills.update(part.fills)
         result.cursors.update(part.cursors)
         result.fetches += part.fetches
         result.errors += part.errors
@@ -112,6 +114,8 @@ async def _price_symbol(
         replay = _replay(c, mine)
         result.replays[i] = replay
         consumed: Sequence[Fill] = mine[: replay.consumed] if replay else mine
+        if replay:
+            result.fills[i] = tuple(consumed)
         new_cursor = advance(loaded[key], consumed)
         if new_cursor is not None and new_cursor != loaded[key]:
             result.cursors[key] = new_cursor

@@ -39,7 +39,7 @@ from positionbot.tracker.core.stoploss import stop_loss_actions
 from positionbot.tracker.core.stream_events import PositionReport
 from positionbot.tracker.core.sync_health import failure_state, success_state
 from positionbot.tracker.engine.book import AccountBook
-from positionbot.tracker.engine.cycle_steps import attach_context, check_entries
+from positionbot.tracker.engine.cycle_steps import attach_context, check_entries, with_fired_stops
 from positionbot.tracker.engine.funding_sync import FundingSync
 from positionbot.tracker.engine.ports import (
     ExchangeError,
@@ -251,13 +251,15 @@ class SimplePositionTracker:
             verified = True
         local_s = time.perf_counter() - local
 
+        changes, fired = await with_fired_stops(gw, open_trades, changes,
+                                                None if stop_list is None else stops, by_key, snap.mode)
         previous = self.book.positions_by_key(account)
         pricing = await price_changes(gw, self._store, account, changes, snap.mode,
                                       self.settings.max_fill_symbols)
         if self.book.sync_state(account).last_success_at is None:
             pricing.cursors[EPOCH_KEY] = FillCursor(started, ())
         priced = await attach_context(self.book, gw, account, changes, pricing.replays, previous,
-                                      stops, dust_keys)
+                                      stops, dust_keys, pricing.fills, fired)
 
         local = time.perf_counter()
         now = self._clock()
