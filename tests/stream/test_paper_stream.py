@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from positionbot.tracker.core.models import TradeStatus
+from positionbot.tracker.core.models import Side, TradeStatus
 from positionbot.tracker.engine.commands import TradeCommands
 from positionbot.tracker.engine.stream_follower import StreamFollower, StreamSettings
 from positionbot.tracker.exchange.paper.stream import PaperStream
@@ -79,3 +79,23 @@ async def test_a_dropped_stream_reconnects_and_a_rest_cycle_recovers_the_gap(
     env.exchange.manual_order(BTC, BUY, D("0.005"))
     await eventually(lambda: env.trades()[0].size == D("0.015"))
     assert await env.kinds() == ["opened", "increased"]
+
+
+async def test_a_pending_entry_cancelled_by_hand_is_reported_at_once_from_the_stream(
+        followed: tuple[Env, StreamFollower, PaperStream]) -> None:
+    env, follower, _ = followed
+    kicks: list[None] = []
+    follower.on_change = lambda: kicks.append(None)
+    commands = TradeCommands(env.tracker)
+    preview = await commands.preview_entry("paper", BTC, Side.LONG, D("0.010"), D("49000"),
+                                           D("48000"), None)
+    pending = await commands.open_entry(preview)
+    cycles = env.tracker.cycles_completed
+    env.exchange.manual_cancel(pending.entry_order_id or "")
+    await eventually(lambda: env.trades() == [])
+    assert env.tracker.cycles_completed == cycles + 1  # run by the stream, not the poll
+    (cancelled,) = await env.store.list_trades("paper")
+    assert cancelled.status is TradeStatus.CANCELLED
+    assert cancelled.close_reason == "entry order cancelled on the exchange"
+    assert await env.kinds() == ["pending_cancelled"]
+    assert kicks == [None]  # the notifier is told at once

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from positionbot.tracker.clock import utc_now
-from positionbot.tracker.core.models import Fill, Order, OrderStatus
+from positionbot.tracker.core.models import Fill, Order, OrderStatus, TradeStatus
 from positionbot.tracker.core.notices import ExchangeRecovered, ExchangeUnreachable, Notice
 from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.core.stream_events import Deduper, StreamBatch
@@ -214,8 +214,10 @@ class StreamFollower:
             await self._tracker.run_cycle(self.account)
             return
         if not fresh.positions:
-            if self._stop_left_by_hand(fresh):
-                await self._tracker.run_cycle(self.account)  # says "removed by hand" now
+            if self._left_by_hand(fresh):  # the cycle says "removed by hand"/"cancelled" now
+                report = await self._tracker.run_cycle(self.account)
+                if (report.changes or report.actions) and self.on_change is not None:
+                    self.on_change()
             return
         try:
             result = await self._tracker.apply_stream(self.account, fresh.positions,
@@ -235,12 +237,15 @@ class StreamFollower:
             log.info("stream %s: %d changes applied (%d REST fill look-ups)", self.account,
                      len(result.changes), result.rest_fill_fetches)
 
-    def _stop_left_by_hand(self, batch: StreamBatch) -> bool:
-        """A trade's stop order was cancelled (or expired) without a position change: the cycle
-        that says so runs now instead of at the next verifying poll."""
-        gone = {o.id for o in batch.orders if o.is_stop and o.status in _STOP_LEFT}
-        return bool(gone) and any(t.stop_loss_order_id in gone for t in
-                                  self._tracker.book.active_by_id(self.account).values())
+    def _left_by_hand(self, batch: StreamBatch) -> bool:
+        """A trade's stop order, or a pending trade's entry order, was cancelled (or expired,
+        or rejected) without a position change: the cycle that says so (stop removed by hand,
+        pending entry cancelled) runs now instead of at the next verifying poll."""
+        stops = {o.id for o in batch.orders if o.is_stop and o.status in _STOP_LEFT}
+        entries = {o.id for o in batch.orders if not o.is_stop and o.status in _STOP_LEFT}
+        return any(t.stop_loss_order_id in stops or (t.status is TradeStatus.PENDING
+                                                     and t.entry_order_id in entries)
+                   for t in self._tracker.book.active_by_id(self.account).values())
 
     def _count_session(self) -> None:
         today = self._clock().date()
