@@ -100,13 +100,14 @@ def build_streams(config: AppConfig) -> dict[str, StreamSource]:
 
 
 def attach_followers(config: AppConfig, tracker: SimplePositionTracker, store: Store,
-                     streams: Mapping[str, StreamSource]) -> None:
+                     streams: Mapping[str, StreamSource],
+                     settings: StreamSettings | None = None) -> None:
     """A follower per stream, started by the scheduler; a stream down longer than the REST
     path's alert delay (``alert_after_failures`` × ``interval``) pushes one alert."""
     t = config.tracker
     for name, source in streams.items():
         tracker.streams[name] = StreamFollower(
-            tracker, source, store, StreamSettings(),
+            tracker, source, store, settings or StreamSettings(),
             alert_after=t.alert_after_failures * t.interval_seconds)
 
 
@@ -143,11 +144,13 @@ def start_fresh_record(config: AppConfig) -> int:
 async def open_runtime(
     config: AppConfig, gateways: Mapping[str, ExchangeGateway] | None = None, *,
     announce: bool = True, streams: Mapping[str, StreamSource] | None = None,
+    stream_settings: StreamSettings | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open the store, build and start the tracker; on exit close the gateways and the store.
 
     ``gateways`` replaces the ccxt gateways the configuration describes (the demo passes its
-    paper exchange); they are closed on exit all the same.
+    paper exchange and its stream, with a verifying poll on the demo's time scale); they are
+    closed on exit all the same.
     """
     try:
         store = await Store.open(config.storage.path, recipients=notice_recipients(config.telegram))
@@ -162,7 +165,7 @@ async def open_runtime(
     try:
         tracker = SimplePositionTracker(store, built, tracker_settings(config))
         await tracker.start(announce=announce)
-        attach_followers(config, tracker, store, streams or {})
+        attach_followers(config, tracker, store, streams or {}, stream_settings)
         followers = list(tracker.streams.values())
         yield Runtime(store, tracker, built)
     finally:

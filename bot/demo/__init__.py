@@ -1,10 +1,10 @@
 """``positionbot demo``: the real bot on a paper exchange, chatting in the terminal.
 
-Nothing is faked above the exchange: the tracker, the SQLite store, the scheduler, the notifier,
-the handlers and python-telegram-bot itself all run as in production. Telegram is replaced by
-the console chat (a Bot API server on 127.0.0.1), the exchange by the in-process paper exchange,
-and the trader by a script (``bot.demo_script``) that the person watching may interrupt with
-commands of their own.
+Nothing is faked above the exchange: the tracker, the SQLite store, the scheduler, the stream
+follower with its verifying poll, the notifier, the handlers and python-telegram-bot itself all
+run as in production. Telegram is replaced by the console chat (a Bot API server on 127.0.0.1),
+the exchange by the in-process paper exchange and its user-data stream, and the trader by a
+script (``bot.demo.script``) that the person watching may interrupt with commands of their own.
 """
 
 from __future__ import annotations
@@ -28,13 +28,16 @@ from positionbot.bot.demo.session import DemoSession, DemoStalled
 from positionbot.bot.notifier import DeliveryPolicy
 from positionbot.bot.scheduler import Timing
 from positionbot.bot.wiring import StartupError, open_runtime
+from positionbot.tracker.engine.stream_follower import StreamSettings
 from positionbot.tracker.exchange.paper import PaperExchange, PaperGateway, default_markets
+from positionbot.tracker.exchange.paper.stream import PaperStream
 
 ACCOUNT = "paper"
 CHAT_ID = 1001
 EXIT_OK, EXIT_STALLED, EXIT_STARTUP, EXIT_INTERRUPTED = 0, 1, 2, 130
 EPILOGUE_LIMIT_S = 600.0  # an interactive session left open ends on its own after this
-_BASE_INTERVAL_S = 1.0  # sync interval at speed 1: changes show up within a breath
+_BASE_INTERVAL_S = 1.0  # polling interval at speed 1 (while the stream is down)
+_VERIFY_EVERY = 4  # the verifying poll, in intervals, while the stream is up (live: 60 s / 15 s)
 
 
 def run_demo(speed: float, db: Path | None) -> int:
@@ -74,9 +77,12 @@ async def _session(speed: float, path: Path, out: TextIO, stdin: TextIO | None) 
     exchange = PaperExchange(default_markets(),
                              marks={s: Decimal(p) for s, p in OPENING_MARKS.items()})
     gateway = PaperGateway(exchange, ACCOUNT)
+    stream = PaperStream(exchange, ACCOUNT)
     interrupted = asyncio.Event()
     async with ConsoleChat(out, CHAT_ID) as chat, \
-            open_runtime(config, {ACCOUNT: gateway}) as runtime:
+            open_runtime(config, {ACCOUNT: gateway}, streams={ACCOUNT: stream},
+                         stream_settings=StreamSettings(
+                             verify_interval=_VERIFY_EVERY * _BASE_INTERVAL_S / speed)) as runtime:
         application = build_application(
             config, runtime.tracker, runtime.store, base_url=chat.base_url, token=chat.token,
             poll_timeout=1,
@@ -86,8 +92,8 @@ async def _session(speed: float, path: Path, out: TextIO, stdin: TextIO | None) 
         )
         chat.files_dir = path.parent  # the chart goes next to the database (a temporary one)
         interactive = chat.attach_keyboard(stdin) if stdin is not None else False
-        session = DemoSession(chat, exchange, runtime.tracker, runtime.store, ACCOUNT, speed,
-                              interactive)
+        session = DemoSession(chat, exchange, stream, runtime.tracker, runtime.store, ACCOUNT,
+                              speed, interactive)
         with _signals_set(interrupted, chat):
             await start(application)
             try:

@@ -1,17 +1,24 @@
-"""The demo's trading session: about a minute of mixed manual and bot trading at speed 1.
+"""The demo's trading session: under a minute of mixed manual and bot trading at speed 1.
 
-Each act is followed by the bot's real reaction; pauses (scaled by ``--speed``) leave time to
-read. Every push kind the bot has for a trader's day shows up at least once.
+Each act is followed by the bot's real reaction, pushed from the exchange's stream the moment
+it happens; pauses (scaled by ``--speed``) leave time to read. Every push kind the bot has for a
+trader's day shows up at least once, and the script waits for each push it narrates.
 """
 
 from __future__ import annotations
 
 from positionbot.bot.demo.session import DemoSession
-from positionbot.tracker.core.models import Side
+from positionbot.tracker.core.models import NoticeKind, Side
 
 BTC, ETH, SOL, DOGE = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "DOGE/USDT:USDT"
 OPENING_MARKS = {BTC: "60000", ETH: "3000", SOL: "150", DOGE: "0.16"}
 READ = 2.5  # seconds to read a push at speed 1
+(OPENED, INCREASED, DECREASED, CLOSED, FLIPPED, SL_PLACED, SL_CLEARED, SL_HIT, PENDING_CANCELLED,
+ UNREACHABLE, RECOVERED) = (
+    NoticeKind.OPENED, NoticeKind.INCREASED, NoticeKind.DECREASED, NoticeKind.CLOSED,
+    NoticeKind.FLIPPED, NoticeKind.STOP_LOSS_PLACED, NoticeKind.STOP_LOSS_CLEARED,
+    NoticeKind.STOP_LOSS_HIT, NoticeKind.PENDING_CANCELLED, NoticeKind.EXCHANGE_UNREACHABLE,
+    NoticeKind.EXCHANGE_RECOVERED)
 
 
 def intro(interactive: bool) -> str:
@@ -32,9 +39,9 @@ async def play(s: DemoSession) -> None:
     await s.pause(READ)
 
     await s.say("You buy 0.010 BTC at market in the exchange app (BTC 60,000). The bot is not "
-                "involved —\nit notices on its next sync.")
+                "involved —\nthe exchange's stream tells it the moment the order fills.")
     s.buy(BTC, "0.010")
-    await s.synced()
+    await s.pushed(OPENED)
     await s.pause(READ)
 
     await s.say("From the chat, you protect it with a stop loss:")
@@ -45,32 +52,32 @@ async def play(s: DemoSession) -> None:
                 "entry;\nthe bot also resizes the stop order to the new size.")
     s.mark(BTC, "60600")
     s.buy(BTC, "0.005")
-    await s.synced()
+    await s.pushed(INCREASED)
     await s.pause(READ)
 
     await s.say("ETH: you short 0.50 at 3,000 by hand.")
     s.sell(ETH, "0.50")
-    await s.synced()
+    await s.pushed(OPENED)
     await s.pause(READ - 1)
 
     await s.say("ETH dips to 2,950 and you buy back 0.20: a partial close, with its own "
                 "realized P&L.")
     s.mark(ETH, "2950")
     s.buy(ETH, "0.20", reduce_only=True)
-    await s.synced()
+    await s.pushed(DECREASED)
     await s.pause(READ)
 
     await s.say("You change your mind: buy 0.80 ETH at 2,970 — the 0.30 short becomes a 0.50 "
                 "long.")
     s.mark(ETH, "2970")
     s.buy(ETH, "0.80")
-    await s.synced()
+    await s.pushed(FLIPPED)
     await s.pause(READ)
 
     await s.say("ETH rallies to 3,010 and you sell the long by hand.")
     s.mark(ETH, "3010")
     s.sell(ETH, "0.50", reduce_only=True)
-    await s.synced()
+    await s.pushed(CLOSED)
     await s.pause(READ)
 
     await s.say("Now the bot trades: a limit buy of 10 SOL at 148 with a stop loss at 144, as "
@@ -85,27 +92,26 @@ async def play(s: DemoSession) -> None:
     await s.say("SOL dips to 147.90: the bot's limit order fills, the pending trade becomes a "
                 "position,\nand its stop loss goes on the exchange.")
     s.mark(SOL, "147.90")
-    await s.synced()
+    await s.pushed(OPENED, SL_PLACED)
     await s.pause(READ)
 
     await s.say("You cancel the DOGE order by hand in the exchange app. The bot sees a pending "
                 "entry\nwhose order is gone and no position: a ghost trade, so it cancels it.")
     s.cancel_by_hand(doge.entry_order_id or "")
-    await s.synced()
+    await s.pushed(PENDING_CANCELLED)
     await s.pause(READ)
 
-    await s.say("The exchange has a bad minute: the next three syncs fail with 503. One alert, "
-                "then one\n\"reachable again\" — not a flood, and no position is taken for "
-                "closed meanwhile.")
-    s.exchange.inject("unavailable", "unavailable", "unavailable")
-    await s.until(lambda: s.tracker.book.sync_state(s.account).alerted, "the unreachable alert")
-    await s.until(lambda: not s.tracker.book.sync_state(s.account).alerted, "the recovery")
-    await s.pause(READ)
-
-    await s.say("BTC has come back to 60,900 meanwhile. You ask for the book, then tap "
-                "Refresh —\nthe listing is edited in place, not sent again.")
+    await s.say("The exchange has a bad minute: its stream drops, so the bot polls, and the "
+                "next three\nrequests fail with 503. One alert, then one \"reachable again\" "
+                "— not a flood, and\nno position is taken for closed meanwhile.")
+    s.outage(3)
     s.mark(BTC, "60900")
-    await s.synced()
+    await s.pushed(UNREACHABLE, RECOVERED)
+    await s.pause(READ)
+
+    await s.say("BTC has come back to 60,900 meanwhile. You ask for the book; prices come with "
+                "the bot's\nverifying poll (streams report trades, not prices). At 60,950 you "
+                "tap Refresh —\nthe listing is edited in place, not sent again.")
     await s.type("/positions")
     await s.pause(READ - 1)
     s.mark(BTC, "60950")
@@ -119,14 +125,14 @@ async def play(s: DemoSession) -> None:
         s.mark(BTC, price)
         await s.pause(1)
     s.mark(BTC, "57900")
-    await s.synced()
+    await s.pushed(SL_HIT)
     await s.pause(READ)
 
     await s.say("SOL recovers to 150.50 and you take profit by hand; the bot cancels the stop "
                 "order\nit no longer needs.")
     s.mark(SOL, "150.50")
     s.sell(SOL, "10", reduce_only=True)
-    await s.synced()
+    await s.pushed(CLOSED, SL_CLEARED)
     await s.pause(READ)
 
     await s.say("Anything else out there? /sync runs a cycle now and reports it.")

@@ -1,9 +1,11 @@
 """What the demo's scripted trader can do, and how the script waits for the bot to react.
 
 The trader acts on the paper exchange by hand (as in the exchange app), types commands and
-presses buttons in the console chat. After each act the script waits for the bot's real
-reaction — a sync cycle that started after the act, and an empty outbox — never for a fixed
-time, so the session reads the same at any speed. Every wait is capped.
+presses buttons in the console chat. The bot follows the exchange's user-data stream as it
+follows a live account's, so after each act the script waits for the pushes the act causes to
+be delivered (``pushed``), never for a fixed time or a sync cycle: the session reads the same at
+any speed and moves on the moment the bot has answered. Only a mark move, which no stream
+reports, waits for the verifying poll (``synced``). Every wait is capped.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from decimal import Decimal
 from positionbot.bot.demo.console_chat import ConsoleChat
 from positionbot.storage.store import Store
 from positionbot.tracker.clock import utc_now
-from positionbot.tracker.core.models import OrderSide, Side, Trade
+from positionbot.tracker.core.models import NoticeKind, OrderSide, Side, Trade
 from positionbot.tracker.engine.commands import TradeCommands
 from positionbot.tracker.engine.runner import SimplePositionTracker
 from positionbot.tracker.exchange.paper import PaperExchange
+from positionbot.tracker.exchange.paper.stream import PaperStream
 
 WAIT_LIMIT_S = 30.0  # real seconds for the bot to react to one act, whatever the speed
 _POLL_S = 0.01
@@ -30,16 +33,18 @@ class DemoStalled(RuntimeError):
 
 
 class DemoSession:
-    def __init__(self, chat: ConsoleChat, exchange: PaperExchange,
+    def __init__(self, chat: ConsoleChat, exchange: PaperExchange, stream: PaperStream,
                  tracker: SimplePositionTracker, store: Store, account: str, speed: float,
                  interactive: bool) -> None:
         self.chat = chat
         self.exchange = exchange
+        self.stream = stream
         self.tracker = tracker
         self.store = store
         self.account = account
         self.speed = speed
         self.interactive = interactive
+        self._delivered_up_to = 0  # the last outbox row already waited for
 
     # --- narration and pacing ------------------------------------------------------------------
 
@@ -64,6 +69,12 @@ class DemoSession:
     def sell(self, symbol: str, amount: str, *, reduce_only: bool = False) -> None:
         self.exchange.manual_order(symbol, OrderSide.SELL, Decimal(amount),
                                    reduce_only=reduce_only)
+
+    def outage(self, failed_requests: int) -> None:
+        """The exchange has a bad minute: its stream drops (the bot falls back to polling) and
+        the next ``failed_requests`` REST requests fail with 503."""
+        self.stream.drop()
+        self.exchange.inject(*["unavailable"] * failed_requests)
 
     def cancel_by_hand(self, order_id: str) -> None:
         """Cancel an order in the exchange app; an order the exchange does not know stalls the
@@ -100,8 +111,24 @@ class DemoSession:
 
     # --- waiting for the bot -------------------------------------------------------------------
 
+    async def pushed(self, *kinds: NoticeKind) -> None:
+        """Wait until a push of each of ``kinds`` queued since the last wait has been delivered
+        to the chat, then for the rest of the outbox."""
+        wanted = {kind.value for kind in kinds}
+
+        async def delivered() -> bool:
+            rows = await self.store.read_rows(
+                "SELECT DISTINCT kind FROM notifications WHERE id > ? AND status = 'sent' "
+                "AND message_id IS NOT NULL", (self._delivered_up_to,))
+            return wanted <= {row[0] for row in rows}
+
+        await self._wait_async(delivered, "the push" + "es" * (len(kinds) > 1) + " "
+                               + ", ".join(k.value.replace("_", " ") for k in kinds))
+        await self.drained()
+
     async def synced(self) -> None:
-        """Wait for a sync cycle that started after this moment, and for its pushes."""
+        """Wait for a sync cycle (the verifying poll) that started after this moment, and for
+        its pushes: what the stream does not report, like a mark price, comes with it."""
         since = utc_now()
 
         def cycle_after() -> bool:
@@ -117,6 +144,10 @@ class DemoSession:
             return await self.store.outbox_backlog() == 0
 
         await self._wait_async(empty, "the pushes to be delivered")
+        rows = await self.store.read_rows(  # (a row queued since stays ahead of the mark)
+            "SELECT COALESCE((SELECT MIN(id) - 1 FROM notifications WHERE status = 'pending'), "
+            "(SELECT MAX(id) FROM notifications), 0)", ())
+        self._delivered_up_to = int(rows[0][0])
 
     async def until(self, condition: Callable[[], bool], what: str) -> None:
         await self._wait(condition, what)
