@@ -7,7 +7,10 @@ expired answers ``-1125``. The socket is served where ccxt.pro 4.5 dials it,
 venue's own events in Binance's field names: ``ACCOUNT_UPDATE`` (in hedge mode with the zero
 ``BOTH`` entry Binance adds), ``ORDER_TRADE_UPDATE`` (``x`` = ``TRADE`` carries the fill;
 a fired stop's order has the stop's client id and ``ot`` = ``STOP_MARKET``) and
-``ALGO_UPDATE`` for conditional orders (``TRIGGERED`` with ``ai``, then ``FINISHED``).
+``ALGO_UPDATE`` for conditional orders (``TRIGGERED`` with ``ai``, then ``FINISHED``). The
+figures are the venue's own: a fill's ``rp`` is the gross P&L it realized, ``ACCOUNT_UPDATE``
+carries the wallet after it (``wb``; ``cw`` the same, every position being cross; ``bc`` 0, a
+fill changing the wallet only by P&L and commission) and each leg's unrealized P&L at the mark.
 
 Faults (``StreamFaults``): ``drop`` closes every socket; ``silence`` stops events and pong
 answers (a half-open socket); ``delay`` holds each event; ``duplicate`` sends each of the next
@@ -25,18 +28,27 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from positionbot.fakes.binance_wire import BinanceApiError, market_id, num, position_side_text
-from positionbot.tracker.core.models import ZERO, Fill, Order, OrderStatus, PositionMode
+from positionbot.tracker.core.models import (
+    ZERO,
+    Fill,
+    Order,
+    OrderStatus,
+    PositionMode,
+    Side,
+)
 from positionbot.tracker.exchange.paper import PaperExchange
 from positionbot.tracker.exchange.paper.events import (
     FillBooked,
     PositionChanged,
     VenueEvent,
 )
+from positionbot.tracker.exchange.paper.ledger import pnl_at
 
 LISTEN_KEY_PATH = "/fapi/v1/listenKey"
 WS_PATHS = ("/private/ws", "/ws/{key}", "/private/ws/{key}")
@@ -79,7 +91,11 @@ class UserDataStream:
         self._key: str | None = None
         self._key_until = 0.0
         self._sockets: list[_Socket] = []
-        self._fills: dict[str, Fill] = {}  # booked, waiting for their order's update
+        self._fills: dict[str, tuple[Fill, Decimal]] = {}  # booked (with the P&L it realized),
+        # waiting for their order's update
+        # The venue's running realized P&L per symbol as of the last fill seen: a fill's own
+        # is the step it makes.
+        self._realized = {symbol: venue.realized_pnl(symbol) for symbol in venue.markets}
         self._stop_of: dict[str, Order] = {}  # a fired stop's order id -> the stop
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: Callable[[], None] = venue.events.subscribe(self._on_venue_event)
@@ -207,14 +223,17 @@ class UserDataStream:
 
     def _on_venue_event(self, event: VenueEvent) -> None:
         if isinstance(event, FillBooked):
-            self._fills[event.fill.order_id] = event.fill
+            symbol = event.fill.symbol
+            realized = self.venue.realized_pnl(symbol)
+            self._fills[event.fill.order_id] = (event.fill, realized - self._realized[symbol])
+            self._realized[symbol] = realized
         elif isinstance(event, PositionChanged):
             self._broadcast(self._account_update(event))
         elif event.order.is_stop:
             self._broadcast(self._algo_update(event.order))
         else:
-            fill = self._fills.pop(event.order.id, None)
-            self._broadcast(self._order_update(event.order, fill))
+            booked = self._fills.pop(event.order.id, None)
+            self._broadcast(self._order_update(event.order, booked))
             stop = self._stop_of.get(event.order.id)
             if stop is not None and event.order.status is not OrderStatus.OPEN:
                 del self._stop_of[event.order.id]
@@ -226,30 +245,39 @@ class UserDataStream:
     def _account_update(self, event: PositionChanged) -> dict[str, Any]:
         hedge = self.venue.mode is PositionMode.HEDGE
         sid = self._symbol_id(event.symbol)
+        market = self.venue.markets[event.symbol]
+        try:
+            mark: Decimal | None = self.venue.mark(event.symbol)
+        except KeyError:  # a limit filled with no mark set: no unrealized P&L to tell
+            mark = None
+
+        def row(ps: str, side: Side, size: Decimal, entry: Decimal) -> dict[str, Any]:
+            # Binance signs hedge legs too: a SHORT leg's ``pa`` is negative.
+            up = ZERO if mark is None else pnl_at(side, entry, mark, size, market.contract_size)
+            return self._position_row(sid, ps, size if side is Side.LONG else -size, entry, up)
+
         rows = []
         if hedge:
-            rows.append(self._position_row(sid, "BOTH", ZERO, ZERO))
-            # Binance signs hedge legs too: a SHORT leg's ``pa`` is negative.
-            rows += [self._position_row(sid, side.value.upper(),
-                                        size if side.value == "long" else -size, entry)
+            rows.append(self._position_row(sid, "BOTH", ZERO, ZERO, ZERO))
+            rows += [row(side.value.upper(), side, size, entry)
                      for side, size, entry in event.legs]
         else:
-            amount, entry = ZERO, ZERO
-            for side, size, leg_entry in event.legs:
-                if size > ZERO:
-                    amount, entry = (size if side.value == "long" else -size), leg_entry
-            rows.append(self._position_row(sid, "BOTH", amount, entry))
-        settle = self.venue.markets[event.symbol].settle
+            held = [(side, size, entry) for side, size, entry in event.legs if size > ZERO]
+            rows.append(row("BOTH", *held[0]) if held
+                        else self._position_row(sid, "BOTH", ZERO, ZERO, ZERO))
+        wallet = num(self.venue.initial_wallet + self.venue.income.total)
         now = self._ms()
         return {"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {
-            "m": "ORDER", "B": [{"a": settle, "wb": "0", "cw": "0", "bc": "0"}], "P": rows}}
+            "m": "ORDER", "B": [{"a": market.settle, "wb": wallet, "cw": wallet, "bc": "0"}],
+            "P": rows}}
 
     @staticmethod
-    def _position_row(sid: str, ps: str, amount: Any, entry: Any) -> dict[str, Any]:
+    def _position_row(sid: str, ps: str, amount: Decimal, entry: Decimal,
+                      unrealized: Decimal) -> dict[str, Any]:
         return {"s": sid, "pa": num(amount), "ep": num(entry), "bep": num(entry), "cr": "0",
-                "up": "0", "mt": "cross", "iw": "0", "ps": ps, "ma": "USDT"}
+                "up": num(unrealized), "mt": "cross", "iw": "0", "ps": ps, "ma": "USDT"}
 
-    def _order_update(self, order: Order, fill: Fill | None) -> dict[str, Any]:
+    def _order_update(self, order: Order, booked: tuple[Fill, Decimal] | None) -> dict[str, Any]:
         stop = self._stop_of.get(order.id)
         kind = order.type.upper()
         client_id = (stop.client_order_id if stop is not None else order.client_order_id) \
@@ -257,7 +285,7 @@ class UserDataStream:
         status = _ORDER_STATUS.get(order.status, "EXPIRED")
         if status == "NEW" and order.filled > ZERO:
             status = "PARTIALLY_FILLED"
-        execution = "TRADE" if fill is not None else _EXECUTION.get(order.status, "NEW")
+        execution = "TRADE" if booked is not None else _EXECUTION.get(order.status, "NEW")
         now = self._ms()
         body = {
             "s": self._symbol_id(order.symbol), "c": client_id, "S": order.side.value.upper(),
@@ -269,10 +297,12 @@ class UserDataStream:
             "ps": position_side_text(order.position_side), "cp": False, "rp": "0",
             "pP": False, "si": 0, "ss": 0, "V": "EXPIRE_MAKER", "pm": "NONE", "gtd": 0,
         }
-        if fill is not None:
+        if booked is not None:
+            fill, realized = booked
             body.update({"l": num(fill.amount), "L": num(fill.price), "ap": num(fill.price),
                          "N": self.venue.markets[order.symbol].settle, "n": num(fill.fee),
-                         "t": int(fill.id), "T": int(fill.timestamp.timestamp() * 1000)})
+                         "t": int(fill.id), "T": int(fill.timestamp.timestamp() * 1000),
+                         "rp": num(realized)})
         return {"e": "ORDER_TRADE_UPDATE", "E": now, "T": now, "o": body}
 
     def _algo_update(self, order: Order, *, finished: bool = False) -> dict[str, Any]:

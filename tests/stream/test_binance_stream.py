@@ -3,6 +3,12 @@ stream, with exact figures, and no REST cycle needed for it."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+
 from positionbot.tracker.core.models import OrderSide, Side, TradeStatus
 from positionbot.tracker.engine.commands import TradeCommands
 from tests.support.stream import ACCOUNT, BTC, ETH, D, Live, eventually
@@ -107,3 +113,40 @@ async def test_a_burst_is_applied_whole_without_rest(live: Live) -> None:
     assert live.tracker.cycles_completed == cycles
     assert live.server.count("/positionRisk") == positions_fetched
     assert live.server.count("/userTrades") == 0  # priced from the stream's fills
+
+
+async def test_the_fakes_profit_and_balance_figures_are_the_venues_ledger(live: Live) -> None:
+    """Each fill's ``rp`` is the gross P&L the venue booked for it, and each ACCOUNT_UPDATE's
+    wallet (``wb``, ``cw``) is the venue's wallet after that fill, as on Binance (read off a
+    second socket on the same listen key; positionbot itself prices from the fills)."""
+    url = f"{live.server.base_url}/ws/{live.server.stream.listen_key}"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        await eventually(lambda: live.server.stream.open_sockets == 2)
+        wallets = []
+        live.venue.manual_order(BTC, BUY, D("0.010"))
+        live.venue.set_mark(BTC, D("51000"))
+        live.venue.manual_order(BTC, SELL, D("0.004"), reduce_only=True)
+        wallets.append(live.venue.balance().wallet)
+        live.venue.apply_funding(BTC, D("0.0001"))  # the next update's wallet includes it
+        live.venue.set_mark(BTC, D("49000"))
+        live.venue.manual_order(BTC, SELL, D("0.016"))  # closes 0.006 at a loss, opens 0.010
+        wallets.append(live.venue.balance().wallet)
+        events: list[dict[str, Any]] = []
+        while sum(e["e"] == "ORDER_TRADE_UPDATE" and e["o"]["x"] == "TRADE" for e in events) < 3:
+            async with asyncio.timeout(5):
+                events.append(json.loads((await ws.receive()).data))
+    rows = {r.id: r.amount for r in live.venue.income.rows()}
+    trades = [e["o"] for e in events if e["e"] == "ORDER_TRADE_UPDATE" and e["o"]["x"] == "TRADE"]
+    assert [D(t["rp"]) for t in trades] == [D("0"), D("4"), D("-6")]  # (51000-50000)×0.004 ...
+    for t in trades:
+        assert D(t["rp"]) == rows.get(f"{t['t']}-P", D("0"))
+        assert D(t["n"]) == -rows[f"{t['t']}-C"]
+    updates = [e["a"] for e in events if e["e"] == "ACCOUNT_UPDATE"]
+    (first,), (second,), (third,) = (u["B"] for u in updates)
+    assert D(first["wb"]) == live.venue.initial_wallet - D(trades[0]["n"])
+    assert (D(second["wb"]), D(third["wb"])) == tuple(wallets)
+    assert all(b["wb"] == b["cw"] and b["bc"] == "0" for b in (first, second, third))
+    (leg,) = updates[-1]["P"]
+    (short,) = live.venue.positions()
+    assert (D(leg["pa"]), D(leg["up"])) == (-short.size, short.unrealized_pnl)
+    assert sum(D(t["rp"]) for t in trades) == live.venue.realized_pnl()
