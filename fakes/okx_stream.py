@@ -67,6 +67,9 @@ class OkxStream(SocketServer):
                           "connId": "fake"}
             else:
                 sock.topics |= {c for c in channels if isinstance(c, str)}
+                for arg in args[1:]:  # OKX answers every channel of a request on its own
+                    sock.queue.put_nowait((0.0, json.dumps(
+                        {"event": "subscribe", "arg": arg, "connId": "fake"})))
                 answer = {"event": "subscribe", "arg": args[0], "connId": "fake"}
         else:
             answer = {"event": "error", "code": "60012", "msg": f"Invalid request: {text}",

@@ -22,12 +22,22 @@ from tests.support.config import write_config as write_config
 from tests.support.stream import eventually
 from tests.support.tracker import BTC, BUY, D, make_env
 
+GATE = """
+[[accounts]]
+name = "gate"
+exchange = "gate"
+api_key_env = "GATE_KEY"
+secret_env = "GATE_SECRET"
+"""
+GATE_ENV = {"GATE_KEY": "gate-key-1111", "GATE_SECRET": "gate-secret-2222"}
+
 
 def test_streams_are_on_by_default_where_supported(write_config: WriteConfig) -> None:
-    config = load_config(write_config(ACCOUNT + OKX), {**ENV, **OKX_ENV})
-    binance, okx = config.accounts
+    config = load_config(write_config(ACCOUNT + OKX + GATE), {**ENV, **OKX_ENV, **GATE_ENV})
+    binance, okx, gate = config.accounts
     assert (binance.stream, binance.streams) == (None, True)
-    assert (okx.stream, okx.streams) == (None, False)  # polled only
+    assert (okx.stream, okx.streams) == (None, True)
+    assert (gate.stream, gate.streams) == (None, False)  # polled only
 
 
 def test_stream_can_be_switched_off(write_config: WriteConfig) -> None:
@@ -37,8 +47,8 @@ def test_stream_can_be_switched_off(write_config: WriteConfig) -> None:
 
 def test_stream_on_where_unsupported_is_refused_naming_the_key(write_config: WriteConfig) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_config(write_config(OKX + "stream = true\n"), OKX_ENV)
-    assert "stream" in str(caught.value) and "okx" in str(caught.value)
+        load_config(write_config(GATE + "stream = true\n"), GATE_ENV)
+    assert "stream" in str(caught.value) and "gate" in str(caught.value)
 
 
 def test_status_shows_each_streaming_accounts_health() -> None:

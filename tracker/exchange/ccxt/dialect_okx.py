@@ -134,6 +134,8 @@ class Okx(Dialect):
     def fill(self, raw: Raw, settle: str, exchange_id: str, hedge: bool) -> Fill:
         info = info_of(raw)
         shell = exact_figures(raw, {"amount": "fillSz", "price": "fillPx"})
+        if str(info.get("fillTime") or "").isdigit():  # the trade's time (ccxt: ``ts``, when the
+            shell["timestamp"] = int(info["fillTime"])  # row was made), as the stream states it
         if info.get("fee") not in (None, ""):
             shell["fee"] = {"cost": -to_decimal(info["fee"], "fill fee"),
                             "currency": info.get("feeCcy") or settle}
