@@ -54,7 +54,7 @@ class KitLive:
     async def notices(self) -> list[tuple[str, dict[str, str]]]:
         rows = await self.store.pending_notifications(datetime.now(UTC) + timedelta(days=1),
                                                       limit=10_000)
-        return [(r.kind, r.fields if isinstance(r.fields, dict) else json.loads(r.fields))
+        return [(r.kind, json.loads(r.fields) if isinstance(r.fields, str) else r.fields)
                 for r in rows if r.kind != "startup"]
 
     async def kinds(self) -> list[str]:
@@ -67,9 +67,9 @@ async def kit_env(kit: Kit, tmp_path: Path, *, mode: PositionMode = PositionMode
     server: Any = kit.server(venue)
     await server.start()
     config = kit.ccxt_config(server.base_url)
-    settle = {"settle_coins": ["USDT"]} if kit is BYBIT else {}
     gateway = CcxtGateway(ACCOUNT, kit.exchange_id, api_key="test-key", secret="test-secret",
-                          password=kit.password, ccxt_config=config, retry=FAST_RETRY, **settle)
+                          password=kit.password, ccxt_config=config, retry=FAST_RETRY,
+                          settle_coins=["USDT"] if kit is BYBIT else None)
     stream = CcxtUserStream(ACCOUNT, kit.exchange_id, api_key="test-key",
                             secret="test-secret", password=kit.password, ccxt_config=config,
                             timing=FAST_TIMING)
