@@ -90,7 +90,8 @@ class BybitSession(StreamSession):
                 return self._read(str(topic), message), False
             except (Malformed, KeyError, ValueError, TypeError) as e:
                 return StreamBatch(gap=f"bybit: unreadable {topic} event: {e}"), False
-        if message.get("op") == "subscribe" and message.get("success") is True:
+        if message.get("op") == "subscribe" and (message.get("success") is True
+                                                 or message.get("retCode") == 0):
             self._subscribed = True
         return None, True
 

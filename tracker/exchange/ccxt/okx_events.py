@@ -3,7 +3,7 @@
 The session: two sockets, each with its own ``{"op": "login"}`` (ccxt.pro signs it):
 ``/ws/v5/private`` carries ``positions`` and ``orders``, ``/ws/v5/business`` carries
 ``orders-algo`` (where stop losses live, as ``conditional`` algo orders). The session is ready
-once OKX acknowledged all three subscriptions.
+once OKX acknowledged all three subscriptions (one request each).
 
 - ``positions``: sizes in contracts (``pos``; the base amount is contracts × ``ctVal``, which
   the market's contract size supplies), signed in net mode (``posSide`` ``net``), per leg in
@@ -24,6 +24,7 @@ Rows of other instrument types (spot, margin, options) are skipped; anything unr
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Coroutine, Mapping
 from typing import Any, ClassVar
@@ -86,9 +87,12 @@ class OkxSession(StreamSession):
     @staticmethod
     async def _follow(exchange: Any, access: str, url: str,
                       args: tuple[dict[str, str], ...]) -> None:
+        """One request per channel, so each is acknowledged on its own whatever the server
+        does with several."""
         await exchange.authenticate({"access": access})
-        request = {"op": "subscribe", "args": [dict(a) for a in args]}
-        await exchange.watch(url, f"positionbot:{access}", request, f"positionbot:{access}")
+        await asyncio.gather(*(
+            exchange.watch(url, f"positionbot:{a['channel']}", {"op": "subscribe", "args": [a]},
+                           f"positionbot:{a['channel']}") for a in args))
 
     def clients(self, exchange: Any) -> list[Any]:
         return clients_at(exchange, list(self._urls(exchange)))
