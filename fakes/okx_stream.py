@@ -6,8 +6,10 @@
 [...]}`` built from the paper venue's events in OKX's field names: ``orders`` rows carry the fill
 of the update (``tradeId``, ``fillSz``, ``fillPx``, ``fillFee`` negative when charged);
 ``positions`` rows per leg (a net position that closed arrives as two zero-size rows, as on OKX);
-``orders-algo`` rows for stop losses. The text ``ping`` is answered ``pong``. ``drop()`` and
-``faults`` as on the Bybit stream.
+``orders-algo`` rows for stop losses. A ``positions`` subscription is followed by a snapshot of
+the open positions, and ``snapshot()`` pushes one again (OKX does so every few seconds unless
+asked ``updateInterval`` "0"); ``uTime`` is when the position last changed. The text ``ping``
+is answered ``pong``. ``drop()`` and ``faults`` as on the Bybit stream.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class OkxStream(SocketServer):
         self._bad_keys = bad_keys
         self._fills: dict[str, Fill] = {}  # booked, waiting for their order's update
         self._stop_of_child: dict[str, Order] = {}
+        self._adjusted: dict[str, int] = {}  # symbol -> when its position last changed (ms)
         self._unsubscribe: Callable[[], None] = venue.events.subscribe(self._on_venue_event)
 
     def close(self) -> None:
@@ -71,15 +74,45 @@ class OkxStream(SocketServer):
                     sock.queue.put_nowait((0.0, json.dumps(
                         {"event": "subscribe", "arg": arg, "connId": "fake"})))
                 answer = {"event": "subscribe", "arg": args[0], "connId": "fake"}
+                if "positions" in channels:  # then the open positions, after the answer
+                    asyncio.get_running_loop().call_soon(self._snapshot_to, sock)
         else:
             answer = {"event": "error", "code": "60012", "msg": f"Invalid request: {text}",
                       "connId": "fake"}
         return json.dumps(answer)
 
+    def snapshot(self) -> None:
+        """The periodic push: every open position (none that is closed), as they stand."""
+        self._push("positions", self._open_rows())
+
+    def _snapshot_to(self, sock: StreamSocket) -> None:
+        rows = self._open_rows()
+        if rows and not self.faults.silent:
+            sock.queue.put_nowait((0.0, self._message("positions", rows)))
+
+    def _open_rows(self) -> list[dict[str, Any]]:
+        hedge = self.venue.mode is PositionMode.HEDGE
+        rows = []
+        for p in self.venue.positions():
+            market = self.venue.markets[p.symbol]
+            row = wire.position_json(p, wire.market_id(market), hedge=hedge, leverage=10,
+                                     liquidation=None, settle=market.settle)
+            rows.append(self._stamped(row, p.symbol))
+        return rows
+
+    def _stamped(self, row: dict[str, Any], symbol: str) -> dict[str, Any]:
+        row.update(uTime=str(self._adjusted.get(symbol, wire.now_ms())),
+                   pTime=str(wire.now_ms()))
+        return row
+
+    @staticmethod
+    def _message(channel: str, rows: list[dict[str, Any]]) -> str:
+        return json.dumps({"arg": {"channel": channel, "instType": "ANY", "uid": "1"},
+                           "data": rows})
+
     def _push(self, channel: str, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self.push(channel, json.dumps({"arg": {"channel": channel, "instType": "ANY",
-                                                   "uid": "1"}, "data": rows}))
+            self.push(channel, self._message(channel, rows))
 
     # --- venue events -> OKX pushes ----------------------------------------------------------
 
@@ -90,6 +123,8 @@ class OkxStream(SocketServer):
             self._stop_of_child[event.order.triggered_order_id] = event.order
         if isinstance(event, FillBooked):
             self._fills[event.fill.order_id] = event.fill
+        if isinstance(event, PositionChanged):
+            self._adjusted[event.symbol] = wire.now_ms()
         try:
             asyncio.get_running_loop().call_soon(self._emit, event)
         except RuntimeError:
@@ -122,7 +157,7 @@ class OkxStream(SocketServer):
                                      settle=market.settle)
             row.update(avgPx="", upl="0", markPx=num(self.venue.mark(event.symbol)))
             rows.append(row)
-        return rows
+        return [self._stamped(row, event.symbol) for row in rows]
 
     def _order(self, order: Order) -> dict[str, Any]:
         market = self.venue.markets[order.symbol]

@@ -6,7 +6,9 @@ needed for it; a disconnect, a silence and duplicates lose or repeat nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 
+from positionbot.fakes import okx_wire
 from positionbot.tracker.core.models import OrderSide, Side, TradeStatus
 from positionbot.tracker.engine.commands import TradeCommands
 from tests.support.stream import ACCOUNT, BTC, ETH, FAST_TIMING, D, eventually
@@ -175,3 +177,27 @@ async def test_a_revoked_key_keeps_the_stream_down_and_polling_on(okx_live: KitL
     await eventually(lambda: live.follower.last_error is not None
                      and "stream connect failed" in live.follower.last_error)
     assert not live.follower.connected and live.follower.poll_interval is None
+
+
+async def test_position_snapshots_repeat_nothing_and_leaving_one_out_closes_nothing(
+        okx_live: KitLive) -> None:
+    """OKX pushes the open positions every few seconds (and at subscription): a row repeating
+    what was said changes nothing, and a push that does not list a position does not close it."""
+    live = okx_live
+    live.venue.manual_order(BTC, BUY, D("1"))
+    live.venue.manual_order(ETH, SELL, D("2"))
+    await eventually(lambda: len(live.trades()) == 2)
+    cycles = live.tracker.cycles_completed
+    for _ in range(3):
+        live.server.stream.snapshot()
+    eth = next(p for p in live.venue.positions() if p.symbol == ETH)
+    row = okx_wire.position_json(eth, "ETH-USDT-SWAP", hedge=False, leverage=10,
+                                 liquidation=None, settle="USDT")
+    live.server.stream.push("positions", json.dumps(
+        {"arg": {"channel": "positions", "instType": "ANY"}, "data": [row]}))
+    live.venue.manual_order(ETH, BUY, D("1"), reduce_only=True)  # and the stream still follows
+    await eventually(lambda: {t.symbol: t.size for t in live.trades()} == {BTC: D("1"),
+                                                                           ETH: D("1")})
+    await asyncio.sleep(0.1)
+    assert live.tracker.cycles_completed == cycles
+    assert await live.kinds() == ["opened", "opened", "decreased"]
