@@ -16,6 +16,10 @@ class HandClock:
     def __call__(self) -> datetime:
         return self.now
 
+    def monotonic(self) -> float:
+        """Seconds since the start: time moved by ``advance`` is time that passed."""
+        return (self.now - START).total_seconds()
+
     def advance(self, seconds: float) -> datetime:
         self.now += timedelta(seconds=seconds)
         return self.now

@@ -8,6 +8,7 @@ the trader is read from the store's outbox.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -43,13 +44,18 @@ def trading_markets() -> list[Market]:
 
 
 class ShiftedClock:
-    """Real UTC time plus a shift, so a test can age a pending entry."""
+    """Real UTC time plus a shift, so a test can age a pending entry (``shift``: time passes,
+    on both clocks), or step the wall clock alone (``step``: NTP or an operator set it)."""
 
     def __init__(self) -> None:
         self.shift = timedelta(0)
+        self.step = timedelta(0)
 
     def __call__(self) -> datetime:
-        return utc_now() + self.shift
+        return utc_now() + self.shift + self.step
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.shift.total_seconds()
 
 
 @dataclass
@@ -98,7 +104,8 @@ async def open_money(server: BinanceServer, path: Path, clock: ShiftedClock) -> 
     store = await Store.open(path, clock=clock, recipients=fixed_recipients([CHAT]))
     settings = TrackerSettings(verify_delay=0.0, dust=DustPolicy(D("5")), cycle_timeout=10.0,
                                pending_timeout=timedelta(minutes=60))
-    tracker = SimplePositionTracker(store, {ACCOUNT: gateway}, settings, clock=clock)
+    tracker = SimplePositionTracker(store, {ACCOUNT: gateway}, settings, clock=clock,
+                                    monotonic=clock.monotonic)
     await tracker.start()
     return Money(server, server.venue, gateway, store, tracker, TradeCommands(tracker), clock,
                  path)

@@ -62,7 +62,8 @@ class Env:
 def make_tracker(store: Store, gateway: PaperGateway, clock: HandClock) -> SimplePositionTracker:
     settings = TrackerSettings(verify_delay=2.0, pending_timeout=timedelta(minutes=60),
                                alert_after_failures=3, dust=DustPolicy(D("5")))
-    return SimplePositionTracker(store, {"paper": gateway}, settings, clock, clock.sleep)
+    return SimplePositionTracker(store, {"paper": gateway}, settings, clock, clock.sleep,
+                                 monotonic=clock.monotonic)
 
 
 async def make_env(tmp_path: Path, mode: PositionMode = PositionMode.ONE_WAY) -> Env:

@@ -7,6 +7,7 @@ in the exchange app, and assert at the server what the bot sent.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -60,6 +61,10 @@ class ShiftedClock:
 
     def __call__(self) -> datetime:
         return utc_now() + self.shift
+
+    def monotonic(self) -> float:
+        """Time that passed, as the tracker's timeouts read it: a shift is time passing."""
+        return time.monotonic() + self.shift.total_seconds()
 
 
 @dataclass
@@ -133,7 +138,8 @@ async def make_trading_env(
                                pending_timeout=timedelta(minutes=60))
     telegram = telegram_config()
     store.recipients = notice_recipients(telegram)
-    tracker = SimplePositionTracker(store, {"main": gateway}, settings, clock=clock)
+    tracker = SimplePositionTracker(store, {"main": gateway}, settings, clock=clock,
+                                    monotonic=clock.monotonic)
     await tracker.start()
     timing = Timing(interval=3600, cycle_timeout=5, watchdog_after=4000, notify_interval=0.05)
     app = build_application(app_config(telegram), tracker, store, base_url=api.base_url,

@@ -39,19 +39,23 @@ def orphan_decision(
     now: datetime,
     pending_timeout: timedelta,
     merged_into: int | None = None,
+    age: timedelta | None = None,
 ) -> OrphanDecision:
     """Decide the fate of a pending trade for which the exchange shows no position.
 
     ``entry_order`` is the entry order as the exchange reports it now, found by its id or,
     when the bot crashed before recording the id, by its client order id (None when the
     exchange does not know it). ``merged_into`` is the open trade already holding the trade's
-    position, if any: a fill of this entry then grew that trade's position instead.
+    position, if any: a fill of this entry then grew that trade's position instead. ``age`` is
+    how long the entry has waited, measured so that a wall-clock step cannot move it (the
+    runner's monotonic bookkeeping); without it, ``now`` minus the trade's creation.
     """
+    if age is None:
+        age = now - (trade.created_at or now)
     if trade.entry_order_id is None and trade.entry_client_order_id is None:
         return OrphanDecision(OrphanVerdict.CANCEL, "no entry order")
     if entry_order is None:
-        created = trade.created_at or now
-        if trade.entry_order_id is None and now - created < UNKNOWN_OUTCOME_GRACE:
+        if trade.entry_order_id is None and age < UNKNOWN_OUTCOME_GRACE:
             return OrphanDecision(OrphanVerdict.KEEP)  # its create may still execute late
         return OrphanDecision(OrphanVerdict.CANCEL, "entry order not found on the exchange")
     if entry_order.status in _DEAD:
@@ -63,8 +67,7 @@ def orphan_decision(
         return OrphanDecision(
             OrphanVerdict.CANCEL, "entry order filled but the position was closed before it was seen"
         )
-    created = trade.created_at or now
-    if now - created >= pending_timeout:
+    if age >= pending_timeout:
         minutes = int(pending_timeout.total_seconds() // 60)
         return OrphanDecision(
             OrphanVerdict.CANCEL_ORDER, f"not filled within {minutes} min: entry order cancelled"

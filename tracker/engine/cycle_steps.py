@@ -4,13 +4,14 @@ whether a stop fired (in full or in part), and the exchange's own entry kept bes
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from positionbot.tracker.core.accounting import Replay
 from positionbot.tracker.core.classify import Change, PositionKey, key_of
-from positionbot.tracker.core.ledger import PricedChange
+from positionbot.tracker.core.ledger import Outcome, PricedChange
 from positionbot.tracker.core.legs import split_legs
 from positionbot.tracker.core.models import (
     ChangeKind,
@@ -28,6 +29,7 @@ from positionbot.tracker.core.stoploss import stop_fired as fired_in_part
 from positionbot.tracker.engine.book import AccountBook
 from positionbot.tracker.engine.ports import ExchangeError, ExchangeGateway
 from positionbot.tracker.engine.report import EntryMismatch
+from positionbot.tracker.engine.stop_actions import resolve_orphans
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +145,59 @@ async def stop_fired(gw: ExchangeGateway, trade: Trade) -> bool:
     except ExchangeError:
         return True
     return order is None or order.status in (OrderStatus.TRIGGERED, OrderStatus.CLOSED)
+
+
+class PendingAges:
+    """How long each pending entry has waited, on a clock a wall-clock step cannot move.
+
+    An NTP or operator step of the wall clock must neither cancel an entry placed seconds ago
+    nor keep an old one. An entry's age is its recorded (wall-clock) age when this process first
+    saw it, which is all a restart can go by, plus the monotonic time since. Entries that are no
+    longer pending are forgotten, so the map is never larger than the pending set.
+    """
+
+    def __init__(self, monotonic: Callable[[], float]) -> None:
+        self._monotonic = monotonic
+        self._seen: dict[tuple[str, int], tuple[float, timedelta]] = {}
+
+    def see(self, trade: Trade, now: datetime) -> None:
+        key = (trade.account, trade.id)
+        if trade.status is not TradeStatus.PENDING:
+            self._seen.pop(key, None)
+        elif key not in self._seen:
+            waited = now - (trade.created_at or now)
+            self._seen[key] = (self._monotonic(), max(waited, timedelta(0)))
+
+    def ages(self, account: str, active: Iterable[Trade], now: datetime) -> dict[int, timedelta]:
+        """The age of every pending trade in ``active`` (the account's active trades)."""
+        pending = [t for t in active if t.status is TradeStatus.PENDING]
+        for t in pending:
+            self.see(t, now)
+        ids = {t.id for t in pending}
+        for key in [k for k in self._seen if k[0] == account and k[1] not in ids]:
+            del self._seen[key]
+        mono = self._monotonic()
+        ages = {}
+        for t in pending:
+            at, waited = self._seen[(account, t.id)]
+            ages[t.id] = waited + timedelta(seconds=max(0.0, mono - at))
+        return ages
+
+
+async def settle_pending(
+    gw: ExchangeGateway, account: str, active: Mapping[int, Trade],
+    by_key: Mapping[PositionKey, Position], mode: PositionMode, now: datetime,
+    pending_timeout: timedelta, ages: PendingAges,
+) -> Outcome:
+    """Give the orphan rules every pending trade with no position of its own: none at all, or
+    one whose key another open trade already holds (it never gets a position of its own)."""
+    held = {key_of(t.symbol, t.side, mode): t.id for t in active.values() if t.is_open}
+    merged = {t.id: held[k] for t in active.values() if t.status is TradeStatus.PENDING
+              and (k := key_of(t.symbol, t.side, mode)) in held}
+    orphans = [t for t in active.values() if t.status is TradeStatus.PENDING
+               and (t.id in merged or key_of(t.symbol, t.side, mode) not in by_key)]
+    return await resolve_orphans(gw, orphans, now, pending_timeout, merged,
+                                 ages.ages(account, active.values(), now))
 
 
 def check_entries(book: AccountBook, account: str, by_key: Mapping[PositionKey, Position],

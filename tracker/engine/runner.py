@@ -39,7 +39,13 @@ from positionbot.tracker.core.stoploss import stop_loss_actions
 from positionbot.tracker.core.stream_events import PositionReport
 from positionbot.tracker.core.sync_health import failure_state, success_state
 from positionbot.tracker.engine.book import AccountBook
-from positionbot.tracker.engine.cycle_steps import attach_context, check_entries, with_fired_stops
+from positionbot.tracker.engine.cycle_steps import (
+    PendingAges,
+    attach_context,
+    check_entries,
+    settle_pending,
+    with_fired_stops,
+)
 from positionbot.tracker.engine.funding_sync import FundingSync
 from positionbot.tracker.engine.ports import (
     ExchangeError,
@@ -55,7 +61,6 @@ from positionbot.tracker.engine.snapshots import SnapshotReader
 from positionbot.tracker.engine.stop_actions import (
     cancel_leftover_stops,
     execute_stop_actions,
-    resolve_orphans,
 )
 from positionbot.tracker.engine.stream_apply import StreamApplied, StreamContext, apply_stream_report
 
@@ -90,11 +95,13 @@ class SimplePositionTracker:
         settings: TrackerSettings | None = None,
         clock: Callable[[], datetime] = utc_now,
         sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._gateways = dict(gateways)
         self.settings = settings or TrackerSettings()
-        self._clock = clock
+        self._clock = clock  # dates the records; timeouts run on ``monotonic`` (PendingAges)
+        self._ages = PendingAges(monotonic)
         self._sleep = sleep
         self._locks = {a: asyncio.Lock() for a in self._gateways}
         self.book = AccountBook(self._gateways)
@@ -372,14 +379,8 @@ class SimplePositionTracker:
                 self._fresh.discard(account)
         if result.errors:
             self._stops_unsure.add(account)
-        # A pending trade whose key another trade already holds never gets a position of its own.
-        held = {key_of(t.symbol, t.side, mode): t.id for t in active.values() if t.is_open}
-        merged = {t.id: held[k] for t in active.values() if t.status is TradeStatus.PENDING
-                  and (k := key_of(t.symbol, t.side, mode)) in held}
-        orphans = [t for t in active.values() if t.status is TradeStatus.PENDING
-                   and (t.id in merged or key_of(t.symbol, t.side, mode) not in by_key)]
-        orphan_result = await resolve_orphans(gw, orphans, self._clock(),
-                                              self.settings.pending_timeout, merged)
+        orphan_result = await settle_pending(gw, account, active, by_key, mode, self._clock(),
+                                             self.settings.pending_timeout, self._ages)
         trades = result.trades + orphan_result.trades
         notices = result.notices + orphan_result.notices
         if trades or notices:
@@ -391,6 +392,7 @@ class SimplePositionTracker:
         """Write one trade (and its notices) and keep the book in step; call under the account lock."""
         await self._store.commit(WriteBatch(trade.account, trades=[trade], notices=notices))
         self.book.remember(trade.account, [trade])
+        self._ages.see(trade, self._clock())
 
     async def apply_stream(self, account: str, reports: Sequence[PositionReport],
                            fills: Sequence[Fill], orders: Mapping[str, Order]) -> StreamApplied:

@@ -357,10 +357,11 @@ async def _cancel_leftover(gw: ExchangeGateway, order: Order, out: Outcome) -> N
 
 async def resolve_orphans(
     gw: ExchangeGateway, orphans: Sequence[Trade], now: datetime, pending_timeout: timedelta,
-    merged: Mapping[int, int] | None = None,
+    merged: Mapping[int, int] | None = None, ages: Mapping[int, timedelta] | None = None,
 ) -> Outcome:
     """Cancel pending trades that will never become positions, each with its reason;
-    ``merged`` maps a pending trade to the open trade already holding its position."""
+    ``merged`` maps a pending trade to the open trade already holding its position, ``ages``
+    how long each has waited on a clock wall-clock steps cannot move (``orphan_decision``)."""
     out = Outcome()
     if not orphans:
         return out
@@ -373,7 +374,7 @@ async def resolve_orphans(
         try:
             order = await _entry_order(gw, t, open_orders)
             decision = orphan_decision(t, order, now, pending_timeout,
-                                       (merged or {}).get(t.id))
+                                       (merged or {}).get(t.id), (ages or {}).get(t.id))
             if decision.verdict is OrphanVerdict.KEEP:
                 continue
             if decision.verdict is OrphanVerdict.CANCEL_ORDER and order is not None:
