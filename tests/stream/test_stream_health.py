@@ -8,10 +8,21 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+from positionbot.bot.config import TelegramConfig, load_config
+from positionbot.bot.handlers.services import Services
+from positionbot.bot.markets_cache import MarketsCache
+from positionbot.bot.render.listing import render_status
+from positionbot.bot.wiring import attach_followers
 from positionbot.fakes.binance_faults import Fault
 from positionbot.tracker.core.models import OrderSide
 from positionbot.tracker.core.stream_events import StreamBatch
 from positionbot.tracker.engine.commands import TradeCommands
+from positionbot.tracker.engine.stream_follower import StreamFollower, StreamSettings
+from positionbot.tracker.exchange.paper.faults import Fault as PaperFault
+from positionbot.tracker.exchange.paper.stream import PaperStream
+from tests.support.config import ACCOUNT as CONFIG_ACCOUNT
+from tests.support.config import ENV, WriteConfig
+from tests.support.config import write_config as write_config
 from tests.support.stream import (
     ACCOUNT,
     BTC,
@@ -22,8 +33,10 @@ from tests.support.stream import (
     eventually,
     live_env,
 )
+from tests.support.tracker import Env, make_env
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
+PAPER_FOLLOW = StreamSettings(backoff_initial=0.5, backoff_max=8.0, coalesce=0)
 
 
 async def test_a_change_during_a_disconnect_is_recovered_by_the_reconnect_and_pushed_once(
@@ -218,3 +231,128 @@ async def test_stops_are_listed_every_other_verifying_poll_and_a_missed_removal_
     await eventually(lambda: live.follower.reconnects_today == 1 and live.follower.connected)
     assert live.server.count("/openAlgoOrders") == listed + 1
     assert await poll() == (1, 0)
+
+
+def _paper_follower(env: Env, settings: StreamSettings = PAPER_FOLLOW, *, alert_after: float = 45.0
+                    ) -> tuple[PaperStream, StreamFollower, list[float], list[float]]:
+    """A follower of the paper stream whose back-off sleeps move a hand monotonic clock (and
+    the wall clock) instead of waiting; returns the stream, the follower, the delays slept and
+    the monotonic clock (one cell)."""
+    stream = PaperStream(env.exchange, "paper")
+    delays: list[float] = []
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        now[0] += seconds
+        env.clock.advance(seconds)
+        await asyncio.sleep(0)
+
+    follower = StreamFollower(env.tracker, stream, env.store, settings, alert_after=alert_after,
+                              clock=env.clock, sleep=sleep, monotonic=lambda: now[0])
+    env.tracker.streams["paper"] = follower
+    return stream, follower, delays, now
+
+
+async def test_reconnects_back_off_doubling_to_a_bound_and_start_over_after_a_session(
+        tmp_path: Path) -> None:
+    env = await make_env(tmp_path)
+    stream, follower, delays, _ = _paper_follower(env)
+    stream.refuse_opens = 2_000  # hours of refusals: the delay stays bounded (and computable)
+    follower.start()
+    try:
+        await eventually(lambda: follower.connected, timeout=30)
+        assert delays[:7] == [0.5, 1, 2, 4, 8, 8, 8]
+        assert len(delays) == 2_000 and max(delays) == 8
+        stream.drop()
+        await eventually(lambda: follower.reconnects_today == 1 and follower.connected)
+        assert delays[2_000:] == [0.5]  # the session was trusted: the back-off starts over
+        stream.drop()
+        await eventually(lambda: follower.reconnects_today == 2 and follower.connected)
+        assert delays[2_001:] == [0.5]
+    finally:
+        await follower.stop()
+        await env.store.close()
+
+
+async def test_every_session_is_trusted_only_after_its_rest_cycle_succeeded(
+        tmp_path: Path) -> None:
+    env = await make_env(tmp_path)
+    stream, follower, delays, _ = _paper_follower(env)
+    env.exchange.inject(PaperFault.UNAVAILABLE, PaperFault.UNAVAILABLE)  # two sessions' cycles fail
+    cycles = env.tracker.cycles_completed
+    follower.start()
+    try:
+        await eventually(lambda: follower.connected)
+        assert env.tracker.cycles_completed == cycles + 3  # one per session, two failed
+        assert delays == [0.5, 1] and follower.reconnects_today == 2
+        stream.drop()
+        env.exchange.manual_order(BTC, BUY, D("0.010"))  # while nobody listens
+        await eventually(lambda: follower.reconnects_today == 3 and follower.connected)
+        assert env.tracker.cycles_completed == cycles + 4
+        assert len(env.trades()) == 1 and await env.kinds() == ["opened"]  # found by that cycle
+    finally:
+        await follower.stop()
+        await env.store.close()
+
+
+async def test_a_stream_down_past_the_alert_delay_gives_one_alert_and_one_recovery(
+        tmp_path: Path, write_config: WriteConfig) -> None:
+    config = load_config(write_config(CONFIG_ACCOUNT), ENV)
+    env = await make_env(tmp_path)
+    attach_followers(config, env.tracker, env.store, {"paper": PaperStream(env.exchange, "paper")})
+    t = config.tracker
+    assert env.tracker.streams["paper"].alert_after == t.alert_after_failures * t.interval_seconds
+    stream, follower, _, now = _paper_follower(env, alert_after=45.0)
+    stream.refuse_opens = 10**6
+    follower.start()
+    try:
+        await eventually(lambda: now[0] > 45.0 + 5 * 8.0)  # down well past the delay
+        kinds = await env.kinds()
+        assert kinds == ["exchange_unreachable"]  # one, though it kept failing
+        _, fields = (await env.notices())[-1]
+        down = int(fields["error"].split("down for ")[1].split("s")[0])
+        assert 45 <= down <= 45 + 8  # at the first failed attempt past the delay
+        assert "polling instead" in fields["error"]
+        stream.refuse_opens = 0
+        await eventually(lambda: follower.connected)
+        assert await env.kinds() == ["exchange_unreachable", "exchange_recovered"]
+        stream.drop()  # a short drop later: no alert, no recovery
+        await eventually(lambda: follower.reconnects_today == 1 and follower.connected)
+        assert await env.kinds() == ["exchange_unreachable", "exchange_recovered"]
+    finally:
+        await follower.stop()
+        await env.store.close()
+
+
+async def test_status_shows_the_followers_connection_last_event_and_reconnects_today(
+        tmp_path: Path) -> None:
+    env = await make_env(tmp_path)
+    stream, follower, _, _ = _paper_follower(env)
+    markets = MarketsCache(lambda account: env.tracker.markets(account))
+    services = Services(env.tracker, env.store, TelegramConfig(allowed_chats=[1]), markets,
+                        clock=env.clock)
+
+    async def status() -> str:
+        return render_status(await services.account_views(), 0, "1", 1.0, [], env.clock())
+
+    try:
+        assert "stream down, polling · no event yet · 0 reconnects today" in await status()
+        follower.start()
+        await eventually(lambda: follower.connected)
+        env.exchange.manual_order(BTC, BUY, D("0.010"))
+        await eventually(lambda: len(env.trades()) == 1)
+        env.clock.advance(12)
+        assert "stream connected · last event 12s ago · 0 reconnects today" in await status()
+        stream.drop()
+        await eventually(lambda: follower.reconnects_today == 1 and follower.connected)
+        assert "· 1 reconnect today" in await status()
+        env.clock.advance(24 * 3600)  # a new day: counted afresh
+        stream.drop()
+        await eventually(lambda: follower.reconnects_today == 1 and follower.connected
+                         and follower.last_error is not None)
+        await follower.stop()
+        assert "stream down, polling · last event 1d" in await status()
+    finally:
+        await follower.stop()
+        await env.store.close()

@@ -75,7 +75,7 @@ class StreamFollower:
         self._tracker = tracker
         self._source = source
         self._store = store
-        self._alert_after = alert_after
+        self.alert_after = alert_after  # seconds down before the one alert
         self._clock = clock
         self._sleep = sleep
         self._monotonic = monotonic
@@ -139,18 +139,20 @@ class StreamFollower:
         self.connected = False
 
     async def run(self) -> None:
-        """Connect, verify by REST, follow; on any loss back off (bounded) and start over."""
+        """Connect, verify by REST, follow; on any loss back off (bounded) and start over. The
+        back-off grows over failed attempts only: a session that was trusted starts it over."""
         failures = 0
         while True:
             try:
                 await self._session()
-                failures = 0
             except StreamLost as e:
                 self.last_error = str(e)
                 log.warning("stream %s lost: %s", self.account, e)
             except Exception as e:  # a bug must not end the follower; the poll still runs
                 self.last_error = repr(e)
                 log.exception("stream %s failed", self.account)
+            if self.connected:
+                failures = 0
             self.connected = False
             self._stops_changed()
             if self._down_since is None:
@@ -159,10 +161,9 @@ class StreamFollower:
             with contextlib.suppress(Exception):
                 await self._source.close()
             await self._check_down()
-            failures += 1
-            delay = min(self.settings.backoff_initial * 2 ** (failures - 1),
-                        self.settings.backoff_max)
-            await self._sleep(delay)
+            failures += 1  # (the exponent is capped: a day-long outage must not overflow it)
+            delay = self.settings.backoff_initial * 2 ** min(failures - 1, 32)
+            await self._sleep(min(delay, self.settings.backoff_max))
 
     async def _session(self) -> None:
         await self._source.open()
@@ -261,7 +262,7 @@ class StreamFollower:
         if self._alerted or self._down_since is None:
             return
         down = self._monotonic() - self._down_since
-        if down < self._alert_after:
+        if down < self.alert_after:
             return
         now = self._clock()
         notice = ExchangeUnreachable(
