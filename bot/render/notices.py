@@ -95,6 +95,8 @@ class NoticeView:
 
 
 def _title(n: Notice) -> tuple[str, str]:
+    if isinstance(n, StopLossFailed) and n.unconfirmed:
+        return "❓", "Stop loss not confirmed"
     return _TITLES.get(n.kind, ("ℹ️", esc(n.kind.value.replace("_", " ").capitalize())))
 
 
@@ -178,7 +180,10 @@ def _body_stop(n: StopNotice, m: Market | None) -> list[str]:
     lines = [f"{'Was' if gone else 'Stop'} {fmt_price(n.price, m)}{size}"]
     if isinstance(n, StopLossPlaced) and n.order_id:
         lines.append(f"Order <code>{esc(n.order_id)}</code>")
-    if isinstance(n, StopLossFailed):
+    if isinstance(n, StopLossFailed) and n.unconfirmed:
+        lines += ["The exchange did not say whether it took the stop order. The bot checks on "
+                  "the next syncs, never places it twice, and tells you when it is settled."]
+    elif isinstance(n, StopLossFailed):
         lines += [f"Error: {esc(n.error)}", "The bot retries on the next sync."]
     if isinstance(n, StopLossCleared) and n.reason:
         lines.append(f"Reason: {esc(n.reason)}")

@@ -128,6 +128,7 @@ class StopLossPlaced(StopNotice):
 class StopLossFailed(StopNotice):
     kind: ClassVar[NoticeKind] = NoticeKind.STOP_LOSS_FAILED
     error: str
+    unconfirmed: bool = False  # the exchange left the create's outcome unknown: being checked
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

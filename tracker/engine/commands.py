@@ -35,6 +35,7 @@ from positionbot.tracker.engine.report import StopLossResult
 from positionbot.tracker.engine.runner import SimplePositionTracker
 from positionbot.tracker.engine.stop_actions import (
     Swap,
+    failure_note,
     pending_cancelled_notice,
     place_stop,
     stop_failure,
@@ -172,7 +173,7 @@ class TradeCommands:
                 # The live stop stays in force; forgetting it would leave two stops later.
                 return StopLossResult(t, False, t.stop_loss_order_id,
                                       f"exchange {what}: {e}; the previous one stays")
-            failed, notice = stop_failure(wanted, str(e))
+            failed, notice = stop_failure(wanted, failure_note(e))
             await tracker.commit_trade(failed, [notice] if notice else [])
             return StopLossResult(failed, False, None, f"exchange {what}: {e}; will retry")
         swap = await swap_stop(gw, t, order)

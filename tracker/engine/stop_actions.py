@@ -41,6 +41,7 @@ from positionbot.tracker.core.stoploss import (
 from positionbot.tracker.engine.ports import (
     ExchangeError,
     ExchangeGateway,
+    OrderOutcomeUnknownError,
     OrderRejectedError,
     TransientExchangeError,
 )
@@ -130,13 +131,25 @@ async def swap_stop(gw: ExchangeGateway, t: Trade, new: Order) -> Swap:
     return Swap.ROLLED_BACK
 
 
+UNCONFIRMED = ("outcome unknown: the exchange did not say whether it took the stop order; "
+               "checking on the next cycles (it is never placed twice)")
+"""The note of a stop whose create got no certain answer: pushed once, and when a later cycle
+finds or places the stop, the trader is told it is live."""
+
+
 def stop_failure(t: Trade, message: str) -> tuple[Trade, StopLossFailed | None]:
     """Remember the failure on the trade; push it only when it differs from the last one."""
     if t.stop_loss_note == message:
         return t, None
     notice = StopLossFailed(**stop_figures(t, f"failed/{t.event_seq}/{_digest(message)}"),
-                            error=message)
+                            error=message, unconfirmed=message == UNCONFIRMED)
     return replace(t, stop_loss_note=message), notice
+
+
+def failure_note(e: ExchangeError) -> str:
+    """What a failed stop placement is recorded and pushed as: an unknown outcome is not a
+    refusal, and its words stay the same over the cycles that check it, so it is told once."""
+    return UNCONFIRMED if isinstance(e, OrderOutcomeUnknownError) else str(e)
 
 
 def _failure(t: Trade, message: str, out: Outcome) -> None:
@@ -209,7 +222,7 @@ async def _execute_guarded(
         await _execute_one(gw, a, t, markets, hedge, marks, out)
     except ExchangeError as e:
         if a.kind in (StopActionKind.PLACE, StopActionKind.REPLACE):
-            _failure(t, str(e), out)
+            _failure(t, failure_note(e), out)
         else:
             out.errors.append(f"stop loss {t.symbol}: {e}")
             log.warning("stop-loss %s for trade %s failed: %s", a.kind, t.id, e)
@@ -243,7 +256,7 @@ async def _execute_one(
         if swap is Swap.BOTH_LIVE:  # recorded; the account's reconciliation cancels the old one
             out.errors.append(f"stop loss {t.symbol}: the previous stop {t.stop_loss_order_id} "
                               "could not be cancelled yet")
-        if kind is StopActionKind.PLACE:
+        if kind is StopActionKind.PLACE or t.stop_loss_note == UNCONFIRMED:  # news for the trader
             out.notices.append(StopLossPlaced(**stop_figures(placed, f"placed/{order.id}"),
                                               order_id=order.id))
         out.lines.append(f"stop loss {kind.value}d {t.symbol} {t.side.value} {t.size} @ {price}")
@@ -290,7 +303,7 @@ async def _reprotect(gw: ExchangeGateway, t: Trade, hedge: bool, out: Outcome) -
     try:
         order = await place_stop(gw, fired, t.stop_loss_price, t.size, hedge)
     except ExchangeError as e:
-        _failure(fired, str(e), out)  # the same words as the retries: told once
+        _failure(fired, failure_note(e), out)  # the same words as the retries: told once
         if all(u.id != t.id for u in out.trades):  # no new failure notice: record it still
             out.trades.append(fired)
         return
