@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Coroutine, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from positionbot.tracker.core.models import ZERO, Fill, Order, OrderSide, OrderStatus, Side
 from positionbot.tracker.core.stream_events import PositionReport, StreamBatch
+from positionbot.tracker.exchange.ccxt.binance_events import SymbolOf
 from positionbot.tracker.exchange.ccxt.normalize import Malformed, optional_decimal, to_decimal
 from positionbot.tracker.exchange.ccxt.stream_session import (
     StreamSession,
@@ -51,9 +52,7 @@ _REMEMBERED_ORDERS = 2_000
 class BybitSession(StreamSession):
     """Bybit v5: ``auth`` then one subscription to the three topics on the private socket."""
 
-    ccxt_defaults: ClassVar[Mapping[str, Any]] = {}
-
-    def __init__(self, account: str, symbol_of: Any) -> None:
+    def __init__(self, account: str, symbol_of: SymbolOf) -> None:
         super().__init__(account, symbol_of)
         self._subscribed = False
         self._legs: OrderedDict[str, Side | None] = OrderedDict()  # order id -> its leg

@@ -27,11 +27,12 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Coroutine, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from positionbot.tracker.core.models import ZERO, Fill, Order, OrderStatus, Side
 from positionbot.tracker.core.stream_events import PositionReport, StreamBatch
 from positionbot.tracker.engine.stream_port import StreamLost
+from positionbot.tracker.exchange.ccxt.binance_events import SymbolOf
 from positionbot.tracker.exchange.ccxt.dialect_okx import Okx
 from positionbot.tracker.exchange.ccxt.normalize import Malformed, optional_decimal, to_decimal
 from positionbot.tracker.exchange.ccxt.stream_session import (
@@ -62,9 +63,7 @@ _REMEMBERED_LEGS = 20_000
 class OkxSession(StreamSession):
     """OKX v5: a login and subscriptions on the private and the business socket."""
 
-    ccxt_defaults: ClassVar[Mapping[str, Any]] = {}
-
-    def __init__(self, account: str, symbol_of: Any) -> None:
+    def __init__(self, account: str, symbol_of: SymbolOf) -> None:
         super().__init__(account, symbol_of)
         self._ids = Okx()
         self._acked: set[str] = set()
