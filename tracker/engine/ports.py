@@ -9,6 +9,7 @@ never imports an implementation of either.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -139,6 +140,26 @@ class PositionsBySymbol(Protocol):
 
     async def fetch_positions_of(self, symbols: Sequence[str]) -> PositionSnapshot:
         """The positions on ``symbols`` only, for verifying a suspected close cheaply."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FillListing:
+    """Fills of several symbols from one listing of the account's fills: for each symbol in
+    ``fills`` (oldest first), every fill at or after ``complete_from`` is there."""
+
+    fills: Mapping[str, Sequence[Fill]]
+    complete_from: datetime
+
+
+@runtime_checkable
+class FillsAcrossSymbols(Protocol):
+    """A gateway that can list fills of many symbols at once (optional capability)."""
+
+    async def fetch_fills_listing(self, symbols: Sequence[str],
+                                  since: datetime) -> FillListing | None:
+        """Fills on ``symbols`` since ``since`` from the account's listing across symbols, as
+        far as a few pages reach; None where the exchange lists fills per symbol only."""
         ...
 
 

@@ -84,6 +84,17 @@ class Dialect:
         the shared oldest-first paging (``fills.collect_fills``) applies."""
         return None
 
+    def listed_together(self, market: Mapping[str, Any]) -> bool:
+        """Whether ``recent_trades`` lists this ccxt market's fills along with the others."""
+        return False
+
+    async def recent_trades(self, fetch: FetchTrades, since_ms: int, now_ms: int,
+                            max_pages: int) -> tuple[list[Any], int] | None:
+        """The account's raw trades on every symbol ``listed_together``, newest first back to
+        ``since_ms`` or as far as ``max_pages`` reach, and the moment (ms) they are complete
+        from; None where trades are listed per symbol only (Binance's need a symbol)."""
+        return None
+
     def reclassify(self, exc: BaseException) -> BaseException:
         return exc
 

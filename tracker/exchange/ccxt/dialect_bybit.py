@@ -100,6 +100,26 @@ class Bybit(Dialect):
             start = end + 1
         raise TransientExchangeError(f"bybit: more than {MAX_PAGES} windows of fills")
 
+    def listed_together(self, market: Mapping[str, Any]) -> bool:
+        return bool(market.get("linear"))  # ccxt's default category of the listing
+
+    async def recent_trades(self, fetch: FetchTrades, since_ms: int, now_ms: int,
+                            max_pages: int) -> tuple[list[Any], int] | None:
+        """Executions of every linear symbol in one window of at most 7 days, pages of 100
+        newest first by ``cursor``."""
+        start = max(since_ms, now_ms - WEEK_MS + 1)
+        params: dict[str, Any] = {"until": now_ms}
+        rows: list[Any] = []
+        for _ in range(max_pages):
+            page = await fetch(start, 100, dict(params))
+            rows.extend(page)
+            cursor = next((info_of(r).get("nextPageCursor") for r in page
+                           if info_of(r).get("nextPageCursor")), None)
+            if not cursor or len(page) < 100:
+                return rows, start
+            params["cursor"] = cursor
+        return rows, min(int(r["timestamp"]) for r in rows) + 1  # that millisecond may go on
+
     funding_page = 100
 
     def funding_amount(self, raw: Raw) -> Decimal | None:

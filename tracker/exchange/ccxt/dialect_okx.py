@@ -85,6 +85,22 @@ class Okx(Dialect):
             params["after"] = min(int(info_of(r)["billId"]) for r in page)
         raise TransientExchangeError(f"okx: more than {MAX_PAGES} pages of fills")
 
+    def listed_together(self, market: Mapping[str, Any]) -> bool:
+        return bool(market.get("swap"))
+
+    async def recent_trades(self, fetch: FetchTrades, since_ms: int, now_ms: int,
+                            max_pages: int) -> tuple[list[Any], int] | None:
+        """Fills history of every swap (``instType=SWAP``), pages of 100 newest first."""
+        rows: list[Any] = []
+        params: dict[str, Any] = {"type": "swap"}
+        for _ in range(max_pages):
+            page = await fetch(since_ms, None, dict(params))
+            rows.extend(page)
+            if len(page) < 100:
+                return rows, since_ms
+            params["after"] = min(int(info_of(r)["billId"]) for r in page)
+        return rows, min(int(r["timestamp"]) for r in rows) + 1  # that millisecond may go on
+
     funding_page = 100
 
     def funding_amount(self, raw: Raw) -> Decimal | None:

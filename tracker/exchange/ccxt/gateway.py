@@ -23,7 +23,7 @@ import ccxt.async_support as ccxt
 
 from positionbot.tracker.core.funding import FundingPayment
 from positionbot.tracker.core.models import Balance, Fill, Market, Order, PositionMode, PositionSnapshot, Side
-from positionbot.tracker.engine.ports import PermanentExchangeError
+from positionbot.tracker.engine.ports import FillListing, PermanentExchangeError
 from positionbot.tracker.exchange.ccxt import income
 from positionbot.tracker.exchange.ccxt.dialects import dialect_for, fill_order_key
 from positionbot.tracker.exchange.ccxt.fast_positions import (
@@ -31,6 +31,7 @@ from positionbot.tracker.exchange.ccxt.fast_positions import (
     BinanceStopRows,
     fast_path_available,
 )
+from positionbot.tracker.exchange.ccxt.fill_listing import fetch_fills_listing
 from positionbot.tracker.exchange.ccxt.fills import FILL_PAGE, collect_fills
 from positionbot.tracker.exchange.ccxt.instance import build_exchange, respect_timeout
 from positionbot.tracker.exchange.ccxt.normalize import (
@@ -333,6 +334,13 @@ class CcxtGateway:
             if fill.timestamp >= since:
                 fills.setdefault(fill.id, fill)
         return list(fills.values())
+
+    async def fetch_fills_listing(self, symbols: Sequence[str],
+                                  since: datetime) -> FillListing | None:
+        """Fills of many symbols in a request or few where the exchange lists them together."""
+        return await fetch_fills_listing(self._exchange, self._call, self._dialect, self._id,
+                                         await self.markets(), self._mode is PositionMode.HEDGE,
+                                         symbols, since)
 
     async def fetch_funding(self, since: datetime) -> list[FundingPayment]:
         await self.markets()
