@@ -118,6 +118,7 @@ async def test_a_burst_is_applied_whole_without_rest(bybit_live: KitLive) -> Non
     live = bybit_live
     cycles = live.tracker.cycles_completed
     positions_fetched = live.server.count(POSITIONS)
+    stream_calls = live.stream.calls  # the markets, loaded once when the stream connected
     fills_fetched = live.server.count(EXECUTIONS)
     live.venue.manual_order(BTC, BUY, D("0.010"))
     live.venue.manual_order(ETH, SELL, D("0.10"))
@@ -126,6 +127,7 @@ async def test_a_burst_is_applied_whole_without_rest(bybit_live: KitLive) -> Non
                      == {(BTC, D("0.012")), (ETH, D("0.10"))})
     assert live.tracker.cycles_completed == cycles
     assert live.server.count(POSITIONS) == positions_fetched
+    assert live.stream.calls == stream_calls  # the stream itself asked nothing by REST
     assert live.server.count(EXECUTIONS) == fills_fetched
 
 

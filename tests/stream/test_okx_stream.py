@@ -121,6 +121,7 @@ async def test_a_burst_is_applied_whole_without_rest(okx_live: KitLive) -> None:
     live = okx_live
     cycles = live.tracker.cycles_completed
     positions_fetched = live.server.count(POSITIONS)
+    stream_calls = live.stream.calls  # the markets, loaded once when the stream connected
     fills_fetched = live.server.count(FILLS)
     live.venue.manual_order(BTC, BUY, D("1"))
     live.venue.manual_order(ETH, SELL, D("1"))
@@ -129,6 +130,7 @@ async def test_a_burst_is_applied_whole_without_rest(okx_live: KitLive) -> None:
                      == {(BTC, D("1.2")), (ETH, D("1"))})
     assert live.tracker.cycles_completed == cycles
     assert live.server.count(POSITIONS) == positions_fetched
+    assert live.stream.calls == stream_calls  # the stream itself asked nothing by REST
     assert live.server.count(FILLS) == fills_fetched
 
 
