@@ -19,6 +19,7 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder
 
 from positionbot.bot.config import AppConfig, TelegramConfig
 from positionbot.bot.daily_report import report_job
+from positionbot.bot.delivery_plan import GROUP_BURST, GROUP_PERIOD_S
 from positionbot.bot.handlers import bot_commands, register_handlers
 from positionbot.bot.handlers.context import CONTEXT_TYPES, App
 from positionbot.bot.handlers.services import Services
@@ -52,10 +53,12 @@ def telegram_rate_limiter() -> AIORateLimiter:
     """With a margin: no bursts, one message every 1/25 s overall (Telegram allows 30 a
     second); per group a bucket of 9 refilled at 9 a minute, so a few pushes go out at once
     and no minute holds more than 18 (Telegram allows 20; the default bucket of 20 would let
-    40 through in a minute). Retries are the notifier's job (it honours ``retry_after`` and
-    keeps the row), so the limiter makes none."""
-    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 25, group_max_rate=9,
-                          group_time_period=60, max_retries=0)
+    40 through in a minute). The notifier keeps the same bucket per group and sends no more
+    than fits, digesting the rest (``delivery_plan``). Retries are the notifier's job (it
+    honours ``retry_after`` and keeps the row), so the limiter makes none."""
+    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 25,
+                          group_max_rate=GROUP_BURST, group_time_period=GROUP_PERIOD_S,
+                          max_retries=0)
 
 
 def build_application(

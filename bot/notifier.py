@@ -4,7 +4,8 @@ A row is marked sent the moment Telegram accepts its message, so a crash can at 
 the one message in flight. Rate limits (429) pause delivery for ``retry_after``; network
 trouble backs off exponentially (capped) and keeps the rows; a chat that is gone or has
 blocked the bot fails its rows for good and is never retried. A group that became a supergroup
-(``ChatMigrated``) is followed: its pushes and settings move to the new id.
+(``ChatMigrated``) is followed: its pushes and settings move to the new id. A group is never
+sent more than its rate allows now: the rest waits and folds into a digest (``delivery_plan``).
 
 Waits (pacing, back-off, flood control) run on a monotonic clock: a wall-clock step cannot
 hold pushes back or release them early. Wall-clock time is only written into the records.
@@ -14,25 +15,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from html import unescape
 
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
 from positionbot.bot.config import NotifyMode, TelegramConfig
+from positionbot.bot.delivery_plan import (
+    GROUP_BURST,
+    GROUP_CHAT_TYPES,
+    GROUP_DIGEST_AT,
+    GROUP_PERIOD_S,
+    GroupBudget,
+    message_units,
+)
 from positionbot.bot.markets_cache import MarketsCache
 from positionbot.bot.preferences import KINDS, QUIET_KEY, ChatPreferences
 from positionbot.bot.render.format import Chunk
 from positionbot.bot.render.keyboards import info_keyboard
 from positionbot.bot.render.notices import NoticeView, render_digest, render_notice
+from positionbot.bot.send_errors import is_chat_gone, plain_text, retry_after_seconds
 from positionbot.storage.store import Store
 from positionbot.tracker.clock import utc_now
 from positionbot.tracker.core.models import Market, NoticeKind
@@ -41,9 +48,6 @@ from positionbot.tracker.core.records import OutboxRow
 
 log = logging.getLogger(__name__)
 
-_CHAT_GONE = ("chat not found", "user not found", "chat_id is empty", "peer_id_invalid",
-              "have no rights", "not enough rights")
-_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(slots=True)
@@ -64,6 +68,9 @@ class DeliveryPolicy:
     backoff_cap: float = 300.0
     send_timeout: float = 30.0  # one send, including the rate limiter's queueing
     batch_limit: int = 200  # rows read per drain: bounds memory and one drain's length
+    chat_limit: int = 100  # of them, at most this many per chat (whole chats, oldest first)
+    group_burst: int = GROUP_BURST  # the rate limiter's per-group bucket (bot.app), mirrored
+    group_period: float = GROUP_PERIOD_S
 
 
 def notice_recipients(telegram: TelegramConfig) -> Callable[[Notice], Sequence[int]]:
@@ -84,26 +91,6 @@ ANSWERED_TTL_S = 120.0  # a /sl reply stands in for the stop push that follows w
 
 class _StopChat(Exception):
     """Delivery to this chat stops for this drain (the rows are already marked)."""
-
-
-def _retry_after_seconds(err: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = err.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def _is_chat_gone(err: TelegramError) -> bool:
-    """Blocked, kicked or deleted: no message to this chat can succeed."""
-    if isinstance(err, Forbidden):
-        return True
-    text = err.message.lower()
-    return any(p in text for p in _CHAT_GONE)
-
-
-def plain_text(html_text: str) -> str:
-    """The visible text of our HTML, for a last-chance send when Telegram rejects the markup."""
-    return unescape(_TAG.sub("", html_text))
 
 
 class Notifier:
@@ -127,6 +114,8 @@ class Notifier:
         self._paused_until: float | None = None  # a 429 holds the whole bot back (monotonic)
         self._held: dict[int, float] = {}  # chat backing off -> monotonic time it is due again
         self._answered: dict[tuple[int, int, str], float] = {}  # (chat, trade, kind) -> deadline
+        self._groups = GroupBudget(monotonic, self.policy.group_burst, self.policy.group_period)
+        self._chat_types: dict[int, str] = {}  # from Telegram's answers: private, group, ...
         self.outcomes: Counter[tuple[str, str]] = Counter()  # (kind, sent|failed|skipped), for metrics
 
     async def drain(self) -> DrainStats:
@@ -136,7 +125,8 @@ class Notifier:
         if self._paused_until is not None and now < self._paused_until:
             return stats
         self._held = {chat: due for chat, due in self._held.items() if due > now}
-        rows = await self._store.pending_for_delivery(self._held, self.policy.batch_limit)
+        rows = await self._store.pending_for_delivery(self._held, self.policy.batch_limit,
+                                                      self.policy.chat_limit)
         by_chat: dict[int, list[OutboxRow]] = {}
         for row in rows:
             by_chat.setdefault(row.chat_id, []).append(row)
@@ -182,37 +172,72 @@ class Notifier:
             views.append(NoticeView(notice, markets.get(row.account, {}).get(symbol), row.id))
             readable.append((row, silent))
         wanted = readable
+        await self._send_units(chat_id, wanted, views, stats)
+
+    def is_group(self, chat_id: int) -> bool:
+        """A group, supergroup or channel: as Telegram said when a message went there, else by
+        the id's sign (negative for every non-private chat, which is also how the rate limiter
+        tells them apart)."""
+        return self._chat_types.get(chat_id, "group" if chat_id < 0 else "") in GROUP_CHAT_TYPES
+
+    async def _send_units(
+        self, chat_id: int, wanted: list[tuple[OutboxRow, bool]], views: list[NoticeView],
+        stats: DrainStats,
+    ) -> None:
+        """Send the chat's rows in order: critical kinds alone, the rest digested from the
+        chat's threshold. A group gets no more messages than fit its rate now; the rest stays
+        queued (the chat is held until one more fits) and is planned again with what arrives."""
+        group = self.is_group(chat_id)
+        room = self._groups.room(chat_id) if group else None
+        threshold = self._telegram.digest_threshold
+        if group:
+            threshold = min(threshold, GROUP_DIGEST_AT)
+        digest = len(wanted) >= threshold or (room is not None and len(wanted) > room)
         queue = [row for row, _ in wanted]
         try:
-            if len(wanted) >= self._telegram.digest_threshold:  # "at least this many"
-                await self._send_digest(chat_id, wanted, views, stats)
-                return
-            for i, ((row, silent), view) in enumerate(zip(wanted, views, strict=True)):
+            for unit in message_units([row.kind for row in queue], digest):
+                if room is not None and room <= 0:
+                    self._held[chat_id] = self._groups.next_room_at(chat_id)
+                    return
+                if len(unit) > 1:
+                    room = await self._send_digest(chat_id, wanted[unit.start:unit.stop],
+                                                   views[unit.start:unit.stop],
+                                                   queue[unit.stop:], room, stats)
+                    continue
+                (row, silent), view = wanted[unit.start], views[unit.start]
                 try:
                     rendered = render_notice(view)
                 except Exception as err:  # a push that cannot be rendered must not block the chat
                     log.exception("cannot render outbox row %d", row.id)
                     await self._fail([row], f"render error: {err!r}", stats)
                     continue
-                await self._deliver(chat_id, [row], queue[i + 1:], rendered.text,
+                await self._deliver(chat_id, [row], queue[unit.stop:], rendered.text,
                                     rendered.keyboard, silent, stats)
+                room = None if room is None else room - 1
         except _StopChat:
             return
 
     async def _send_digest(
         self, chat_id: int, wanted: list[tuple[OutboxRow, bool]], views: list[NoticeView],
-        stats: DrainStats,
-    ) -> None:
+        after: list[OutboxRow], room: int | None, stats: DrainStats,
+    ) -> int | None:
+        """One digest, in as few messages as fit; a group's room left (parts that do not fit
+        stay queued)."""
         rows_by_id = {row.id: row for row, _ in wanted}
         silent = all(quiet for _, quiet in wanted)
         accounts = {row.account for row, _ in wanted}
         keyboard = info_keyboard(next(iter(accounts)) if len(accounts) == 1 else None)
         chunks: list[Chunk] = render_digest(views)
         for i, chunk in enumerate(chunks):
+            if room is not None and room <= 0:
+                self._held[chat_id] = self._groups.next_room_at(chat_id)
+                raise _StopChat
             carried = [rows_by_id[owner] for owner in chunk.owners]
             later = [rows_by_id[owner] for c in chunks[i + 1:] for owner in c.owners]
-            await self._deliver(chat_id, carried, later, chunk.text,
+            await self._deliver(chat_id, carried, [*later, *after], chunk.text,
                                 keyboard if i == len(chunks) - 1 else None, silent, stats)
+            room = None if room is None else room - 1
+        return room
 
     async def _deliver(
         self, chat_id: int, carried: Sequence[OutboxRow], later: Sequence[OutboxRow], text: str,
@@ -226,10 +251,12 @@ class Notifier:
         """
         await self._pace(chat_id)
         first = carried[0]
+        if self.is_group(chat_id):
+            self._groups.spend(chat_id)  # as the limiter does, whether or not it succeeds
         try:
             message = await self._send(chat_id, text, keyboard, silent)
         except RetryAfter as err:
-            wait = _retry_after_seconds(err)
+            wait = retry_after_seconds(err)
             resume = self._monotonic() + wait
             self._paused_until = max(resume, self._paused_until or resume)
             log.warning("Telegram flood control: row %d waits %.0fs", first.id, wait)
@@ -241,7 +268,7 @@ class Notifier:
             await self._follow_migration(chat_id, err.new_chat_id)
             raise _StopChat from err
         except (BadRequest, Forbidden) as err:
-            if _is_chat_gone(err):
+            if is_chat_gone(err):
                 log.error("chat %d cannot receive pushes (%s); %d row(s) failed for good",
                           chat_id, err.message, len(carried) + len(later))
                 await self._fail([*carried, *later], err.message, stats)
@@ -259,6 +286,7 @@ class Notifier:
             log.exception("unexpected failure delivering row %d", first.id)
             await self._retry_later(first, f"internal error: {err!r}", stats)
             raise _StopChat from err
+        self._chat_types[chat_id] = str(message.chat.type)
         now = self._clock()
         for row in carried:
             await self._store.mark_sent(row.id, message.message_id, now)
@@ -348,6 +376,7 @@ class Notifier:
             del self._last_send[chat]
         for key in [k for k, until in self._answered.items() if until < now]:
             del self._answered[key]
+        self._groups.prune()
 
     def answered(self, chat_id: int, trade_id: int, kind: NoticeKind) -> None:
         """The reply to this chat's /sl already said what the trade's next ``kind`` push says:

@@ -291,18 +291,28 @@ class Store:
             row_id,
         )
 
-    async def pending_for_delivery(self, held_chats: Collection[int], limit: int = 100
-                                   ) -> list[OutboxRow]:
-        """Pending rows by id, leaving out chats the notifier holds back. The notifier keeps
-        its own (monotonic) retry times: ``next_attempt_at`` is a record, not a schedule, so a
-        wall-clock step cannot hold a chat's pushes back."""
+    async def pending_for_delivery(self, held_chats: Collection[int], limit: int = 100,
+                                   per_chat: int | None = None) -> list[OutboxRow]:
+        """Pending rows, leaving out chats the notifier holds back: whole chats (up to
+        ``per_chat`` rows each, in id order) by their oldest row, so a chat's backlog is seen
+        at once and can become one digest. The notifier keeps its own (monotonic) retry times:
+        ``next_attempt_at`` is a record, not a schedule, so a wall-clock step cannot hold a
+        chat's pushes back."""
         held = sorted(set(held_chats))
         skip = f" AND chat_id NOT IN ({', '.join('?' for _ in held)})" if held else ""
-        rows = await self._fetch(
-            f"SELECT {', '.join(codec.OUTBOX_COLUMNS)} FROM notifications "
-            f"INDEXED BY notifications_pending WHERE status = 'pending'{skip} ORDER BY id LIMIT ?",
-            (*held, limit),
-        )
+        rows: list[Any] = []
+        async with self._exclusive() as db:  # (the chat index only: ~10 ms at 100,000 rows)
+            chats = await db.execute_fetchall(
+                "SELECT chat_id, MIN(id) AS oldest FROM notifications INDEXED BY "
+                f"notifications_pending_by_chat WHERE status = 'pending'{skip} GROUP BY chat_id "
+                "ORDER BY oldest LIMIT ?", (*held, limit))
+            for chat_id, _ in chats:
+                if len(rows) >= limit:
+                    break
+                rows += await db.execute_fetchall(
+                    f"SELECT {', '.join(codec.OUTBOX_COLUMNS)} FROM notifications INDEXED BY "
+                    "notifications_pending_by_chat WHERE status = 'pending' AND chat_id = ? "
+                    "ORDER BY id LIMIT ?", (chat_id, min(per_chat or limit, limit - len(rows))))
         return [codec.outbox_from_row(r) for r in rows]
 
     async def move_chat_pushes(self, old_chat: int, new_chat: int) -> int:

@@ -15,6 +15,7 @@ import pytest
 from telegram import Bot
 
 from positionbot.bot.config import TelegramConfig
+from positionbot.bot.delivery_plan import CRITICAL_KINDS, GroupBudget, message_units
 from positionbot.bot.notifier import DeliveryPolicy, Notifier
 from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store, fixed_recipients
@@ -216,7 +217,10 @@ async def test_a_huge_digest_is_split_and_each_part_marks_its_rows(
     api: FakeBotApi, ptb_bot: Bot, outbox: Outbox,
 ) -> None:
     await outbox.push(A, kind="closed", count=150)
-    await notifier_for(ptb_bot, outbox).drain()
+    notifier = notifier_for(ptb_bot, outbox)
+    await notifier.drain()  # 100 rows (a chat's share of one drain), then the other 50
+    assert await outbox.store.outbox_backlog() == 50
+    await notifier.drain()
     messages = api.messages(A)
     assert len(messages) > 1 and all(len(m.text) <= 4096 for m in messages)
     by_message = {m.message_id: m.text for m in messages}
@@ -254,9 +258,106 @@ async def test_private_chats_are_paced_groups_are_left_to_the_rate_limiter(
     api: FakeBotApi, ptb_bot: Bot, outbox: Outbox,
 ) -> None:
     await outbox.push(A, count=3)
-    await outbox.push(GROUP, count=3)
+    await outbox.push(GROUP, count=2)  # (3 would be a digest in a group)
     notifier = notifier_for(ptb_bot, outbox, policy=DeliveryPolicy(chat_interval=0.25))
     started = time.monotonic()
     await notifier.drain()
     assert time.monotonic() - started >= 0.5
-    assert len(api.messages(A)) == 3 and len(api.messages(GROUP)) == 3
+    assert len(api.messages(A)) == 3 and len(api.messages(GROUP)) == 2
+
+
+def test_critical_kinds_stand_alone_and_the_runs_between_them_fold() -> None:
+    kinds = ["opened", "opened", "stop_loss_hit", "closed", "watchdog", "opened"]
+    assert message_units(kinds, digest=True) == [range(0, 2), range(2, 3), range(3, 4),
+                                                 range(4, 5), range(5, 6)]
+    assert message_units(kinds[:2], digest=True) == [range(0, 2)]
+    assert message_units(kinds, digest=False) == [range(i, i + 1) for i in range(6)]
+    assert {"stop_loss_hit", "stop_loss_failed", "stop_loss_removed"} <= CRITICAL_KINDS
+
+
+def test_the_group_budget_is_the_limiters_bucket() -> None:
+    now = [0.0]
+    budget = GroupBudget(lambda: now[0], burst=9, period=60)
+    assert budget.room(GROUP) == 9
+    for _ in range(9):
+        budget.spend(GROUP)
+    assert budget.room(GROUP) == 0
+    assert budget.next_room_at(GROUP) == pytest.approx(60 / 9)
+    now[0] = 60 / 9
+    assert budget.room(GROUP) == 1
+    now[0] = 60.0
+    budget.prune()
+    assert budget.room(GROUP) == 9
+
+
+async def test_a_group_digests_from_three_pushes_a_private_chat_from_its_threshold(
+    api: FakeBotApi, ptb_bot: Bot, outbox: Outbox,
+) -> None:
+    tags = await outbox.push(A, GROUP, count=3)
+    await notifier_for(ptb_bot, outbox).drain()
+    assert tags_seen(api, A) == tags  # private: threshold 5, so three messages
+    [digest] = api.messages(GROUP)
+    assert digest.text.startswith("🧾 <b>3 updates</b>") and all(t in digest.text for t in tags)
+
+
+async def test_a_stop_loss_hit_keeps_its_own_message_in_its_place(
+    api: FakeBotApi, ptb_bot: Bot, outbox: Outbox,
+) -> None:
+    before = await outbox.push(A, GROUP, count=5)
+    [hit] = await outbox.push(A, GROUP, kind="stop_loss_hit")
+    after = await outbox.push(A, GROUP, count=2)
+    await notifier_for(ptb_bot, outbox).drain()
+    for chat in (A, GROUP):
+        first, alone, last = api.messages(chat)
+        assert first.text.startswith("🧾 <b>5 updates</b>") and all(t in first.text
+                                                                     for t in before)
+        assert alone.text.startswith("🛑 <b>Stop loss hit</b>") and hit in alone.text
+        assert "Exit" in alone.text and alone.reply_markup  # the full push, with its buttons
+        assert last.text.startswith("🧾 <b>2 updates</b>") and all(t in last.text for t in after)
+    assert await outbox.store.outbox_backlog() == 0
+
+
+async def test_a_burst_to_a_group_folds_into_digests_and_never_outruns_its_rate(
+    api: FakeBotApi, ptb_bot: Bot, outbox: Outbox,
+) -> None:
+    """Two pushes a second into a group: no message ever waits in the rate limiter (the
+    notifier sends only what fits) and every push goes out within one refill of the bucket."""
+    notifier = notifier_for(ptb_bot, outbox)
+    sent_at: list[float] = []
+    queued: dict[str, float] = {}
+    for _ in range(120):
+        for tag in await outbox.push(GROUP, count=2):
+            queued[tag] = outbox.clock.now.timestamp()
+        before = len(api.messages(GROUP))
+        await notifier.drain()
+        sent_at += [outbox.clock.now.timestamp()] * (len(api.messages(GROUP)) - before)
+        outbox.clock.advance(1)
+    for _ in range(10):  # the tail
+        before = len(api.messages(GROUP))
+        await notifier.drain()
+        sent_at += [outbox.clock.now.timestamp()] * (len(api.messages(GROUP)) - before)
+        outbox.clock.advance(60 / 9)
+    assert await outbox.store.outbox_backlog() == 0
+    texts = [m.text for m in api.messages(GROUP)]
+    delays = [next(at for text, at in zip(texts, sent_at, strict=True) if tag in text) - since
+              for tag, since in queued.items()]
+    assert max(delays) <= 60 / 9 + 1  # one refill of the bucket, plus the drain's second
+    assert len(texts) < 40 and any(t.startswith("🧾") for t in texts)
+    for i, t in enumerate(sent_at):  # the limiter's bucket: 9 at once, then 9 a minute
+        assert sum(1 for u in sent_at[i:] if u < t + 60) <= 18
+    rows = {r[0]: r[3] for r in outbox.rows()}
+    assert len(set(rows.values())) == len(texts)
+
+
+async def test_a_chats_backlog_is_read_whole_so_it_digests_beside_other_chats(
+    api: FakeBotApi, ptb_bot: Bot, outbox: Outbox,
+) -> None:
+    """Rows fanned out to two chats interleave by id; a drain that can read 6 rows takes
+    one chat's 6 (a digest), not 3 of each (three messages each)."""
+    tags = await outbox.push(A, B, count=6)
+    notifier = notifier_for(ptb_bot, outbox, policy=replace(FAST_DELIVERY, batch_limit=6))
+    assert (await notifier.drain()).messages == 1
+    assert (await notifier.drain()).messages == 1
+    for chat in (A, B):
+        [digest] = api.messages(chat)
+        assert digest.text.startswith("🧾 <b>6 updates</b>") and all(t in digest.text for t in tags)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from positionbot.bot.render.trading import entry_preview
 from positionbot.fakes.botapi_server import FakeBotApi
 from positionbot.storage.store import Store
 from positionbot.tracker.core.models import Side, SyncState, TradeStatus
-from positionbot.tracker.core.notices import Watchdog
+from positionbot.tracker.core.notices import ExchangeRecovered
 from positionbot.tracker.core.records import WriteBatch
 from positionbot.tracker.engine.commands import EntryPreview
 from positionbot.tracker.engine.report import CycleReport, EntryMismatch
@@ -99,9 +99,9 @@ async def test_digests_start_at_the_threshold(both_chats: BotEnv) -> None:
     env, api = both_chats, both_chats.api
     await notifier_of(env.app).drain()
     before = len(api.messages(PUSH_CHAT))
-    watchdogs = [Watchdog(account="main", dedupe_key=f"w{i}", job="cycle:main", detail="test")
-                 for i in range(2)]
-    await env.store.commit(WriteBatch("main", notices=watchdogs))
+    recoveries = [ExchangeRecovered(account="main", dedupe_key=f"r{i}", down_for=timedelta(seconds=60))
+                  for i in range(2)]  # (a critical kind, such as a watchdog, is never digested)
+    await env.store.commit(WriteBatch("main", notices=recoveries))
     await notifier_of(env.app).drain()
     assert len(api.messages(PUSH_CHAT)) == before + 1
     assert api.messages(PUSH_CHAT)[-1].text.startswith("🧾 <b>2 updates</b>")
