@@ -40,8 +40,8 @@ def _where(scope: Scope, time_column: str) -> tuple[str, list[Any]]:
     if scope.period.start is not None:
         conditions.append(f"{time_column} >= ?")
         params.append(codec.dt_text(scope.period.start))
-    if scope.account is not None:
-        conditions.append("t.account = ?")
+    if scope.account is not None:  # "+": filter, not an index: the time index reads the period
+        conditions.append("+t.account = ?")
         params.append(scope.account)
     if scope.symbol is not None and "/" in scope.symbol:
         conditions.append("t.symbol = ?")

@@ -145,6 +145,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # events stay the record (no release before this one booked funding).
         "ALTER TABLE trades ADD COLUMN funding TEXT NOT NULL DEFAULT '0'",
     ),
+    (
+        # The reports (storage.reports) read a period: events by time (P&L, export; the id is
+        # the rowid, so the index also gives their "ORDER BY at, id") and closed trades by close
+        # time. Without these every report scans the whole, ever-growing history.
+        "CREATE INDEX position_events_by_time ON position_events (at)",
+        "CREATE INDEX trades_by_status_closed ON trades (status, closed_at)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
