@@ -135,8 +135,16 @@ def _body_opened(n: PositionOpened, m: Market | None) -> list[str]:
             f"Entry {fmt_price(n.avg_entry, m)} · {_stop(n, m)}"]
 
 
+def _stop_resized(n: PositionNotice, m: Market | None) -> str:
+    """The bot resizes a trade's stop order to the whole position right after a change, so the
+    change's push says what the stop covers now (a failed resize is pushed on its own)."""
+    if n.stop_loss is None:
+        return _stop(n, m)
+    return f"{_stop(n, m)} for {fmt_size(n.size_after, m)}"
+
+
 def _body_increased(n: PositionIncreased, m: Market | None) -> list[str]:
-    return [_sizes(n, m), f"Avg entry {fmt_price(n.avg_entry, m)} · {_stop(n, m)}"]
+    return [_sizes(n, m), f"Avg entry {fmt_price(n.avg_entry, m)} · {_stop_resized(n, m)}"]
 
 
 def _body_decreased(n: PositionDecreased, m: Market | None) -> list[str]:
@@ -145,7 +153,7 @@ def _body_decreased(n: PositionDecreased, m: Market | None) -> list[str]:
              f"{PNL} <b>{fmt_money(n.realized_pnl, ccy)}</b>"
              f" · fees {fmt_money(n.fees, ccy, signed=False)}",
              f"Trade {PNL} {fmt_money(n.trade_realized_pnl, ccy)}",
-             f"Entry {fmt_price(n.avg_entry, m)} · {_stop(n, m)}"]
+             f"Entry {fmt_price(n.avg_entry, m)} · {_stop_resized(n, m)}"]
     if n.by_bot:
         lines.append(esc(_REASONS[CloseReason.BY_BOT]))
     return lines
