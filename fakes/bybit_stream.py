@@ -19,7 +19,7 @@ from typing import Any
 
 from positionbot.fakes import bybit_wire as wire
 from positionbot.fakes.wire_server import FillReplay, SocketServer, StreamSocket, num
-from positionbot.tracker.core.models import ZERO, Fill, Order, PositionMode, Side
+from positionbot.tracker.core.models import ZERO, Fill, Order, Position, PositionMode, Side
 from positionbot.tracker.exchange.paper import PaperExchange
 from positionbot.tracker.exchange.paper.events import (
     FillBooked,
@@ -101,9 +101,13 @@ class BybitStream(SocketServer):
             self._push("order", [self._order(event.order)])
 
     def _positions(self, event: PositionChanged) -> list[dict[str, Any]]:
+        """The legs as this change left them (not as they are when the push goes out)."""
         market = self.venue.markets[event.symbol]
         hedge = self.venue.mode is PositionMode.HEDGE
-        held = {p.side: p for p in self.venue.positions() if p.symbol == event.symbol}
+        held = {side: Position(event.symbol, side, size, entry,
+                               mark_price=self.venue.mark(event.symbol),
+                               contract_size=market.contract_size)
+                for side, size, entry in event.legs if size > ZERO}
         legs: list[tuple[int, Side | None]] = [(1, Side.LONG), (2, Side.SHORT)] if hedge \
             else [(0, None)]
         rows = []

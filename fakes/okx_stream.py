@@ -97,12 +97,12 @@ class OkxStream(SocketServer):
             market = self.venue.markets[p.symbol]
             row = wire.position_json(p, wire.market_id(market), hedge=hedge, leverage=10,
                                      liquidation=None, settle=market.settle)
-            rows.append(self._stamped(row, p.symbol))
+            rows.append(self._stamped(row, self._adjusted.get(p.symbol, wire.now_ms())))
         return rows
 
-    def _stamped(self, row: dict[str, Any], symbol: str) -> dict[str, Any]:
-        row.update(uTime=str(self._adjusted.get(symbol, wire.now_ms())),
-                   pTime=str(wire.now_ms()))
+    @staticmethod
+    def _stamped(row: dict[str, Any], changed_at: int) -> dict[str, Any]:
+        row.update(uTime=str(changed_at), pTime=str(wire.now_ms()))
         return row
 
     @staticmethod
@@ -123,27 +123,31 @@ class OkxStream(SocketServer):
             self._stop_of_child[event.order.triggered_order_id] = event.order
         if isinstance(event, FillBooked):
             self._fills[event.fill.order_id] = event.fill
+        at = wire.now_ms()
         if isinstance(event, PositionChanged):
-            self._adjusted[event.symbol] = wire.now_ms()
+            self._adjusted[event.symbol] = at
         try:
-            asyncio.get_running_loop().call_soon(self._emit, event)
+            asyncio.get_running_loop().call_soon(self._emit, event, at)
         except RuntimeError:
-            self._emit(event)
+            self._emit(event, at)
 
-    def _emit(self, event: VenueEvent) -> None:
+    def _emit(self, event: VenueEvent, at: int) -> None:
         if isinstance(event, PositionChanged):
-            self._push("positions", self._positions(event))
+            self._push("positions", self._positions(event, at))
         elif isinstance(event, OrderChanged):
             if event.order.is_stop:
                 self._push("orders-algo", [self._algo(event.order)])
             else:
                 self._push("orders", [self._order(event.order)])
 
-    def _positions(self, event: PositionChanged) -> list[dict[str, Any]]:
+    def _positions(self, event: PositionChanged, at: int) -> list[dict[str, Any]]:
+        """The legs as this change left them (not as they are when the push goes out)."""
         market = self.venue.markets[event.symbol]
         inst = wire.market_id(market)
         hedge = self.venue.mode is PositionMode.HEDGE
-        held = [p for p in self.venue.positions() if p.symbol == event.symbol]
+        held = [Position(event.symbol, side, size, entry, mark_price=self.venue.mark(event.symbol),
+                         contract_size=market.contract_size)
+                for side, size, entry in event.legs if size > ZERO]
         rows = [wire.position_json(p, inst, hedge=hedge, leverage=10, liquidation=None,
                                    settle=market.settle) for p in held]
         flat = [side for side, size, _ in event.legs if size == ZERO] if hedge else (
@@ -157,7 +161,7 @@ class OkxStream(SocketServer):
                                      settle=market.settle)
             row.update(avgPx="", upl="0", markPx=num(self.venue.mark(event.symbol)))
             rows.append(row)
-        return [self._stamped(row, event.symbol) for row in rows]
+        return [self._stamped(row, at) for row in rows]
 
     def _order(self, order: Order) -> dict[str, Any]:
         market = self.venue.markets[order.symbol]

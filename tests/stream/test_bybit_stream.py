@@ -5,8 +5,11 @@ REST fill look-up needed for it; a disconnect, a silence and duplicates lose or 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import timedelta
 
 from positionbot.tracker.core.models import OrderSide, Side, TradeStatus
+from positionbot.tracker.core.stream_events import StreamBatch
 from positionbot.tracker.engine.commands import TradeCommands
 from tests.support.stream import ACCOUNT, BTC, ETH, FAST_TIMING, D, eventually
 from tests.support.venue_streams import KitLive, bybit_hedge_live, bybit_live
@@ -176,3 +179,39 @@ async def test_a_revoked_key_keeps_the_stream_down_and_polling_on(bybit_live: Ki
     await eventually(lambda: live.follower.last_error is not None
                      and "stream connect failed" in live.follower.last_error)
     assert not live.follower.connected and live.follower.poll_interval is None
+
+
+async def test_reordered_events_give_one_push_and_the_newest_state(bybit_live: KitLive) -> None:
+    live = bybit_live
+    batches: list[StreamBatch] = []
+    original = live.follower.apply
+
+    async def hold(batch: StreamBatch) -> None:
+        batches.append(batch)
+
+    live.follower.apply = hold  # type: ignore[method-assign]
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    live.venue.manual_order(BTC, BUY, D("0.005"))
+    await eventually(lambda: sum(len(b.positions) for b in batches) >= 2)
+    live.follower.apply = original  # type: ignore[method-assign]
+    reports = [r for b in batches for r in b.positions]
+    fills = tuple(f for b in batches for f in b.fills)
+    newest = reports[-1]
+    older = replace(reports[0], at=newest.at - timedelta(milliseconds=1))
+    assert (older.size, newest.size) == (D("0.010"), D("0.015"))
+    await original(StreamBatch(positions=(newest,), fills=fills))
+    await original(StreamBatch(positions=(older,), fills=fills))  # late: dropped
+    await original(StreamBatch(positions=(newest,), fills=fills))  # again: nothing new
+    (trade,) = live.trades()
+    assert trade.size == D("0.015")
+    assert await live.kinds() == ["opened"]
+
+
+async def test_stream_and_poll_racing_on_one_change_give_one_push(bybit_live: KitLive) -> None:
+    live = bybit_live
+    for size in ("0.010", "0.002", "0.003"):
+        live.venue.manual_order(BTC, BUY, D(size))
+        await live.tracker.run_cycle(ACCOUNT)  # the poll runs while the stream delivers
+    await eventually(lambda: bool(live.trades()) and live.trades()[0].size == D("0.015"))
+    await asyncio.sleep(0.1)
+    assert await live.kinds() == ["opened", "increased", "increased"]

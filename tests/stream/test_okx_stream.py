@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
+from datetime import timedelta
 
 from positionbot.fakes import okx_wire
 from positionbot.tracker.core.models import OrderSide, Side, TradeStatus
+from positionbot.tracker.core.stream_events import StreamBatch
 from positionbot.tracker.engine.commands import TradeCommands
 from tests.support.stream import ACCOUNT, BTC, ETH, FAST_TIMING, D, eventually
 from tests.support.venue_streams import KitLive, okx_hedge_live, okx_live
@@ -203,3 +206,39 @@ async def test_position_snapshots_repeat_nothing_and_leaving_one_out_closes_noth
     await asyncio.sleep(0.1)
     assert live.tracker.cycles_completed == cycles
     assert await live.kinds() == ["opened", "opened", "decreased"]
+
+
+async def test_reordered_events_give_one_push_and_the_newest_state(okx_live: KitLive) -> None:
+    live = okx_live
+    batches: list[StreamBatch] = []
+    original = live.follower.apply
+
+    async def hold(batch: StreamBatch) -> None:
+        batches.append(batch)
+
+    live.follower.apply = hold  # type: ignore[method-assign]
+    live.venue.manual_order(BTC, BUY, D("1"))
+    live.venue.manual_order(BTC, BUY, D("0.5"))
+    await eventually(lambda: sum(len(b.positions) for b in batches) >= 2)
+    live.follower.apply = original  # type: ignore[method-assign]
+    reports = [r for b in batches for r in b.positions]
+    fills = tuple(f for b in batches for f in b.fills)
+    newest = reports[-1]
+    older = replace(reports[0], at=newest.at - timedelta(milliseconds=1))
+    assert (older.size, newest.size) == (D("1"), D("1.5"))
+    await original(StreamBatch(positions=(newest,), fills=fills))
+    await original(StreamBatch(positions=(older,), fills=fills))  # late: dropped
+    await original(StreamBatch(positions=(newest,), fills=fills))  # again: nothing new
+    (trade,) = live.trades()
+    assert trade.size == D("1.5")
+    assert await live.kinds() == ["opened"]
+
+
+async def test_stream_and_poll_racing_on_one_change_give_one_push(okx_live: KitLive) -> None:
+    live = okx_live
+    for size in ("1", "0.2", "0.3"):
+        live.venue.manual_order(BTC, BUY, D(size))
+        await live.tracker.run_cycle(ACCOUNT)  # the poll runs while the stream delivers
+    await eventually(lambda: bool(live.trades()) and live.trades()[0].size == D("1.5"))
+    await asyncio.sleep(0.1)
+    assert await live.kinds() == ["opened", "increased", "increased"]
