@@ -10,14 +10,21 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
+from positionbot.bot.config import load_config
+from positionbot.bot.wiring import build_streams
 from positionbot.fakes import okx_wire
 from positionbot.tracker.core.models import OrderSide, Side, TradeStatus
 from positionbot.tracker.core.stream_events import StreamBatch
 from positionbot.tracker.engine.commands import TradeCommands
+from positionbot.tracker.exchange.ccxt.stream import CcxtUserStream
+from tests.support.config import OKX, OKX_ENV, WriteConfig
+from tests.support.config import write_config as write_config
 from tests.support.stream import ACCOUNT, BTC, ETH, FAST_TIMING, D, eventually
 from tests.support.venue_streams import KitLive, okx_hedge_live, okx_live
 
-__all__ = ["okx_hedge_live", "okx_live"]  # fixtures
+__all__ = ["okx_hedge_live", "okx_live", "write_config"]  # fixtures
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 FILLS = "/api/v5/trade/fills-history"
@@ -242,3 +249,19 @@ async def test_stream_and_poll_racing_on_one_change_give_one_push(okx_live: KitL
     await eventually(lambda: bool(live.trades()) and live.trades()[0].size == D("1.5"))
     await asyncio.sleep(0.1)
     assert await live.kinds() == ["opened", "increased", "increased"]
+
+
+async def test_an_okx_and_a_bybit_account_get_their_stream_by_default(
+        write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in OKX_ENV.items():
+        monkeypatch.setenv(name, value)
+    bybit = OKX.replace('name = "okx"', 'name = "bybit"').replace('exchange = "okx"',
+                                                                'exchange = "bybit"')
+    config = load_config(write_config(OKX + bybit), OKX_ENV)
+    streams = build_streams(config)
+    try:
+        assert sorted(streams) == ["bybit", "okx"]
+        assert all(isinstance(s, CcxtUserStream) for s in streams.values())
+    finally:
+        for stream in streams.values():
+            await stream.shutdown()
