@@ -27,7 +27,13 @@ from tests.support.venue_streams import KitLive, okx_hedge_live, okx_live
 __all__ = ["okx_hedge_live", "okx_live", "write_config"]  # fixtures
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
-FILLS = "/api/v5/trade/fills-history"
+
+
+def fills_asked(live: KitLive) -> int:
+    """REST fill listings: the recent fills and the fills history."""
+    return live.server.count("/api/v5/trade/fills") + live.server.count(
+        "/api/v5/trade/fills-history")
+
 POSITIONS = "/api/v5/account/positions"
 
 
@@ -35,7 +41,7 @@ async def test_open_increase_partial_close_and_close_are_pushed_from_the_stream(
         okx_live: KitLive) -> None:
     live = okx_live
     cycles = live.tracker.cycles_completed
-    fetched = live.server.count(FILLS)
+    fetched = fills_asked(live)
     live.venue.manual_order(BTC, BUY, D("1"))
     await eventually(lambda: len(live.trades()) == 1)
     live.venue.set_mark(BTC, D("50100"))
@@ -49,7 +55,7 @@ async def test_open_increase_partial_close_and_close_are_pushed_from_the_stream(
     live.venue.manual_order(BTC, SELL, D("2.5"), reduce_only=True)
     await eventually(lambda: live.trades() == [])
     assert live.tracker.cycles_completed == cycles  # the stream alone
-    assert live.server.count(FILLS) == fetched  # priced from the fills the orders carry
+    assert fills_asked(live) == fetched  # priced from the fills the orders carry
     notices = await live.notices()
     assert [k for k, _ in notices] == ["opened", "increased", "decreased", "closed"]
     opened, increased, decreased, closed = (f for _, f in notices)
@@ -132,7 +138,7 @@ async def test_a_burst_is_applied_whole_without_rest(okx_live: KitLive) -> None:
     cycles = live.tracker.cycles_completed
     positions_fetched = live.server.count(POSITIONS)
     stream_calls = live.stream.calls  # the markets, loaded once when the stream connected
-    fills_fetched = live.server.count(FILLS)
+    fills_fetched = fills_asked(live)
     live.venue.manual_order(BTC, BUY, D("1"))
     live.venue.manual_order(ETH, SELL, D("1"))
     live.venue.manual_order(BTC, BUY, D("0.2"))
@@ -141,7 +147,7 @@ async def test_a_burst_is_applied_whole_without_rest(okx_live: KitLive) -> None:
     assert live.tracker.cycles_completed == cycles
     assert live.server.count(POSITIONS) == positions_fetched
     assert live.stream.calls == stream_calls  # the stream itself asked nothing by REST
-    assert live.server.count(FILLS) == fills_fetched
+    assert fills_asked(live) == fills_fetched
 
 
 async def test_a_change_during_a_disconnect_is_recovered_by_the_reconnect_and_pushed_once(
