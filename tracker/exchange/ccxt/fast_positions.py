@@ -16,8 +16,8 @@ identity. Marks and unrealised P&L of unchanged rows are refreshed every ``mark_
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from operator import itemgetter
+from collections.abc import Callable, Mapping, Sequence
+from operator import eq, itemgetter
 from typing import Any
 
 from positionbot.tracker.core.models import Market, Order, Position, PositionMode
@@ -45,38 +45,74 @@ def _is_zero(text: object) -> bool:
         return False
 
 
-def _rows(answer: object, what: str) -> list[Row]:
-    if not isinstance(answer, list) or not set(map(type, answer)) <= {dict}:
+def _listing(answer: object, what: str) -> list[Any]:
+    if not isinstance(answer, list):
         raise Malformed(f"{what}: expected a list of objects, got {type(answer).__name__}")
     return answer
 
 
-# What a change is read from, as columns taken from every row in C (``itemgetter``), so that
-# comparing a whole listing with the last one costs a few list builds and comparisons, not a
-# Python loop. Positions: which one (symbol, side), size (signed), entry and the isolated wallet
-# (zero when cross; v3 has no ``marginType``); marks and unrealised P&L are left out on purpose.
+def _objects(rows: list[Any], what: str) -> list[Row]:
+    """``rows`` once every one is an object (a per-symbol read, or a listing with a row short
+    of a column: the rows are then looked at one by one)."""
+    if not set(map(type, rows)) <= {dict}:
+        raise Malformed(f"{what}: expected a list of objects")
+    return rows
+
+
+# What a change is read from: the significant columns of every row as one tuple, read in C
+# (``itemgetter`` over ``map``) and compared with the last listing's as they are read, so a
+# listing in which nothing changed costs one pass and builds nothing. Positions: which one
+# (symbol, side), size (signed), entry and the isolated wallet (zero when cross; v3 has no
+# ``marginType``); marks and unrealised P&L are left out on purpose, they move every cycle.
 # Stops: which one, status, amount, trigger.
-_POSITION_COLUMNS = tuple(map(itemgetter, ("symbol", "positionSide", "positionAmt", "entryPrice",
-                                           "isolatedWallet")))
-_STOP_COLUMNS = tuple(map(itemgetter, ("algoId", "algoStatus", "quantity", "triggerPrice")))
-Columns = tuple[list[Any], ...]
+_POSITION_COLUMNS = ("symbol", "positionSide", "positionAmt", "entryPrice", "isolatedWallet")
+_STOP_COLUMNS = ("algoId", "algoStatus", "quantity", "triggerPrice")
+Columns = list[tuple[Any, ...]]
 
 
-def _raw_state(rows: Sequence[Row], columns: tuple[itemgetter[Any], ...]) -> Columns | None:
-    """The rows' columns, or None when a row lacks one (then every row is looked at, and the
-    normalisation of a changed one names what is missing)."""
+def _getter(rows: list[Any], columns: tuple[str, ...]) -> itemgetter[Any]:
+    """The columns' getter, keyed by the first row's own key objects: JSON parsers reuse one
+    key object per name, so each look-up then matches by identity, not by comparing strings."""
+    names = {key: key for key in rows[0]} if rows and type(rows[0]) is dict else {}
+    return itemgetter(*(names.get(column, column) for column in columns))
+
+
+def _unchanged(rows: list[Any], columns: tuple[str, ...], last: Columns | None,
+               what: str) -> bool:
+    """Whether every row's significant columns are those of the last listing, row for row.
+    A row that lacks one is a change (the full read then names it); a row that is not an
+    object cannot be indexed by name: the listing is malformed."""
+    if last is None or len(rows) != len(last):
+        return False
     try:
-        return tuple(list(map(column, rows)) for column in columns)
+        return all(map(eq, map(_getter(rows, columns), rows), last))
     except KeyError:
+        return False
+    except TypeError as exc:
+        raise Malformed(f"{what}: expected a list of objects") from exc
+
+
+def _raw_state(rows: list[Any], columns: tuple[str, ...], what: str) -> Columns | None:
+    """The rows' significant columns to compare the next listing with, or None when a row
+    lacks one (then every row is looked at, and the normalisation of a changed one names what
+    is missing)."""
+    try:
+        return list(map(_getter(rows, columns), rows))
+    except KeyError:
+        _objects(rows, what)
         return None
+    except TypeError as exc:
+        raise Malformed(f"{what}: expected a list of objects") from exc
 
 
 class BinancePositionRows:
     """The last raw position rows of one account and the positions built from them."""
 
-    def __init__(self, exchange: Any, mark_refresh_s: float = 60.0) -> None:
+    def __init__(self, exchange: Any, mark_refresh_s: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._exchange = exchange
         self._mark_refresh_s = mark_refresh_s
+        self._clock = clock
         self._built: dict[RowKey, tuple[tuple[object, ...], Position]] = {}
         self._raw: Columns | None = None  # the last full listing's columns
         self._last: tuple[Position, ...] = ()
@@ -89,21 +125,23 @@ class BinancePositionRows:
     async def fetch(self, symbols: Sequence[str] = ()) -> list[Row]:
         """The raw rows: all of them, or one request per symbol in ``symbols``."""
         if not symbols:
-            return _rows(await self._exchange.fapiPrivateV3GetPositionRisk({}), "position risk")
+            return _listing(await self._exchange.fapiPrivateV3GetPositionRisk({}), "position risk")
         rows: list[Row] = []
         for symbol in symbols:
-            rows += _rows(await self._exchange.fapiPrivateV3GetPositionRisk(
-                {"symbol": self.symbol_id(symbol)}), f"position risk of {symbol}")
+            rows += _objects(_listing(await self._exchange.fapiPrivateV3GetPositionRisk(
+                {"symbol": self.symbol_id(symbol)}), f"position risk of {symbol}"),
+                f"position risk of {symbol}")
         return rows
 
-    def positions(self, rows: Sequence[Row], markets: Mapping[str, Market], *,
+    def positions(self, rows: list[Any], markets: Mapping[str, Market], *,
                   partial: bool = False) -> tuple[Position, ...]:
         """Positions of ``rows``, unchanged rows reusing their last object; with ``partial``
         (a per-symbol read) the cache is consulted but not replaced."""
-        refresh = time.monotonic() - self._built_at >= self._mark_refresh_s and not partial
-        raw = None if partial else _raw_state(rows, _POSITION_COLUMNS)
-        if raw is not None and raw == self._raw and not refresh:
+        refresh = self._clock() - self._built_at >= self._mark_refresh_s and not partial
+        if not (partial or refresh) and _unchanged(rows, _POSITION_COLUMNS, self._raw,
+                                                   "position risk"):
             return self._last  # the same tuple: nothing changed
+        raw = None if partial else _raw_state(rows, _POSITION_COLUMNS, "position risk")
         built: dict[RowKey, tuple[tuple[object, ...], Position]] = {}
         for row in rows:
             if _is_zero(row.get("positionAmt")):
@@ -119,7 +157,7 @@ class BinancePositionRows:
             return positions
         self._built, self._last, self._raw = built, positions, raw
         if refresh:
-            self._built_at = time.monotonic()
+            self._built_at = self._clock()
         return positions
 
     def _build(self, row: Row, markets: Mapping[str, Market]) -> Position:
@@ -142,7 +180,7 @@ class BinancePositionRows:
     @staticmethod
     def mode(rows: Sequence[Row]) -> PositionMode | None:
         for row in rows:
-            side = row.get("positionSide")
+            side = row.get("positionSide") if isinstance(row, dict) else None
             if isinstance(side, str):
                 return PositionMode.ONE_WAY if side == "BOTH" else PositionMode.HEDGE
         return None
@@ -159,10 +197,14 @@ class BinanceStopRows:
 
     async def fetch(self) -> list[Order]:
         """Open stops; the very same list when none changed."""
-        rows = _rows(await self._exchange.fapiPrivateGetOpenAlgoOrders({}), "open algo orders")
-        raw = _raw_state(rows, _STOP_COLUMNS)
-        if raw is not None and raw == self._raw:
+        return self.orders(_listing(await self._exchange.fapiPrivateGetOpenAlgoOrders({}),
+                                    "open algo orders"))
+
+    def orders(self, rows: list[Any]) -> list[Order]:
+        """The orders of a listing, unchanged rows reusing their last object."""
+        if _unchanged(rows, _STOP_COLUMNS, self._raw, "open algo orders"):
             return self._last
+        raw = _raw_state(rows, _STOP_COLUMNS, "open algo orders")
         built = self._built
         fresh: dict[object, tuple[tuple[object, ...], Order]] = {}
         for row in rows:

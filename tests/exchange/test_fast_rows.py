@@ -1,0 +1,127 @@
+"""The Binance fast path's change test: a listing is compared with the last one on its
+significant columns only, in one pass, and built again only when one of them moved.
+
+The rows are the fake's real wire rows read through real ccxt; a test edits a copy of them as
+the exchange's next answer would differ.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from positionbot.fakes.binance_server import BinanceServer
+from positionbot.tracker.core.models import OrderSide, Side
+from positionbot.tracker.exchange.ccxt.fast_positions import BinancePositionRows, BinanceStopRows
+from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
+from positionbot.tracker.exchange.ccxt.normalize import Malformed
+from positionbot.tracker.exchange.paper import PaperExchange
+from tests.support.exchange import BTC, ETH, D, GatewayFactory
+
+Rows = list[dict[str, Any]]
+
+
+class HandClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _rows(venue: PaperExchange, gateway: CcxtGateway) -> tuple[Rows, BinancePositionRows]:
+    venue.manual_order(BTC, OrderSide.BUY, D("0.013"))
+    venue.manual_order(ETH, OrderSide.SELL, D("1.5"))
+    await gateway.markets()
+    exchange = gateway._exchange
+    return await BinancePositionRows(exchange).fetch(), BinancePositionRows(exchange)
+
+
+def _edited(rows: Rows, column: str, value: object) -> Rows:
+    fresh = copy.deepcopy(rows)
+    fresh[0][column] = value
+    return fresh
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("positionAmt", "0.02"), ("entryPrice", "50123.4"), ("isolatedWallet", "12.5"),
+    ("positionSide", "LONG"),
+])
+async def test_a_move_in_any_one_significant_column_is_a_change(
+        venue: PaperExchange, gateway: CcxtGateway, column: str, value: str) -> None:
+    rows, reader = await _rows(venue, gateway)
+    markets = await gateway.markets()
+    first = reader.positions(rows, markets)
+    assert reader.positions(copy.deepcopy(rows), markets) is first  # equal rows: no change
+
+    second = reader.positions(_edited(rows, column, value), markets)
+    assert second is not first and len(second) == 2  # the cycle does its work
+    assert second[0] is not first[0] and second[1] is first[1]  # that row alone was built again
+
+
+async def test_a_move_in_the_mark_only_is_no_change_but_marks_refresh_on_time(
+        venue: PaperExchange, gateway: CcxtGateway) -> None:
+    rows, _ = await _rows(venue, gateway)
+    clock = HandClock()
+    reader = BinancePositionRows(gateway._exchange, mark_refresh_s=60.0, clock=clock)
+    markets = await gateway.markets()
+    first = reader.positions(rows, markets)
+    moved = copy.deepcopy(rows)
+    for row in moved:
+        row["markPrice"], row["unRealizedProfit"] = "1234.5", "-99"
+
+    clock.now += 59
+    assert reader.positions(moved, markets) is first  # marks alone: nothing to do
+    clock.now += 1
+    refreshed = reader.positions(moved, markets)
+    assert refreshed is not first and {p.mark_price for p in refreshed} == {D("1234.5")}
+    assert [(p.symbol, p.size, p.entry_price) for p in refreshed] == [
+        (p.symbol, p.size, p.entry_price) for p in first]
+
+
+async def test_a_listing_with_a_row_that_is_not_an_object_is_malformed(
+        venue: PaperExchange, gateway: CcxtGateway) -> None:
+    rows, reader = await _rows(venue, gateway)
+    markets = await gateway.markets()
+    with pytest.raises(Malformed):
+        reader.positions([*rows, ["BTCUSDT", "BOTH"]], markets)  # first read
+    first = reader.positions(rows, markets)
+    with pytest.raises(Malformed):
+        reader.positions([["BTCUSDT", "BOTH"], *rows[1:]], markets)  # compared with the last
+    assert reader.positions(rows, markets) is first  # the glitch changed nothing
+
+
+async def test_a_row_missing_a_significant_column_is_read_row_by_row_and_named(
+        venue: PaperExchange, gateway: CcxtGateway) -> None:
+    rows, reader = await _rows(venue, gateway)
+    markets = await gateway.markets()
+    reader.positions(rows, markets)
+    broken = copy.deepcopy(rows)
+    del broken[0]["entryPrice"]
+    with pytest.raises(Malformed, match="entry"):  # never read as closed
+        reader.positions(broken, markets)
+
+
+@pytest.mark.parametrize(("column", "value", "moved"), [
+    ("quantity", "0.01", True), ("triggerPrice", "44000", True), ("algoStatus", "CANCELED", True),
+    ("updateTime", 1, False), ("clientAlgoId", "renamed", False),
+])
+async def test_stops_move_on_a_significant_column_only(
+        venue: PaperExchange, server: BinanceServer, make_gateway: GatewayFactory,
+        column: str, value: object, moved: bool) -> None:
+    venue.manual_order(BTC, OrderSide.BUY, D("0.013"))
+    venue.manual_order(ETH, OrderSide.SELL, D("1.5"))
+    gateway = make_gateway(server)
+    await gateway.place_stop_loss(BTC, Side.LONG, D("0.013"), D("45000"), "sl-btc", False)
+    await gateway.place_stop_loss(ETH, Side.SHORT, D("1.5"), D("3300"), "sl-eth", False)
+    rows = await gateway._exchange.fapiPrivateGetOpenAlgoOrders({})
+    stops = BinanceStopRows(gateway._exchange)
+    first = stops.orders(rows)
+    assert stops.orders(copy.deepcopy(rows)) is first and len(first) == 2
+
+    second = stops.orders(_edited(rows, column, value))
+    assert (second is not first) is moved
+    if moved:
+        assert second[1] is first[1] and second[0] != first[0]
