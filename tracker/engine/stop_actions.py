@@ -43,6 +43,7 @@ from positionbot.tracker.engine.ports import (
     ExchangeGateway,
     OrderOutcomeUnknownError,
     OrderRejectedError,
+    PositionsBySymbol,
     TransientExchangeError,
 )
 
@@ -386,9 +387,11 @@ async def resolve_orphans(
     for t in orphans:
         try:
             order = await _entry_order(gw, t, open_orders)
-            decision = orphan_decision(t, order, now, pending_timeout,
-                                       (merged or {}).get(t.id), (ages or {}).get(t.id))
-            if decision.verdict is OrphanVerdict.KEEP:
+            into = (merged or {}).get(t.id)
+            decision = orphan_decision(t, order, now, pending_timeout, into,
+                                       (ages or {}).get(t.id))
+            if decision.verdict is OrphanVerdict.KEEP or (
+                    into is None and await _filled_since(gw, t, order)):
                 continue
             if decision.verdict is OrphanVerdict.CANCEL_ORDER and order is not None:
                 await gw.cancel_order(t.symbol, order.id)
@@ -402,6 +405,16 @@ async def resolve_orphans(
         out.notices.append(pending_cancelled_notice(t, decision.reason))
         out.lines.append(f"pending trade {t.id} {t.symbol} cancelled: {decision.reason}")
     return out
+
+
+async def _filled_since(gw: ExchangeGateway, t: Trade, order: Order | None) -> bool:
+    """A filled entry with no position in the cycle's snapshot may have filled after it was
+    taken: a position there now is the trade's, for the next look (cycle or stream) to open."""
+    if order is None or order.status is not OrderStatus.CLOSED:
+        return False
+    snap = await (gw.fetch_positions_of([t.symbol]) if isinstance(gw, PositionsBySymbol)
+                  else gw.fetch_positions())
+    return any(p.symbol == t.symbol and p.side is t.side for p in snap.positions)
 
 
 async def _entry_order(gw: ExchangeGateway, t: Trade, open_orders: Mapping[str, Order]) -> Order | None:
