@@ -220,3 +220,16 @@ async def test_binance_pacer_keeps_both_order_windows_below_their_limits() -> No
         most = max(bisect.bisect_left(sent, t + seconds) - n for n, t in enumerate(sent))
         assert most <= limit * 0.9
     assert sent[269] == 0.0 and sent[270] == 10.0  # a full window waits, and only as long as needed
+
+
+async def test_a_waiter_cancelled_while_waiting_takes_no_slot() -> None:
+    pacer = OrderPacer((Limit(2, 0.3),))  # 90 % of 2: one request per 0.3 s
+    await pacer.acquire()
+    started = time.monotonic()
+    waiter = asyncio.create_task(pacer.acquire())
+    await asyncio.sleep(0.05)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await pacer.acquire()  # the slot the cancelled waiter would have taken
+    assert 0.2 < time.monotonic() - started < 0.5
