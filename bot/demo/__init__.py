@@ -15,7 +15,7 @@ import logging
 import signal
 import sys
 import tempfile
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,6 +38,7 @@ EXIT_OK, EXIT_STALLED, EXIT_STARTUP, EXIT_INTERRUPTED = 0, 1, 2, 130
 EPILOGUE_LIMIT_S = 600.0  # an interactive session left open ends on its own after this
 _BASE_INTERVAL_S = 1.0  # polling interval at speed 1 (while the stream is down)
 _VERIFY_EVERY = 4  # the verifying poll, in intervals, while the stream is up (live: 60 s / 15 s)
+Script = Callable[[DemoSession], Coroutine[Any, Any, None]]
 
 
 def run_demo(speed: float, db: Path | None) -> int:
@@ -55,21 +56,24 @@ def demo_config(db_path: Path, speed: float) -> AppConfig:
     )
 
 
-async def play_demo(speed: float, db: Path | None, out: TextIO, stdin: TextIO | None) -> int:
+async def play_demo(speed: float, db: Path | None, out: TextIO, stdin: TextIO | None,
+                    script: Script = play) -> int:
     """Run the session, writing the chat to ``out`` and reading typed lines from ``stdin``
-    when it is a terminal. A temporary database is used (and removed) unless ``db`` is given."""
+    when it is a terminal. A temporary database is used (and removed) unless ``db`` is given;
+    ``script`` is the trader's part (tests play shorter ones)."""
     with contextlib.ExitStack() as cleanup:
         if db is None:
             tmp = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="positionbot-demo-"))
             db = Path(tmp) / "demo.db"
         try:
-            return await _session(speed, db, out, stdin)
+            return await _session(speed, db, out, stdin, script)
         except StartupError as err:
             sys.stderr.write(f"{err}\n")
             return EXIT_STARTUP
 
 
-async def _session(speed: float, path: Path, out: TextIO, stdin: TextIO | None) -> int:
+async def _session(speed: float, path: Path, out: TextIO, stdin: TextIO | None,
+                   script: Script) -> int:
     # A drain still running when the next is due is skipped by design (max_instances=1); at
     # demo speeds that is routine, and APScheduler's warning about it would only be noise.
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
@@ -97,7 +101,7 @@ async def _session(speed: float, path: Path, out: TextIO, stdin: TextIO | None) 
         with _signals_set(interrupted, chat):
             await start(application)
             try:
-                code = await _perform(session, interrupted)
+                code = await _perform(session, interrupted, script)
             finally:
                 chat.detach_keyboard()
                 await stop(application)
@@ -106,10 +110,10 @@ async def _session(speed: float, path: Path, out: TextIO, stdin: TextIO | None) 
         return code
 
 
-async def _perform(session: DemoSession, interrupted: asyncio.Event) -> int:
+async def _perform(session: DemoSession, interrupted: asyncio.Event, script: Script) -> int:
     """The script, then (at a terminal) free play until /quit, Ctrl-D or Ctrl-C."""
     chat = session.chat
-    finished = await _until_quit(play(session), chat)
+    finished = await _until_quit(script(session), chat)
     if interrupted.is_set():
         return EXIT_INTERRUPTED
     if chat.quit_requested.is_set():

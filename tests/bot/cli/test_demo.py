@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import select
@@ -10,7 +11,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from positionbot.bot.demo import ACCOUNT, play_demo
+from positionbot.bot.demo.script import BTC
+from positionbot.bot.demo.session import DemoSession
+from positionbot.tracker.core.models import NoticeKind
 
 ROOT = Path(__file__).resolve().parents[3]
 # What the script promises to show, as the chat renders it (header line of each push).
@@ -72,6 +79,8 @@ def test_demo_plays_to_the_end_and_shows_every_push_it_promises(tmp_path: Path) 
     assert "🧑 you: /sync\n" in out and "No changes." in out
     assert "📜 History · last 5" in out
     assert "ℹ️ Status · positionbot" in out
+    # the bot followed the paper exchange's stream, which the scripted outage dropped once
+    assert "stream connected · last event" in out and "1 reconnect today" in out
     assert "🧑 you: /pnl\n" in out and "📊 P&L · today" in out and "win rate 75.00%" in out
     assert "🧑 you: [5] 📈 Chart\n" in out and "pnl-chart.png" in out  # sent with sendPhoto
     assert out.rstrip().endswith('see\n  "Going live" in README.md.')
@@ -81,6 +90,34 @@ def test_demo_plays_to_the_end_and_shows_every_push_it_promises(tmp_path: Path) 
     assert "Traceback" not in result.stderr
     assert len(errors) == 1 and "alert: paper unreachable after 3 failed cycles" in errors[0]
     assert list((tmp_path / "tmp").iterdir()) == []  # the temporary database is gone
+
+
+async def test_a_change_made_by_hand_is_pushed_from_the_stream_not_after_a_cycle(
+        tmp_path: Path) -> None:
+    """At speed 0.25 the demo polls every 4 s and verifies every 16 s while its stream is up:
+    a push within a second of the act came from the stream, with no cycle in between."""
+    waits: list[tuple[float, int]] = []
+
+    async def timed(s: DemoSession, act: Callable[[], object], kind: NoticeKind) -> None:
+        cycles, started = s.tracker.cycles_completed, time.monotonic()
+        act()
+        await s.pushed(kind)
+        waits.append((time.monotonic() - started, s.tracker.cycles_completed - cycles))
+
+    async def script(s: DemoSession) -> None:
+        await s.drained()  # the startup push
+        await s.until(lambda: s.tracker.streams[ACCOUNT].connected, "the stream")
+        await s.pause(0.5)  # (past the chat's pacing of 1.2 s at this speed)
+        await timed(s, lambda: s.buy(BTC, "0.010"), NoticeKind.OPENED)
+        await s.pause(0.5)
+        await timed(s, lambda: s.sell(BTC, "0.010", reduce_only=True), NoticeKind.CLOSED)
+
+    out = io.StringIO()
+    assert await play_demo(0.25, tmp_path / "demo.db", out, None, script) == 0
+    assert "🆕 Opened · BTC/USDT:USDT" in out.getvalue()
+    assert "🏁 Closed · BTC/USDT:USDT" in out.getvalue()
+    assert [cycles for _, cycles in waits] == [0, 0]
+    assert all(seconds < 1.0 for seconds, _ in waits), waits
 
 
 def test_db_option_keeps_the_session_in_that_database(tmp_path: Path) -> None:
