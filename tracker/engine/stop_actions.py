@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import TypedDict, TypeVar
+from typing import TypedDict
 
 from positionbot.tracker.core.client_ids import client_order_id, is_bot_order, trade_of
 from positionbot.tracker.core.ledger import Outcome
@@ -46,10 +45,10 @@ from positionbot.tracker.engine.ports import (
     PositionsBySymbol,
     TransientExchangeError,
 )
+from positionbot.tracker.engine.side_by_side import merged as merged  # re-exported
+from positionbot.tracker.engine.side_by_side import side_by_side
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 STOP_CONCURRENCY = 8
 """Trades whose stop actions are in flight at once: their round trips overlap, and the
@@ -187,31 +186,8 @@ async def execute_stop_actions(
         for a in trade_actions:
             await _execute_guarded(gw, a, markets, hedge, marks, out)
 
-    await side_by_side(work, run)
+    await side_by_side(work, run, STOP_CONCURRENCY)
     return merged([out for _, out in work])
-
-
-async def side_by_side(items: Sequence[T], act: Callable[[T], Awaitable[None]]) -> None:
-    """``act`` on every item, ``STOP_CONCURRENCY`` at a time, each item exactly once."""
-    pending = iter(items)  # shared by the workers: each item is taken by one of them
-
-    async def worker() -> None:
-        for item in pending:
-            await act(item)
-
-    async with asyncio.TaskGroup() as group:
-        for _ in range(min(STOP_CONCURRENCY, len(items))):
-            group.create_task(worker())
-
-
-def merged(parts: Sequence[Outcome]) -> Outcome:
-    out = Outcome()
-    for part in parts:
-        out.trades += part.trades
-        out.notices += part.notices
-        out.lines += part.lines
-        out.errors += part.errors
-    return out
 
 
 async def _execute_guarded(
@@ -347,7 +323,7 @@ async def cancel_leftover_stops(
         else:
             doomed.append(order)
     work = [(order, Outcome()) for order in doomed]
-    await side_by_side(work, lambda item: _cancel_leftover(gw, *item))
+    await side_by_side(work, lambda item: _cancel_leftover(gw, *item), STOP_CONCURRENCY)
     return merged([out, *(part for _, part in work)])
 
 
