@@ -19,7 +19,7 @@ from positionbot.tracker.engine.stream_follower import StreamFollower, StreamSet
 from positionbot.tracker.exchange.paper import PaperGateway
 from positionbot.tracker.exchange.paper.stream import PaperStream
 from tests.support.stream import eventually
-from tests.support.tracker import BTC, D, Env, make_env, make_tracker
+from tests.support.tracker import BTC, SELL, D, Env, make_env, make_tracker
 
 
 class FillsAfterTheSnapshot(PaperGateway):
@@ -86,3 +86,18 @@ async def test_the_stream_opens_the_entry_that_filled_during_a_cycle(tmp_path: P
     finally:
         await follower.stop()
         await env.store.close()
+
+
+async def test_an_entry_filled_and_closed_before_any_look_is_still_cancelled(
+        tmp_path: Path) -> None:
+    env, _ = await _racing_env(tmp_path)
+    await _pending_long(env)
+    env.exchange.set_mark(BTC, D("49400"))  # the limit fills...
+    env.exchange.manual_order(BTC, SELL, D("0.010"), reduce_only=True)  # ...and is closed by hand
+    await env.cycle()
+    assert env.trades() == []
+    (cancelled,) = await env.store.list_trades("paper")
+    assert cancelled.status is TradeStatus.CANCELLED
+    assert cancelled.close_reason == ("entry order filled but the position was closed before "
+                                      "it was seen")
+    await env.store.close()
