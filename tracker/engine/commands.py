@@ -25,6 +25,7 @@ from positionbot.tracker.core.models import (
 )
 from positionbot.tracker.core.notices import StopLossCleared, StopLossPlaced
 from positionbot.tracker.core.stoploss import is_crossed, percent_stop_price, round_stop_price
+from positionbot.tracker.engine.figures import money, shown
 from positionbot.tracker.engine.ports import (
     ExchangeError,
     OrderOutcomeUnknownError,
@@ -79,9 +80,9 @@ def _where(side: Side) -> str:
     return "below" if side is Side.LONG else "above"
 
 
-def _at_tick(price: Decimal, market: Market | None) -> Decimal:
+def _at_tick(price: Decimal, market: Market | None) -> str:
     """A price as the market quotes it (60000.0 on a 0.1 tick), for messages."""
-    return price.quantize(market.price_tick) if market is not None else price
+    return shown(price, market.price_tick if market is not None else None)
 
 
 class TradeCommands:
@@ -108,7 +109,7 @@ class TradeCommands:
             if spec.percent <= 0:
                 raise Refusal("a 0% stop would fire at once; give a distance like -2%")
             if trade.side is Side.LONG and spec.percent >= 100:
-                raise Refusal(f"{spec.percent}% would put a long's stop at or below zero")
+                raise Refusal(f"{shown(spec.percent)}% would put a long's stop at or below zero")
             price = percent_stop_price(trade.side, reference, spec.percent)
         elif spec.price is not None:
             price = spec.price
@@ -226,21 +227,23 @@ class TradeCommands:
             raise Refusal("size and price must be positive")
         rounded = round_amount(amount, market.amount_step)
         if rounded != amount:
-            raise Refusal(f"size must be a multiple of {market.amount_step} (e.g. {rounded})")
+            raise Refusal(f"size must be a multiple of {shown(market.amount_step)} "
+                          f"(e.g. {shown(rounded, market.amount_step)})")
         if amount < market.min_amount:
-            raise Refusal(f"size below the minimum of {market.min_amount}")
+            raise Refusal(f"size below the minimum of {shown(market.min_amount)}")
         if price is not None and (price / market.price_tick) % 1 != 0:
-            raise Refusal(f"price must be a multiple of {market.price_tick}")
+            raise Refusal(f"price must be a multiple of {shown(market.price_tick)}")
         reference = price if price is not None else (mark or self._tracker.book.mark_of(account,
                                                                                        symbol))
         if reference is None:
             raise Refusal(f"no price known for {symbol}; give a limit price with @PRICE")
         notional = amount * market.contract_size * reference
         if notional < market.min_notional:
-            raise Refusal(f"order value {notional} below the minimum of {market.min_notional}")
+            raise Refusal(f"order value {money(notional, market.settle)} below the minimum of "
+                          f"{shown(market.min_notional)} {market.settle}".rstrip())
         if stop_loss is not None and is_crossed(side, stop_loss, reference):
             raise Refusal(f"a {side.value} stop loss must be {_where(side)} the entry price "
-                          f"{reference}")
+                          f"{_at_tick(reference, market)}")
         return EntryPreview(account, market, side, amount, price, reference, notional, stop_loss)
 
     async def open_entry(self, preview: EntryPreview) -> Trade:
@@ -303,18 +306,22 @@ class TradeCommands:
             raise Refusal(f"trade #{trade_id} has no open position")
         self._refuse_if_off(t.account)
         markets = await tracker.markets(t.account)
-        step = markets[t.symbol].amount_step if t.symbol in markets else Decimal("1e-8")
+        market_step = markets[t.symbol].amount_step if t.symbol in markets else None
+        step = market_step or Decimal("1e-8")
         async with tracker.account_lock(t.account):
             current = tracker.book.find_active(trade_id)
             if current is None or current.status is not TradeStatus.OPEN:
                 raise Refusal(f"trade #{trade_id} has no open position")
             if current.size != expected_size:
-                raise Refusal(f"the position of trade #{trade_id} is now {current.size}, not the "
-                              f"{expected_size} the preview showed; nothing was sent. Ask for "
+                raise Refusal(f"the position of trade #{trade_id} is now "
+                              f"{shown(current.size, market_step)}, not the "
+                              f"{shown(expected_size, market_step)} the preview showed; nothing "
+                              "was sent. Ask for "
                               "the close again to see a new preview")
             qty = expected_size if amount is None else round_amount(amount, step)
             if qty <= 0 or qty > current.size:
-                raise Refusal(f"close size must be between {step} and {current.size}")
+                raise Refusal(f"close size must be between {shown(step)} and "
+                              f"{shown(current.size, market_step)}")
             marked = replace(current, close_requested_by_bot=True)
             await tracker.commit_trade(marked, [])
             # The nonce keeps two closes of the same size (two previews) apart on the exchange.
@@ -327,9 +334,9 @@ class TradeCommands:
                 await tracker.commit_trade(current, [])  # refused: a later close is not the bot's
                 raise
             except OrderOutcomeUnknownError as e:
-                raise Refusal(f"the close of {qty} was not confirmed by the exchange ({e}); it "
-                              "is not sent again: the next sync shows whether it went "
-                              "through") from e
+                raise Refusal(f"the close of {shown(qty, market_step)} was not confirmed by "
+                              f"the exchange ({e}); it is not sent again: the next sync shows "
+                              "whether it went through") from e
 
     async def cancel_pending(self, trade_id: int) -> Trade:
         """Cancel a pending trade's resting entry order on the exchange, then the trade."""

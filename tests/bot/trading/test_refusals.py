@@ -26,7 +26,7 @@ from tests.support.trading import BTC, D, TradingEnv, place
     ("/long <b>x</b> 1", "Unknown symbol <b>&lt;b&gt;x&lt;/b&gt;</b>."),
     ("/long BTC 0.001", "size below the minimum of 0.002"),
     ("/long BTC 0.0025", "size must be a multiple of 0.001 (e.g. 0.002)"),
-    ("/long ETH 0.005", "order value 15.000 below the minimum of 20"),
+    ("/long ETH 0.005", "order value 15.00 USDT below the minimum of 20 USDT"),
     ("/long BTC 0.010 @45000.05", "price must be a multiple of 0.1"),
     ("/long BTC 0.010 @0", "The price must be above zero"),
     ("/long BTC 0.010 @1 @2", "Give one limit price."),
