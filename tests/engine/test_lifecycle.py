@@ -137,9 +137,9 @@ async def test_first_sync_adopts_existing_positions_at_the_exchange_entry(tmp_pa
     tracker = make_tracker(store, PaperGateway(ex, "paper"), clock)
     await tracker.start()
     report = await tracker.run_cycle("paper")
-    # markets, positions, the new record's stop listing (the bot's stops left on the exchange
-    # are reconciled) and funding: no fill look-ups for old history
-    assert report.ok and report.exchange_calls == 4
+    # markets, positions, the new record's stop and order listings (the bot's orders left on
+    # the exchange are reconciled) and funding: no fill look-ups for old history
+    assert report.ok and report.exchange_calls == 5
     (t,) = tracker.book.active_trades()
     assert (t.side, t.size, t.avg_entry_price, t.fees) == (Side.SHORT, D("0.5"), D("61234.5"), Decimal(0))
     await store.close()

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from positionbot.tracker.core.accounting import Replay
 from positionbot.tracker.core.classify import Change, PositionKey, key_of
+from positionbot.tracker.core.client_ids import is_bot_order, trade_of
 from positionbot.tracker.core.ledger import Outcome, PricedChange
 from positionbot.tracker.core.legs import split_legs
 from positionbot.tracker.core.models import (
@@ -18,18 +19,26 @@ from positionbot.tracker.core.models import (
     Fill,
     Market,
     Order,
+    OrderSide,
     OrderStatus,
     Position,
     PositionMode,
+    Side,
+    Source,
     Trade,
     TradeStatus,
 )
+from positionbot.tracker.core.notices import PendingCancelled
 from positionbot.tracker.core.stoploss import closed_by_stop
 from positionbot.tracker.core.stoploss import stop_fired as fired_in_part
 from positionbot.tracker.engine.book import AccountBook
 from positionbot.tracker.engine.ports import ExchangeError, ExchangeGateway
 from positionbot.tracker.engine.report import EntryMismatch
-from positionbot.tracker.engine.stop_actions import resolve_orphans
+from positionbot.tracker.engine.stop_actions import (
+    cancel_leftover_stops,
+    merged,
+    resolve_orphans,
+)
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +207,43 @@ async def settle_pending(
                and (t.id in merged or key_of(t.symbol, t.side, mode) not in by_key)]
     return await resolve_orphans(gw, orphans, now, pending_timeout, merged,
                                  ages.ages(account, active.values(), now))
+
+
+async def cancel_leftovers(
+    gw: ExchangeGateway, stops: Mapping[str, Order], recorded: set[str],
+    open_now: Sequence[Trade], active: Iterable[Trade], fresh: bool,
+) -> Outcome:
+    """The bot's orders that no trade records, after an unclean stop or on a fresh record: its
+    stops are adopted or cancelled (``cancel_leftover_stops``); on a fresh record its resting
+    entry orders are cancelled too, each told to the trader, so none fills later into a
+    position the bot never meant to hold without its stop."""
+    out = await cancel_leftover_stops(gw, stops, recorded, open_now if fresh else [])
+    if not fresh:
+        return out
+    known = {i for t in active for i in (t.entry_order_id, t.entry_client_order_id) if i}
+    try:
+        orders = await gw.fetch_open_orders()
+    except ExchangeError as e:
+        out.errors.append(f"leftover entry orders: {e}")
+        return out
+    entries = Outcome()
+    for o in orders:
+        if not is_bot_order(o.client_order_id) or o.id in known or o.client_order_id in known:
+            continue
+        try:
+            await gw.cancel_order(o.symbol, o.id)
+        except ExchangeError as e:
+            entries.errors.append(f"leftover entry order {o.id}: {e}")
+            continue
+        side = o.position_side or (Side.LONG if o.side is OrderSide.BUY else Side.SHORT)
+        entries.notices.append(PendingCancelled(
+            account=gw.account, dedupe_key=f"{gw.account}/leftover/{o.id}",
+            trade_id=trade_of(o.client_order_id) or 0, symbol=o.symbol, side=side,
+            source=Source.BOT,
+            reason=f"positionbot order {o.id} was left resting on the exchange with no trade "
+                   "recording it (an earlier record): cancelled"))
+        entries.lines.append(f"leftover entry order {o.id} cancelled {o.symbol}")
+    return merged([out, entries])
 
 
 def check_entries(book: AccountBook, account: str, by_key: Mapping[PositionKey, Position],
