@@ -136,8 +136,9 @@ def notifier_table(runs: Sequence[DeliveryRun]) -> list[str]:
         f"| most messages in 1 s (Telegram: {TELEGRAM_OVERALL_PER_S}) "
         f"| most in any minute, all chats | most to one chat in any minute (Telegram: "
         f"{TELEGRAM_GROUP_PER_MIN} per group) "
-        f"| shortest gap in one chat (Telegram: ~{TELEGRAM_CHAT_INTERVAL_S:.0f} s) | drained |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| shortest gap in one chat (Telegram: ~{TELEGRAM_CHAT_INTERVAL_S:.0f} s) "
+        "| worst delay of a push | drained |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         gap = "-" if run.min_chat_gap_s is None else f"{run.min_chat_gap_s:.2f} s"
@@ -145,8 +146,12 @@ def notifier_table(runs: Sequence[DeliveryRun]) -> list[str]:
             f"| {run.name} | {run.rows:,} | {run.messages:,} | {run.seconds:.2f} | "
             f"{run.rows_per_s:,.1f} | {run.messages_per_s:,.1f} | {run.max_overall_per_s} | "
             f"{run.max_overall_per_min} | {run.max_chat_per_min} | {gap} | "
-            f"{'yes' if run.complete else 'NO'} |")
+            f"{_delay(run.worst_delay_s)} | {'yes' if run.complete else 'NO'} |")
     return lines
+
+
+def _delay(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f} s"
 
 
 def _verdict(ok: bool, text: str) -> str:
@@ -206,5 +211,6 @@ def telegram_verdicts(runs: Sequence[DeliveryRun]) -> list[str]:
                                   f"(< {TELEGRAM_OVERALL_PER_S}), {run.max_overall_per_min} in "
                                   f"1 min, at most {run.max_chat_per_min} to one chat in 1 min, "
                                   f"shortest gap in one chat "
-                                  f"{'-' if run.min_chat_gap_s is None else f'{run.min_chat_gap_s:.2f} s'}"))
+                                  f"{'-' if run.min_chat_gap_s is None else f'{run.min_chat_gap_s:.2f} s'}"
+                                  f", worst delay of a push {_delay(run.worst_delay_s)}"))
     return lines

@@ -67,8 +67,8 @@ class DeliveryPolicy:
     backoff_base: float = 2.0  # first retry delay after a network error, doubling per attempt
     backoff_cap: float = 300.0
     send_timeout: float = 30.0  # one send, including the rate limiter's queueing
-    batch_limit: int = 200  # rows read per drain: bounds memory and one drain's length
-    chat_limit: int = 100  # of them, at most this many per chat (whole chats, oldest first)
+    batch_limit: int = 200  # rows read per drain (+ chat_limit): bounds memory and a drain
+    chat_limit: int = 100  # at most this many per chat (whole chats, oldest first)
     group_burst: int = GROUP_BURST  # the rate limiter's per-group bucket (bot.app), mirrored
     group_period: float = GROUP_PERIOD_S
 

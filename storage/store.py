@@ -294,10 +294,10 @@ class Store:
     async def pending_for_delivery(self, held_chats: Collection[int], limit: int = 100,
                                    per_chat: int | None = None) -> list[OutboxRow]:
         """Pending rows, leaving out chats the notifier holds back: whole chats (up to
-        ``per_chat`` rows each, in id order) by their oldest row, so a chat's backlog is seen
-        at once and can become one digest. The notifier keeps its own (monotonic) retry times:
-        ``next_attempt_at`` is a record, not a schedule, so a wall-clock step cannot hold a
-        chat's pushes back."""
+        ``per_chat`` rows each, in id order) by their oldest row until ``limit`` is reached (the
+        last chat is not cut short), so a chat's backlog is seen at once and can be one digest.
+        The notifier keeps its own (monotonic) retry times: ``next_attempt_at`` is a record,
+        not a schedule, so a wall-clock step cannot hold a chat's pushes back."""
         held = sorted(set(held_chats))
         skip = f" AND chat_id NOT IN ({', '.join('?' for _ in held)})" if held else ""
         rows: list[Any] = []
@@ -312,7 +312,7 @@ class Store:
                 rows += await db.execute_fetchall(
                     f"SELECT {', '.join(codec.OUTBOX_COLUMNS)} FROM notifications INDEXED BY "
                     "notifications_pending_by_chat WHERE status = 'pending' AND chat_id = ? "
-                    "ORDER BY id LIMIT ?", (chat_id, min(per_chat or limit, limit - len(rows))))
+                    "ORDER BY id LIMIT ?", (chat_id, per_chat or limit))
         return [codec.outbox_from_row(r) for r in rows]
 
     async def move_chat_pushes(self, old_chat: int, new_chat: int) -> int:

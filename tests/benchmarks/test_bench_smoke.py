@@ -47,7 +47,7 @@ def test_a_tiny_run_prints_every_row_and_a_verdict_per_target() -> None:
 
     notifier = _table(lines, "Notifier")
     runs = {name: cells for name, cells in notifier.items() if name not in ("notifier run", "---")}
-    assert len(runs) == 4
+    assert len(runs) == 5
     assert all(cells[-1] == "yes" for cells in runs.values())  # every outbox row drained
     assert any("groups" in name for name in runs)
 
@@ -55,3 +55,4 @@ def test_a_tiny_run_prints_every_row_and_a_verdict_per_target() -> None:
     assert targets[0].startswith("n/a") and "10,000" in targets[0]
     assert any(t.startswith(("PASS", "MISS")) and "memory growth" in t for t in targets)
     assert sum(t.startswith(("PASS", "MISS")) and "pushes over" in t for t in targets) == 2
+    assert sum(t.startswith(("PASS", "MISS")) and "into one group" in t for t in targets) == 1
