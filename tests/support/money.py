@@ -21,7 +21,7 @@ from positionbot.fakes.binance_server import BinanceServer, ccxt_config_for
 from positionbot.storage.store import Store, fixed_recipients
 from positionbot.tracker.clock import utc_now
 from positionbot.tracker.core.dust import DustPolicy
-from positionbot.tracker.core.models import Market, Trade
+from positionbot.tracker.core.models import Fill, Market, Order, OrderStatus, Trade
 from positionbot.tracker.engine.commands import TradeCommands
 from positionbot.tracker.engine.report import CycleReport
 from positionbot.tracker.engine.runner import SimplePositionTracker
@@ -41,6 +41,27 @@ MARKS = {BTC: D("50000"), ETH: D("3000")}
 def trading_markets() -> list[Market]:
     """Binance's filters, with a BTC minimum size above its step so both rules can be met."""
     return [replace(m, min_amount=D("0.002")) if m.symbol == BTC else m for m in default_markets()]
+
+
+class ThinBookExchange(PaperExchange):
+    """The paper venue, where a fired stop's market order can meet only ``stop_depth``
+    contracts before the exchange expires the rest (Binance's price protection, a thin book):
+    a stop that fires for part of the size. Unset, it behaves as the paper venue."""
+
+    stop_depth: Decimal | None = None
+
+    def _trigger_stop(self, stop: Order) -> list[Fill]:
+        depth, self.stop_depth = self.stop_depth, None
+        if depth is None:
+            return super()._trigger_stop(stop)
+        child = Order(id=self._next_order_id(), symbol=stop.symbol, side=stop.side, type="market",
+                      status=OrderStatus.OPEN, amount=stop.amount, reduce_only=True,
+                      position_side=stop.position_side, timestamp=self._clock())
+        self._orders.add(child)
+        self._orders.update(replace(stop, status=OrderStatus.TRIGGERED, triggered_order_id=child.id))
+        fills = self._trade(child, depth, self._marks[stop.symbol], maker=False)
+        self._orders.update(replace(self._order(child.id), status=OrderStatus.EXPIRED))
+        return fills
 
 
 class ShiftedClock:
@@ -113,7 +134,7 @@ async def open_money(server: BinanceServer, path: Path, clock: ShiftedClock) -> 
 
 @pytest.fixture
 def venue() -> PaperExchange:
-    return PaperExchange(trading_markets(), marks=dict(MARKS))
+    return ThinBookExchange(trading_markets(), marks=dict(MARKS))
 
 
 @pytest.fixture
