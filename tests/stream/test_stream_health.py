@@ -231,6 +231,8 @@ async def test_stops_are_listed_every_other_verifying_poll_and_a_missed_removal_
     await eventually(lambda: live.follower.reconnects_today == 1 and live.follower.connected)
     assert live.server.count("/openAlgoOrders") == listed + 1
     assert await poll() == (1, 0)
+    await live.follower.apply(StreamBatch(gap="unreadable ALGO_UPDATE"))  # so does a gap's
+    assert live.server.count("/openAlgoOrders") == listed + 2
 
 
 def _paper_follower(env: Env, settings: StreamSettings = PAPER_FOLLOW, *, alert_after: float = 45.0

@@ -212,7 +212,7 @@ class StreamFollower:
                 self._orders.popitem(last=False)
         if fresh.gap is not None:
             log.warning("stream %s: %s; verifying by REST", self.account, fresh.gap)
-            await self._tracker.run_cycle(self.account)
+            await self._verify()
             return
         if not fresh.positions:
             if self._left_by_hand(fresh):  # the cycle says "removed by hand"/"cancelled" now
@@ -225,11 +225,11 @@ class StreamFollower:
                                                       list(self._fills), self._orders)
         except Exception as e:
             log.warning("stream %s: report not applied (%r); verifying by REST", self.account, e)
-            await self._tracker.run_cycle(self.account)
+            await self._verify()
             return
         if result.needs_cycle is not None:
             log.info("stream %s: %s; verifying by REST", self.account, result.needs_cycle)
-            await self._tracker.run_cycle(self.account)
+            await self._verify()
             return
         if result.changes or result.actions:
             self.applied += 1
@@ -237,6 +237,12 @@ class StreamFollower:
                 self.on_change()
             log.info("stream %s: %d changes applied (%d REST fill look-ups)", self.account,
                      len(result.changes), result.rest_fill_fetches)
+
+    async def _verify(self) -> None:
+        """A REST cycle for what the stream could not settle. It lists the stops afresh: a
+        stream that missed or garbled something cannot vouch for the last listing either."""
+        self._stops_changed()
+        await self._tracker.run_cycle(self.account)
 
     def _left_by_hand(self, batch: StreamBatch) -> bool:
         """A trade's stop order, or a pending trade's entry order, was cancelled (or expired,
