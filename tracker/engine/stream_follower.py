@@ -101,9 +101,9 @@ class StreamFollower:
         of the open stops instead of listing them again.
 
         Yes only while the stream is connected and has shown it reports this account's stop
-        orders (Binance: ``ALGO_UPDATE``), the listing was taken in this session, no stop order
-        was reported since it began (a stop removed by hand is one: the cycle it starts lists
-        them), and it is younger than ``stops_every`` verifying polls. A removal the stream
+        orders (Binance: ``ALGO_UPDATE``), the listing was taken in this session, neither a stop
+        order nor a gap was reported since it began (a stop removed by hand is one: the cycle
+        it starts lists them), and it is younger than ``stops_every`` verifying polls. A removal the stream
         missed is thus found by REST within ``stops_every`` × ``verify_interval``.
         """
         listed = self._stops_listed
