@@ -107,7 +107,12 @@ class AccountBook:
 
     def set_snapshot(self, account: str, snap: PositionSnapshot,
                      by_key: dict[PositionKey, Position]) -> None:
-        self._snapshots[account] = replace(snap, positions=tuple(by_key.values()))
+        """The positions the cycle keyed; the same keying again only moves the snapshot's time
+        (a steady cycle rebuilds nothing)."""
+        last = self._snapshots.get(account)
+        positions = (last.positions if last is not None and self._index.get(account) is by_key
+                     else tuple(by_key.values()))
+        self._snapshots[account] = replace(snap, positions=positions)
         self._index[account] = by_key
 
     def set_sync_state(self, state: SyncState) -> None:

@@ -8,7 +8,8 @@ import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,11 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 CycleObserver = Callable[[CycleReport], object]
 
+SYNC_STATE_EVERY = timedelta(seconds=30)
+"""A steady cycle moves only the sync state's two timestamps: the book (which /status reads)
+has them every cycle, the database at most this often, so a settled account costs no write
+per cycle. After a crash the stored "last success" is at most this old."""
+
 
 def error_kind(error: ExchangeError) -> str:
     """A failed cycle's exchange error as a short label for logs and metrics."""
@@ -114,6 +120,7 @@ class SimplePositionTracker:
         # (and stop list) when nothing changed, so a cycle whose inputs are those of the last
         # cycle that found nothing to do does nothing (the reader keys a snapshot once).
         self._settled: dict[str, tuple[object, ...]] = {}
+        self._sync_written: dict[str, datetime] = {}  # when a steady cycle last wrote sync state
         self._open: dict[str, tuple[int, list[Trade], bool]] = {}
         # The stream followers of accounts that stream (the wiring sets them): the scheduler
         # slows the verifying poll while one is healthy, /status shows their health.
@@ -333,11 +340,18 @@ class SimplePositionTracker:
 
     async def _steady(self, account: str, started: datetime, t0: float, calls0: int,
                       snap: PositionSnapshot, by_key: dict[PositionKey, Position]) -> CycleReport:
-        """Nothing changed since a cycle that found nothing to do: only the success is recorded."""
+        """Nothing changed since a cycle that found nothing to do: only the success is recorded,
+        in the book every cycle and in the database when more than its time moved or
+        ``SYNC_STATE_EVERY`` has passed since this path last wrote it."""
         local = time.perf_counter()
-        state, recovered = success_state(self.book.sync_state(account), started)
-        await self._store.commit(WriteBatch(account, notices=[recovered] if recovered else [],
-                                            sync_state=state))
+        last = self.book.sync_state(account)
+        state, recovered = success_state(last, started)
+        written = self._sync_written.get(account)
+        if (recovered or written is None or started - written >= SYNC_STATE_EVERY
+                or replace(last, last_attempt_at=started, last_success_at=started) != state):
+            await self._store.commit(WriteBatch(account, notices=[recovered] if recovered else [],
+                                                sync_state=state))
+            self._sync_written[account] = started
         self.book.set_sync_state(state)
         self.book.set_snapshot(account, snap, by_key)
         local_s = time.perf_counter() - local
