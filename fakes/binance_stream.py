@@ -6,8 +6,9 @@ expired answers ``-1125``. The socket is served where ccxt.pro 4.5 dials it,
 ``/private/ws?listenKey=K``, and at the older ``/ws/K``. Events are built from the paper
 venue's own events in Binance's field names: ``ACCOUNT_UPDATE`` (in hedge mode with the zero
 ``BOTH`` entry Binance adds), ``ORDER_TRADE_UPDATE`` (``x`` = ``TRADE`` carries the fill;
-a fired stop's order has the stop's client id and ``ot`` = ``STOP_MARKET``) and
-``ALGO_UPDATE`` for conditional orders (``TRIGGERED`` with ``ai``, then ``FINISHED``). The
+a fired stop's order, from its NEW on, has the stop's client id and ``ot`` = ``STOP_MARKET``)
+and ``ALGO_UPDATE`` for conditional orders (``TRIGGERED`` with ``ai`` before the order it
+placed, then ``FINISHED``). The
 figures are the venue's own: a fill's ``rp`` is the gross P&L it realized, ``ACCOUNT_UPDATE``
 carries the wallet after it (``wb``; ``cw`` the same, every position being cross; ``bc`` 0, a
 fill changing the wallet only by P&L and commission) and each leg's unrealized P&L at the mark.
@@ -45,6 +46,7 @@ from positionbot.tracker.core.models import (
 from positionbot.tracker.exchange.paper import PaperExchange
 from positionbot.tracker.exchange.paper.events import (
     FillBooked,
+    OrderChanged,
     PositionChanged,
     VenueEvent,
 )
@@ -97,6 +99,7 @@ class UserDataStream:
         # is the step it makes.
         self._realized = {symbol: venue.realized_pnl(symbol) for symbol in venue.markets}
         self._stop_of: dict[str, Order] = {}  # a fired stop's order id -> the stop
+        self._held: Order | None = None  # a market order's NEW, until the next venue event
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: Callable[[], None] = venue.events.subscribe(self._on_venue_event)
 
@@ -222,6 +225,17 @@ class UserDataStream:
         return int(self.venue.now().timestamp() * 1000)
 
     def _on_venue_event(self, event: VenueEvent) -> None:
+        """A new market order's NEW waits for the venue's next event: when that is the stop
+        it came from firing, the stop's ``TRIGGERED`` goes first (placed in the matching engine)
+        and the order's NEW carries the stop's client id and ``ot`` = ``STOP_MARKET``."""
+        held, self._held = self._held, None
+        if held is not None:
+            if (isinstance(event, OrderChanged) and event.order.is_stop
+                    and event.order.triggered_order_id == held.id):
+                self._broadcast(self._algo_update(event.order))
+                self._broadcast(self._order_update(held, None))
+                return
+            self._broadcast(self._order_update(held, None))
         if isinstance(event, FillBooked):
             symbol = event.fill.symbol
             realized = self.venue.realized_pnl(symbol)
@@ -231,6 +245,9 @@ class UserDataStream:
             self._broadcast(self._account_update(event))
         elif event.order.is_stop:
             self._broadcast(self._algo_update(event.order))
+        elif (event.order.status is OrderStatus.OPEN and event.order.type == "market"
+              and event.order.filled == ZERO):
+            self._held = event.order  # (a market order's fill or expiry follows at once)
         else:
             booked = self._fills.pop(event.order.id, None)
             self._broadcast(self._order_update(event.order, booked))

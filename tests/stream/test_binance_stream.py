@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -115,14 +116,31 @@ async def test_a_burst_is_applied_whole_without_rest(live: Live) -> None:
     assert live.server.count("/userTrades") == 0  # priced from the stream's fills
 
 
+async def raw_events(live: Live, act: Callable[[], object],
+                     done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+    """What a second socket on the bot's listen key receives from ``act`` on, until ``done``."""
+    url = f"{live.server.base_url}/ws/{live.server.stream.listen_key}"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        await eventually(lambda: live.server.stream.open_sockets == 2)
+        act()
+        events: list[dict[str, Any]] = []
+        while not done(events):
+            async with asyncio.timeout(5):
+                events.append(json.loads((await ws.receive()).data))
+    return events
+
+
+def _trades(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e["o"] for e in events if e["e"] == "ORDER_TRADE_UPDATE" and e["o"]["x"] == "TRADE"]
+
+
 async def test_the_fakes_profit_and_balance_figures_are_the_venues_ledger(live: Live) -> None:
     """Each fill's ``rp`` is the gross P&L the venue booked for it, and each ACCOUNT_UPDATE's
     wallet (``wb``, ``cw``) is the venue's wallet after that fill, as on Binance (read off a
     second socket on the same listen key; positionbot itself prices from the fills)."""
-    url = f"{live.server.base_url}/ws/{live.server.stream.listen_key}"
-    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
-        await eventually(lambda: live.server.stream.open_sockets == 2)
-        wallets = []
+    wallets = []
+
+    def trade() -> None:
         live.venue.manual_order(BTC, BUY, D("0.010"))
         live.venue.set_mark(BTC, D("51000"))
         live.venue.manual_order(BTC, SELL, D("0.004"), reduce_only=True)
@@ -131,12 +149,10 @@ async def test_the_fakes_profit_and_balance_figures_are_the_venues_ledger(live: 
         live.venue.set_mark(BTC, D("49000"))
         live.venue.manual_order(BTC, SELL, D("0.016"))  # closes 0.006 at a loss, opens 0.010
         wallets.append(live.venue.balance().wallet)
-        events: list[dict[str, Any]] = []
-        while sum(e["e"] == "ORDER_TRADE_UPDATE" and e["o"]["x"] == "TRADE" for e in events) < 3:
-            async with asyncio.timeout(5):
-                events.append(json.loads((await ws.receive()).data))
+
+    events = await raw_events(live, trade, lambda es: len(_trades(es)) == 3)
     rows = {r.id: r.amount for r in live.venue.income.rows()}
-    trades = [e["o"] for e in events if e["e"] == "ORDER_TRADE_UPDATE" and e["o"]["x"] == "TRADE"]
+    trades = _trades(events)
     assert [D(t["rp"]) for t in trades] == [D("0"), D("4"), D("-6")]  # (51000-50000)×0.004 ...
     for t in trades:
         assert D(t["rp"]) == rows.get(f"{t['t']}-P", D("0"))
@@ -150,3 +166,25 @@ async def test_the_fakes_profit_and_balance_figures_are_the_venues_ledger(live: 
     (short,) = live.venue.positions()
     assert (D(leg["pa"]), D(leg["up"])) == (-short.size, short.unrealized_pnl)
     assert sum(D(t["rp"]) for t in trades) == live.venue.realized_pnl()
+
+
+async def test_a_fired_stops_order_says_so_from_its_first_event(live: Live) -> None:
+    """As on Binance: the Algo service's TRIGGERED (placed in the matching engine) comes
+    first, and the order it placed carries the stop's client id and ``ot`` = STOP_MARKET from
+    its NEW on; FINISHED follows the fill."""
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    await eventually(lambda: len(live.trades()) == 1)
+    await TradeCommands(live.tracker).set_stop_loss(live.trades()[0].id, D("48000"))
+    (stop,) = live.venue.open_stop_orders()
+    events = await raw_events(live, lambda: live.venue.set_mark(BTC, D("47990")),
+                              lambda es: bool(es) and es[-1]["e"] == "ALGO_UPDATE"
+                              and es[-1]["o"]["X"] == "FINISHED")
+    assert [(e["e"], e.get("o", {}).get("X")) for e in events] == [
+        ("ALGO_UPDATE", "TRIGGERED"), ("ORDER_TRADE_UPDATE", "NEW"), ("ACCOUNT_UPDATE", None),
+        ("ORDER_TRADE_UPDATE", "FILLED"), ("ALGO_UPDATE", "FINISHED")]
+    new, filled = (e["o"] for e in events if e["e"] == "ORDER_TRADE_UPDATE")
+    assert new["ot"] == filled["ot"] == "STOP_MARKET"
+    assert new["c"] == filled["c"] == stop.client_order_id
+    assert events[0]["o"]["ai"] == str(new["i"]) == str(filled["i"])
+    await eventually(lambda: live.trades() == [])
+    assert (await live.kinds()).count("stop_loss_hit") == 1
