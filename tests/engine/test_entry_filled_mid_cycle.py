@@ -21,6 +21,8 @@ from positionbot.tracker.exchange.paper.stream import PaperStream
 from tests.support.stream import eventually
 from tests.support.tracker import BTC, SELL, D, Env, make_env, make_tracker
 
+DOGE = "DOGE/USDT:USDT"
+
 
 class FillsAfterTheSnapshot(PaperGateway):
     """The paper gateway, with something happening on the venue right after one positions
@@ -98,6 +100,27 @@ async def test_an_entry_filled_and_closed_before_any_look_is_still_cancelled(
     assert env.trades() == []
     (cancelled,) = await env.store.list_trades("paper")
     assert cancelled.status is TradeStatus.CANCELLED
+    assert cancelled.close_reason == ("entry order filled but the position was closed before "
+                                      "it was seen")
+    await env.store.close()
+
+
+async def test_a_filled_entry_whose_position_is_dust_waits_no_longer_than_the_timeout(
+        tmp_path: Path) -> None:
+    env, _ = await _racing_env(tmp_path)
+    env.exchange.set_mark(DOGE, D("0.16"))
+    commands = TradeCommands(env.tracker)
+    await commands.open_entry(await commands.preview_entry(
+        "paper", DOGE, Side.LONG, D("40"), D("0.15"), None, None))
+    env.exchange.set_mark(DOGE, D("0.149"))  # fills 40 DOGE at 0.15...
+    env.exchange.set_mark(DOGE, D("0.10"))  # ...now worth 4 USDT: dust, which the cycle skips
+    await env.cycle()
+    assert [t.status for t in env.trades()] == [TradeStatus.PENDING]  # might be a race yet
+    env.clock.advance(61 * 60)  # past the pending timeout (60 min)
+    await env.reopen()
+    await env.cycle()
+    assert env.trades() == []
+    (cancelled,) = await env.store.list_trades("paper")
     assert cancelled.close_reason == ("entry order filled but the position was closed before "
                                       "it was seen")
     await env.store.close()

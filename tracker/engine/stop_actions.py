@@ -363,11 +363,11 @@ async def resolve_orphans(
     for t in orphans:
         try:
             order = await _entry_order(gw, t, open_orders)
-            into = (merged or {}).get(t.id)
-            decision = orphan_decision(t, order, now, pending_timeout, into,
-                                       (ages or {}).get(t.id))
+            into, age = (merged or {}).get(t.id), (ages or {}).get(t.id)
+            decision = orphan_decision(t, order, now, pending_timeout, into, age)
+            young = (age if age is not None else now - (t.created_at or now)) < pending_timeout
             if decision.verdict is OrphanVerdict.KEEP or (
-                    into is None and await _filled_since(gw, t, order)):
+                    into is None and young and await _filled_since(gw, t, order)):
                 continue
             if decision.verdict is OrphanVerdict.CANCEL_ORDER and order is not None:
                 await gw.cancel_order(t.symbol, order.id)
@@ -385,7 +385,8 @@ async def resolve_orphans(
 
 async def _filled_since(gw: ExchangeGateway, t: Trade, order: Order | None) -> bool:
     """A filled entry with no position in the cycle's snapshot may have filled after it was
-    taken: a position there now is the trade's, for the next look (cycle or stream) to open."""
+    taken: a position there now is the trade's, for the next look (cycle or stream) to open.
+    (One the cycle never counts, such as dust, keeps it only until the pending timeout.)"""
     if order is None or order.status is not OrderStatus.CLOSED:
         return False
     snap = await (gw.fetch_positions_of([t.symbol]) if isinstance(gw, PositionsBySymbol)
