@@ -14,10 +14,12 @@ from positionbot.bot.markets_cache import MarketsCache
 from positionbot.bot.render.listing import render_status
 from positionbot.bot.wiring import attach_followers
 from positionbot.fakes.binance_faults import Fault
+from positionbot.fakes.binance_server import ccxt_config_for
 from positionbot.tracker.core.models import OrderSide
 from positionbot.tracker.core.stream_events import StreamBatch
 from positionbot.tracker.engine.commands import TradeCommands
 from positionbot.tracker.engine.stream_follower import StreamFollower, StreamSettings
+from positionbot.tracker.exchange.ccxt.stream import CcxtUserStream
 from positionbot.tracker.exchange.paper.faults import Fault as PaperFault
 from positionbot.tracker.exchange.paper.stream import PaperStream
 from tests.support.config import ACCOUNT as CONFIG_ACCOUNT
@@ -358,3 +360,44 @@ async def test_status_shows_the_followers_connection_last_event_and_reconnects_t
     finally:
         await follower.stop()
         await env.store.close()
+
+
+async def test_a_stream_that_reports_stops_vouches_for_them_from_its_first_session(
+        live: Live) -> None:
+    """After a restart no stop order has been on the stream yet: a stream that reports stops
+    (as every stream positionbot builds does) vouches for the connect cycle's listing at once;
+    one not declared so, only once it has reported a stop order."""
+    live.venue.manual_order(BTC, BUY, D("0.010"))
+    await eventually(lambda: len(live.trades()) == 1)
+    await TradeCommands(live.tracker).set_stop_loss(live.trades()[0].id, D("48000"))
+    await live.follower.stop()
+
+    def restarted(declared: bool) -> StreamFollower:
+        """A new follower on a new stream, as a restarted process has."""
+        stream = CcxtUserStream(ACCOUNT, "binanceusdm", api_key="test-key", secret="test-secret",
+                                ccxt_config=ccxt_config_for(live.server.base_url),
+                                timing=FAST_TIMING)
+        follower = StreamFollower(live.tracker, stream, live.store,
+                                  replace(live.follower.settings, stops_on_stream=declared))
+        live.tracker.streams[ACCOUNT] = follower
+        follower.start()
+        return follower
+
+    async def listed_by_two_polls() -> int:
+        before = live.server.count("/openAlgoOrders")
+        for _ in range(2):
+            assert (await live.tracker.run_cycle(ACCOUNT)).ok
+        return live.server.count("/openAlgoOrders") - before
+
+    for declared, listed in ((True, 0), (False, 2)):
+        follower = restarted(declared)
+        try:
+            await eventually(lambda f=follower: f.connected)  # type: ignore[misc]
+            assert await listed_by_two_polls() == listed
+            if not declared:  # until it has reported a stop order:
+                await TradeCommands(live.tracker).set_stop_loss(live.trades()[0].id, D("47000"))
+                await eventually(lambda f=follower: f.stop_orders_seen > 0)  # type: ignore[misc]
+                await live.tracker.run_cycle(ACCOUNT)  # the stop orders changed: listed
+                assert await listed_by_two_polls() == 0
+        finally:
+            await follower.stop()

@@ -52,6 +52,10 @@ class StreamSettings:
     # While the stream vouches for them, the open stops are listed on every this many verifying
     # polls (1: on each); a stop order on the stream or a reconnect has them listed next cycle.
     stops_every: int = 2
+    # The stream reports stop orders: every stream positionbot builds does (Binance
+    # ``ALGO_UPDATE``, Bybit's ``order`` topic, OKX ``orders-algo``). False: only once it has
+    # shown it by reporting one.
+    stops_on_stream: bool = True
 
 
 class StreamFollower:
@@ -100,14 +104,16 @@ class StreamFollower:
         """Whether a verifying poll that finds nothing else changed may reuse the last listing
         of the open stops instead of listing them again.
 
-        Yes only while the stream is connected and has shown it reports this account's stop
-        orders (Binance: ``ALGO_UPDATE``), the listing was taken in this session, neither a stop
-        order nor a gap was reported since it began (a stop removed by hand is one: the cycle
-        it starts lists them), and it is younger than ``stops_every`` verifying polls. A removal the stream
-        missed is thus found by REST within ``stops_every`` × ``verify_interval``.
+        Yes only while the stream is connected and reports this account's stop orders
+        (``stops_on_stream``, or it has reported one), the listing was taken in this session,
+        neither a stop order nor a gap was reported since it began (a stop removed by hand is
+        one: the cycle it starts lists them), and it is younger than ``stops_every`` verifying
+        polls. A removal the stream missed is thus found by REST within ``stops_every`` ×
+        ``verify_interval``.
         """
         listed = self._stops_listed
-        if not (self.connected and self.stop_orders_seen and listed is not None):
+        reports = self.settings.stops_on_stream or self.stop_orders_seen > 0
+        if not (self.connected and reports and listed is not None):
             return False
         every = self.settings.stops_every
         return self._monotonic() - listed < (every - 0.5) * self.settings.verify_interval
