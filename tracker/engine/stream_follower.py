@@ -44,7 +44,7 @@ ListStops = Callable[[], Awaitable[list[Order]]]
 @dataclass(frozen=True, slots=True)
 class StreamSettings:
     verify_interval: float = 60.0  # the verifying poll while the stream is healthy
-    backoff_initial: float = 0.5  # first reconnect delay, doubled per failure...
+    backoff_initial: float = 0.5  # first reconnect delay, doubled per failed attempt...
     backoff_max: float = 30.0  # ...up to this
     coalesce: float = 0.02  # a burst's later events are gathered for this long
     recent_fills: int = 1_000  # stream fills kept to price changes (cursors skip consumed ones)
@@ -92,7 +92,7 @@ class StreamFollower:
         self._down_since: float | None = monotonic()
         self._down_wall: datetime = clock()
         self._alerted = False
-        self._stop_epoch = 0  # moves on each stop order reported and each session
+        self._stop_epoch = 0  # moves on each stop order or gap reported and each session
         self._stops_listed: float | None = None  # when the listing the stream vouches for began
 
     @property
