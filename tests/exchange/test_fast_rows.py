@@ -1,26 +1,48 @@
 """The Binance fast path's change test: a listing is compared with the last one on its
-significant columns only, in one pass, and built again only when one of them moved.
+significant columns only, and built again only when one of them moved — whether its body was
+decoded on those columns (``listing_columns``) or read row by row (a body they do not fit).
 
 The rows are the fake's real wire rows read through real ccxt; a test edits a copy of them as
-the exchange's next answer would differ.
+the exchange's next answer would differ, and hands it over either way (``Kind``).
 """
 
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 
+from positionbot.fakes.binance_faults import Fault
 from positionbot.fakes.binance_server import BinanceServer
 from positionbot.tracker.core.models import OrderSide, Side
 from positionbot.tracker.exchange.ccxt.fast_positions import BinancePositionRows, BinanceStopRows
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
+from positionbot.tracker.exchange.ccxt.listing_columns import POSITIONS, STOPS, Listing
 from positionbot.tracker.exchange.ccxt.normalize import Malformed
 from positionbot.tracker.exchange.paper import PaperExchange
 from tests.support.exchange import BTC, ETH, D, GatewayFactory
 
 Rows = list[dict[str, Any]]
+Kind = Callable[[Rows], "Rows | Listing"]
+
+
+def _decoded(decoder: Any) -> Kind:
+    def listing(rows: Rows) -> Listing:
+        body = json.dumps(rows)
+        return Listing(body, decoder.decode(body), json.loads)
+    return listing
+
+
+def _as_rows(rows: Rows) -> Rows:
+    return copy.deepcopy(rows)
+
+
+POSITION_KINDS = pytest.mark.parametrize("kind", [_decoded(POSITIONS), _as_rows],
+                                         ids=["decoded", "row by row"])
 
 
 class HandClock:
@@ -36,7 +58,9 @@ async def _rows(venue: PaperExchange, gateway: CcxtGateway) -> tuple[Rows, Binan
     venue.manual_order(ETH, OrderSide.SELL, D("1.5"))
     await gateway.markets()
     exchange = gateway._exchange
-    return await BinancePositionRows(exchange).fetch(), BinancePositionRows(exchange)
+    listing = await BinancePositionRows(exchange).fetch()
+    assert isinstance(listing, Listing)  # the fake's body fits the columns
+    return listing.rows(), BinancePositionRows(exchange)
 
 
 def _edited(rows: Rows, column: str, value: object) -> Rows:
@@ -45,37 +69,39 @@ def _edited(rows: Rows, column: str, value: object) -> Rows:
     return fresh
 
 
+@POSITION_KINDS
 @pytest.mark.parametrize(("column", "value"), [
     ("positionAmt", "0.02"), ("entryPrice", "50123.4"), ("isolatedWallet", "12.5"),
     ("positionSide", "LONG"),
 ])
 async def test_a_move_in_any_one_significant_column_is_a_change(
-        venue: PaperExchange, gateway: CcxtGateway, column: str, value: str) -> None:
+        venue: PaperExchange, gateway: CcxtGateway, column: str, value: str, kind: Kind) -> None:
     rows, reader = await _rows(venue, gateway)
     markets = await gateway.markets()
-    first = reader.positions(rows, markets)
-    assert reader.positions(copy.deepcopy(rows), markets) is first  # equal rows: no change
+    first = reader.positions(kind(rows), markets)
+    assert reader.positions(kind(rows), markets) is first  # equal rows: no change
 
-    second = reader.positions(_edited(rows, column, value), markets)
+    second = reader.positions(kind(_edited(rows, column, value)), markets)
     assert second is not first and len(second) == 2  # the cycle does its work
     assert second[0] is not first[0] and second[1] is first[1]  # that row alone was built again
 
 
+@POSITION_KINDS
 async def test_a_move_in_the_mark_only_is_no_change_but_marks_refresh_on_time(
-        venue: PaperExchange, gateway: CcxtGateway) -> None:
+        venue: PaperExchange, gateway: CcxtGateway, kind: Kind) -> None:
     rows, _ = await _rows(venue, gateway)
     clock = HandClock()
     reader = BinancePositionRows(gateway._exchange, mark_refresh_s=60.0, clock=clock)
     markets = await gateway.markets()
-    first = reader.positions(rows, markets)
+    first = reader.positions(kind(rows), markets)
     moved = copy.deepcopy(rows)
     for row in moved:
         row["markPrice"], row["unRealizedProfit"] = "1234.5", "-99"
 
     clock.now += 59
-    assert reader.positions(moved, markets) is first  # marks alone: nothing to do
+    assert reader.positions(kind(moved), markets) is first  # marks alone: nothing to do
     clock.now += 1
-    refreshed = reader.positions(moved, markets)
+    refreshed = reader.positions(kind(moved), markets)
     assert refreshed is not first and {p.mark_price for p in refreshed} == {D("1234.5")}
     assert [(p.symbol, p.size, p.entry_price) for p in refreshed] == [
         (p.symbol, p.size, p.entry_price) for p in first]
@@ -87,6 +113,8 @@ async def test_a_listing_with_a_row_that_is_not_an_object_is_malformed(
     markets = await gateway.markets()
     with pytest.raises(Malformed):
         reader.positions([*rows, ["BTCUSDT", "BOTH"]], markets)  # first read
+    with pytest.raises(msgspec.ValidationError):
+        _decoded(POSITIONS)([*rows, ["BTCUSDT", "BOTH"]])  # such a body is read row by row
     first = reader.positions(rows, markets)
     with pytest.raises(Malformed):
         reader.positions([["BTCUSDT", "BOTH"], *rows[1:]], markets)  # compared with the last
@@ -104,24 +132,48 @@ async def test_a_row_missing_a_significant_column_is_read_row_by_row_and_named(
         reader.positions(broken, markets)
 
 
+@pytest.mark.parametrize("decoded", [True, False], ids=["decoded", "row by row"])
 @pytest.mark.parametrize(("column", "value", "moved"), [
     ("quantity", "0.01", True), ("triggerPrice", "44000", True), ("algoStatus", "CANCELED", True),
     ("updateTime", 1, False), ("clientAlgoId", "renamed", False),
 ])
 async def test_stops_move_on_a_significant_column_only(
         venue: PaperExchange, server: BinanceServer, make_gateway: GatewayFactory,
-        column: str, value: object, moved: bool) -> None:
+        column: str, value: object, moved: bool, decoded: bool) -> None:
     venue.manual_order(BTC, OrderSide.BUY, D("0.013"))
     venue.manual_order(ETH, OrderSide.SELL, D("1.5"))
     gateway = make_gateway(server)
     await gateway.place_stop_loss(BTC, Side.LONG, D("0.013"), D("45000"), "sl-btc", False)
     await gateway.place_stop_loss(ETH, Side.SHORT, D("1.5"), D("3300"), "sl-eth", False)
     rows = await gateway._exchange.fapiPrivateGetOpenAlgoOrders({})
+    kind = _decoded(STOPS) if decoded else _as_rows
     stops = BinanceStopRows(gateway._exchange)
-    first = stops.orders(rows)
-    assert stops.orders(copy.deepcopy(rows)) is first and len(first) == 2
+    first = stops.orders(kind(rows))
+    assert stops.orders(kind(rows)) is first and len(first) == 2
 
-    second = stops.orders(_edited(rows, column, value))
+    second = stops.orders(kind(_edited(rows, column, value)))
     assert (second is not first) is moved
     if moved:
         assert second[1] is first[1] and second[0] != first[0]
+
+
+def _without_entry(rows: Rows) -> Rows:
+    rows[0].pop("entryPrice")
+    return rows
+
+
+def _sizes_as_numbers(rows: Rows) -> Rows:
+    for row in rows:
+        row["positionAmt"] = float(row["positionAmt"])
+    return rows
+
+
+async def test_a_body_the_columns_do_not_fit_is_read_row_by_row_through_the_gateway(
+        venue: PaperExchange, server: BinanceServer, gateway: CcxtGateway) -> None:
+    venue.manual_order(BTC, OrderSide.BUY, D("0.013"))
+    assert [p.size for p in (await gateway.fetch_positions()).positions] == [D("0.013")]
+    server.inject(Fault.rewrite(_without_entry, "/positionRisk"))
+    with pytest.raises(Malformed, match="entry"):  # a glitch, never a close
+        await gateway.fetch_positions()
+    server.inject(Fault.rewrite(_sizes_as_numbers, "/positionRisk"))
+    assert [p.size for p in (await gateway.fetch_positions()).positions] == [D("0.013")]

@@ -21,6 +21,8 @@ from operator import eq, itemgetter
 from typing import Any
 
 from positionbot.tracker.core.models import Market, Order, Position, PositionMode
+from positionbot.tracker.exchange.ccxt import listing_columns
+from positionbot.tracker.exchange.ccxt.listing_columns import Listing, decoded
 from positionbot.tracker.exchange.ccxt.normalize import Malformed, normalize_order, normalize_position
 
 Row = Mapping[str, Any]
@@ -105,16 +107,31 @@ def _raw_state(rows: list[Any], columns: tuple[str, ...], what: str) -> Columns 
         raise Malformed(f"{what}: expected a list of objects") from exc
 
 
+def _same(answer: list[Any] | Listing, columns: list[Any] | None, raw: Columns | None,
+          names: tuple[str, ...], what: str) -> bool:
+    """Whether the listing is the last one on its significant columns: as decoded, or as read
+    row by row when the body did not decode (see ``listing_columns``)."""
+    if isinstance(answer, Listing):
+        return answer.columns == columns
+    return _unchanged(answer, names, raw, what)
+
+
+def _rows_of(answer: list[Any] | Listing, what: str) -> list[Any]:
+    return _listing(answer.rows(), what) if isinstance(answer, Listing) else answer
+
+
 class BinancePositionRows:
     """The last raw position rows of one account and the positions built from them."""
 
     def __init__(self, exchange: Any, mark_refresh_s: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        listing_columns.install(exchange)
         self._exchange = exchange
         self._mark_refresh_s = mark_refresh_s
         self._clock = clock
         self._built: dict[RowKey, tuple[tuple[object, ...], Position]] = {}
-        self._raw: Columns | None = None  # the last full listing's columns
+        self._raw: Columns | None = None  # the last full listing's columns, as read row by row
+        self._columns: list[Any] | None = None  # the same, as decoded (``listing_columns``)
         self._last: tuple[Position, ...] = ()
         self._built_at = float("-inf")
         self.rows_built = 0  # rows normalised so far (the benchmark reads it)
@@ -122,10 +139,12 @@ class BinancePositionRows:
     def symbol_id(self, symbol: str) -> str:
         return str(self._exchange.market(symbol)["id"])
 
-    async def fetch(self, symbols: Sequence[str] = ()) -> list[Row]:
+    async def fetch(self, symbols: Sequence[str] = ()) -> list[Row] | Listing:
         """The raw rows: all of them, or one request per symbol in ``symbols``."""
         if not symbols:
-            return _listing(await self._exchange.fapiPrivateV3GetPositionRisk({}), "position risk")
+            answer = await decoded(listing_columns.POSITIONS,
+                                   lambda: self._exchange.fapiPrivateV3GetPositionRisk({}))
+            return answer if isinstance(answer, Listing) else _listing(answer, "position risk")
         rows: list[Row] = []
         for symbol in symbols:
             rows += _objects(_listing(await self._exchange.fapiPrivateV3GetPositionRisk(
@@ -133,14 +152,16 @@ class BinancePositionRows:
                 f"position risk of {symbol}")
         return rows
 
-    def positions(self, rows: list[Any], markets: Mapping[str, Market], *,
+    def positions(self, answer: list[Any] | Listing, markets: Mapping[str, Market], *,
                   partial: bool = False) -> tuple[Position, ...]:
-        """Positions of ``rows``, unchanged rows reusing their last object; with ``partial``
+        """Positions of the rows, unchanged rows reusing their last object; with ``partial``
         (a per-symbol read) the cache is consulted but not replaced."""
         refresh = self._clock() - self._built_at >= self._mark_refresh_s and not partial
-        if not (partial or refresh) and _unchanged(rows, _POSITION_COLUMNS, self._raw,
-                                                   "position risk"):
+        columns = answer.columns if isinstance(answer, Listing) else None
+        if not (partial or refresh) and _same(answer, self._columns, self._raw,
+                                              _POSITION_COLUMNS, "position risk"):
             return self._last  # the same tuple: nothing changed
+        rows = _rows_of(answer, "position risk")
         raw = None if partial else _raw_state(rows, _POSITION_COLUMNS, "position risk")
         built: dict[RowKey, tuple[tuple[object, ...], Position]] = {}
         for row in rows:
@@ -155,7 +176,7 @@ class BinancePositionRows:
         positions = tuple(position for _, position in built.values())
         if partial:
             return positions
-        self._built, self._last, self._raw = built, positions, raw
+        self._built, self._last, self._raw, self._columns = built, positions, raw, columns
         if refresh:
             self._built_at = self._clock()
         return positions
@@ -178,8 +199,12 @@ class BinancePositionRows:
         return position
 
     @staticmethod
-    def mode(rows: Sequence[Row]) -> PositionMode | None:
-        for row in rows:
+    def mode(answer: Sequence[Row] | Listing) -> PositionMode | None:
+        if isinstance(answer, Listing):
+            side = answer.columns[0].position_side if answer.columns else None
+            return None if side is None else (
+                PositionMode.ONE_WAY if side == "BOTH" else PositionMode.HEDGE)
+        for row in answer:
             side = row.get("positionSide") if isinstance(row, dict) else None
             if isinstance(side, str):
                 return PositionMode.ONE_WAY if side == "BOTH" else PositionMode.HEDGE
@@ -190,20 +215,26 @@ class BinanceStopRows:
     """The last raw open Algo orders of one account and the orders built from them."""
 
     def __init__(self, exchange: Any) -> None:
+        listing_columns.install(exchange)
         self._exchange = exchange
         self._built: dict[object, tuple[tuple[object, ...], Order]] = {}
         self._raw: Columns | None = None
+        self._columns: list[Any] | None = None
         self._last: list[Order] = []
 
     async def fetch(self) -> list[Order]:
         """Open stops; the very same list when none changed."""
-        return self.orders(_listing(await self._exchange.fapiPrivateGetOpenAlgoOrders({}),
-                                    "open algo orders"))
+        answer = await decoded(listing_columns.STOPS,
+                               lambda: self._exchange.fapiPrivateGetOpenAlgoOrders({}))
+        return self.orders(answer if isinstance(answer, Listing)
+                           else _listing(answer, "open algo orders"))
 
-    def orders(self, rows: list[Any]) -> list[Order]:
+    def orders(self, answer: list[Any] | Listing) -> list[Order]:
         """The orders of a listing, unchanged rows reusing their last object."""
-        if _unchanged(rows, _STOP_COLUMNS, self._raw, "open algo orders"):
+        columns = answer.columns if isinstance(answer, Listing) else None
+        if _same(answer, self._columns, self._raw, _STOP_COLUMNS, "open algo orders"):
             return self._last
+        rows = _rows_of(answer, "open algo orders")
         raw = _raw_state(rows, _STOP_COLUMNS, "open algo orders")
         built = self._built
         fresh: dict[object, tuple[tuple[object, ...], Order]] = {}
@@ -212,7 +243,7 @@ class BinanceStopRows:
             last = built.get(row.get("algoId"))
             fresh[row.get("algoId")] = last if last is not None and last[0] == fields else (
                 fields, self._build(row))
-        self._built, self._raw = fresh, raw
+        self._built, self._raw, self._columns = fresh, raw, columns
         self._last = [order for _, order in fresh.values()]
         return self._last
 
