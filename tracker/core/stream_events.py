@@ -33,6 +33,7 @@ class PositionReport:
     amount: Decimal
     entry_price: Decimal
     at: datetime  # the exchange's event time
+    mark_price: Decimal | None = None  # where the push states it (Bybit, OKX; not Binance)
 
     @property
     def size(self) -> Decimal:
@@ -59,7 +60,7 @@ class PositionReport:
         if side is None:
             return None
         return Position(self.symbol, side, self.size, self.entry_price,
-                        contract_size=contract_size)
+                        mark_price=self.mark_price, contract_size=contract_size)
 
 
 @dataclass(frozen=True, slots=True)

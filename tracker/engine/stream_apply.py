@@ -124,14 +124,16 @@ def _updated_positions(
     ctx: StreamContext, account: str, stated: Mapping[PositionKey, Position | None],
     markets: Mapping[str, Market],
 ) -> tuple[dict[PositionKey, Position], set[PositionKey]]:
-    """The last snapshot with the stated keys replaced (keeping the last known mark)."""
+    """The last snapshot with the stated keys replaced (keeping the last known mark where the
+    report states none, as Binance's never does)."""
     current = dict(ctx.book.positions_by_key(account))
     dust: set[PositionKey] = set()
     for key, position in stated.items():
         previous = current.pop(key, None)
         if position is None:
             continue
-        if previous is not None and previous.mark_price is not None:
+        if position.mark_price is None and previous is not None \
+                and previous.mark_price is not None:
             position = replace(position, mark_price=previous.mark_price)
         if without_dust([position], ctx.settings.dust, markets):
             current[key] = position

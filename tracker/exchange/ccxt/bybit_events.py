@@ -126,7 +126,8 @@ class BybitSession(StreamSession):
             amount = size if side == "Buy" else -size
         entry = optional_decimal(row.get("entryPrice") or row.get("avgPrice"), f"{symbol} entry")
         at = ms_time(row.get("updatedTime") or sent, f"{symbol} position")
-        return PositionReport(symbol, leg, amount, entry or ZERO, at)
+        mark = optional_decimal(row.get("markPrice"), f"{symbol} mark", zero_is_none=True)
+        return PositionReport(symbol, leg, amount, entry or ZERO, at, mark)
 
     def _order(self, row: Mapping[str, Any]) -> Order:
         symbol, _ = self._symbol(row)

@@ -161,7 +161,9 @@ class OkxSession(StreamSession):
         while len(self._last) > _REMEMBERED_LEGS:
             self._last.popitem(last=False)
         entry = optional_decimal(row.get("avgPx"), f"{symbol} entry") or ZERO
-        return PositionReport(symbol, leg, amount, entry, ms_time(stamp, f"{symbol} position"))
+        mark = optional_decimal(row.get("markPx"), f"{symbol} mark", zero_is_none=True)
+        return PositionReport(symbol, leg, amount, entry, ms_time(stamp, f"{symbol} position"),
+                              mark)
 
     def _order(self, row: Mapping[str, Any]) -> tuple[Order, Fill | None, Order | None]:
         symbol, settle = self._symbol(row)
