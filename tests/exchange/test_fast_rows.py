@@ -24,9 +24,10 @@ from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.ccxt.listing_columns import POSITIONS, STOPS, Listing
 from positionbot.tracker.exchange.ccxt.normalize import Malformed
 from positionbot.tracker.exchange.paper import PaperExchange
-from tests.support.exchange import BTC, ETH, D, GatewayFactory
+from tests.support.exchange import BTC, ETH, SOL, D, GatewayFactory
 
 Rows = list[dict[str, Any]]
+DOGE = "DOGE/USDT:USDT"
 Kind = Callable[[Rows], "Rows | Listing"]
 
 
@@ -177,3 +178,52 @@ async def test_a_body_the_columns_do_not_fit_is_read_row_by_row_through_the_gate
         await gateway.fetch_positions()
     server.inject(Fault.rewrite(_sizes_as_numbers, "/positionRisk"))
     assert [p.size for p in (await gateway.fetch_positions()).positions] == [D("0.013")]
+
+
+def _key(p: Any) -> tuple[str, str]:
+    return p.symbol, p.side.value
+
+
+async def test_a_few_moved_rows_are_the_only_ones_parsed_and_built(
+        hedge_venue: PaperExchange, hedge_gateway: CcxtGateway) -> None:
+    """Eight rows (four symbols, both legs); what a fresh full read gives is the reference."""
+    for symbol, mark in ((SOL, "150"), (DOGE, "0.1")):
+        hedge_venue.set_mark(symbol, D(mark))
+    for symbol, amount in ((BTC, "0.01"), (ETH, "0.5"), (SOL, "3"), (DOGE, "500")):
+        hedge_venue.manual_order(symbol, OrderSide.BUY, D(amount), position_side=Side.LONG)
+        hedge_venue.manual_order(symbol, OrderSide.SELL, D(amount), position_side=Side.SHORT)
+    markets = await hedge_gateway.markets()
+    exchange = hedge_gateway._exchange
+    listing = await BinancePositionRows(exchange).fetch()
+    assert isinstance(listing, Listing)
+    rows, reader = listing.rows(), BinancePositionRows(exchange)
+    parsed: list[int] = []  # rows parsed in full, per parse
+
+    def parse(body: str) -> Any:
+        answer = json.loads(body)
+        parsed.append(len(answer) if isinstance(answer, list) else 1)
+        return answer
+
+    def decode(rows: Rows) -> Listing:
+        body = json.dumps(rows)
+        return Listing(body, POSITIONS.decode(body), parse)
+
+    def reference(rows: Rows) -> list[Any]:
+        return sorted(BinancePositionRows(exchange).positions(_as_rows(rows), markets), key=_key)
+
+    first = reader.positions(decode(rows), markets)
+    assert len(first) == 8
+    built, parsed[:] = reader.rows_built, []
+    moved = _edited(rows, "entryPrice", "50001")
+    second = reader.positions(decode(moved), markets)
+    assert reader.rows_built == built + 1 and parsed == [1]  # that row alone
+    assert sorted(second, key=_key) == reference(moved)
+    assert sum(any(p is q for q in first) for p in second) == 7
+
+    fewer = copy.deepcopy(moved[1:])  # a leg closed, another reads zero
+    fewer[0]["positionAmt"] = "0"
+    third = reader.positions(decode(fewer), markets)
+    assert sorted(third, key=_key) == reference(fewer) and len(third) == 6
+
+    twice = [*copy.deepcopy(fewer), copy.deepcopy(fewer[1])]  # two rows name one position
+    assert sorted(reader.positions(decode(twice), markets), key=_key) == reference(twice)

@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from operator import eq, itemgetter
-from typing import Any
+from itertools import compress, count, repeat
+from operator import attrgetter, eq, is_, itemgetter
+from typing import Any, cast
 
 from positionbot.tracker.core.models import Market, Order, Position, PositionMode
 from positionbot.tracker.exchange.ccxt import listing_columns
-from positionbot.tracker.exchange.ccxt.listing_columns import Listing, decoded
+from positionbot.tracker.exchange.ccxt.listing_columns import Listing, PositionColumns, decoded
 from positionbot.tracker.exchange.ccxt.normalize import Malformed, normalize_order, normalize_position
 
 Row = Mapping[str, Any]
 RowKey = tuple[str, str]  # (exchange symbol id, positionSide)
+_ROW_KEY = attrgetter("symbol", "position_side")
+_UNSEEN = object()  # a decoded row not seen in the last listing
 
 # ccxt's own statuses for the Algo service's states an open listing shows.
 _ALGO_STATUS = {"NEW": "open", "TRIGGERING": "open", "TRIGGERED": "closed", "FINISHED": "closed",
@@ -132,6 +135,9 @@ class BinancePositionRows:
         self._built: dict[RowKey, tuple[tuple[object, ...], Position]] = {}
         self._raw: Columns | None = None  # the last full listing's columns, as read row by row
         self._columns: list[Any] | None = None  # the same, as decoded (``listing_columns``)
+        # What each decoded row was built into (a position, or _FLAT for a zero size): a row
+        # seen before is looked up, so a changed listing parses and builds its new rows only.
+        self._by_columns: dict[PositionColumns, Position | None] | None = None
         self._last: tuple[Position, ...] = ()
         self._built_at = float("-inf")
         self.rows_built = 0  # rows normalised so far (the benchmark reads it)
@@ -161,11 +167,17 @@ class BinancePositionRows:
         if not (partial or refresh) and _same(answer, self._columns, self._raw,
                                               _POSITION_COLUMNS, "position risk"):
             return self._last  # the same tuple: nothing changed
+        if isinstance(answer, Listing) and not (partial or refresh):
+            positions = self._changed_rows(answer, markets)
+            if positions is not None:
+                return positions
         rows = _rows_of(answer, "position risk")
         raw = None if partial else _raw_state(rows, _POSITION_COLUMNS, "position risk")
         built: dict[RowKey, tuple[tuple[object, ...], Position]] = {}
+        per_row: list[Position | None] = []
         for row in rows:
             if _is_zero(row.get("positionAmt")):
+                per_row.append(None)
                 continue
             key: RowKey = (str(row.get("symbol")), str(row.get("positionSide")))
             fields = (row.get("positionAmt"), row.get("entryPrice"), row.get("isolatedWallet"))
@@ -173,13 +185,36 @@ class BinancePositionRows:
             if last is None or last[0] != fields or refresh:
                 last = (fields, self._build(row, markets))
             built[key] = last
+            per_row.append(last[1])
         positions = tuple(position for _, position in built.values())
         if partial:
             return positions
         self._built, self._last, self._raw, self._columns = built, positions, raw, columns
+        self._by_columns = (dict(zip(columns, per_row, strict=True))
+                            if columns is not None and len(columns) == len(per_row) else None)
         if refresh:
             self._built_at = self._clock()
         return positions
+
+    def _changed_rows(self, answer: Listing, markets: Mapping[str, Market]
+                      ) -> tuple[Position, ...] | None:
+        """The positions of a listing in which some rows moved: the rows seen before looked up
+        by their columns (in C), only the others parsed and built. None (read everything) when
+        there is nothing to look up, most rows moved, or two rows name one position."""
+        cache, columns = self._by_columns, answer.columns
+        if cache is None:
+            return None
+        found = list(map(cache.get, columns, repeat(_UNSEEN)))
+        missing = list(compress(count(), map(is_, found, repeat(_UNSEEN))))
+        if len(missing) * 4 > len(columns) or len(set(map(_ROW_KEY, columns))) < len(columns):
+            return None
+        rows = _objects(answer.rows_at(missing), "position risk")
+        for i, row in zip(missing, rows, strict=True):
+            found[i] = None if _is_zero(row.get("positionAmt")) else self._build(row, markets)
+        self._by_columns = dict(zip(columns, cast(list[Position | None], found), strict=True))
+        self._last = tuple(p for p in found if isinstance(p, Position))
+        self._columns, self._raw = columns, None  # a listing read row by row: read in full
+        return self._last
 
     def _build(self, row: Row, markets: Mapping[str, Market]) -> Position:
         self.rows_built += 1

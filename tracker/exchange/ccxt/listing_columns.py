@@ -14,7 +14,7 @@ parse as before, and the caller's row-by-row checks name what is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -42,6 +42,7 @@ class StopColumns(msgspec.Struct, frozen=True, rename="camel"):
 
 POSITIONS = msgspec.json.Decoder(list[PositionColumns])
 STOPS = msgspec.json.Decoder(list[StopColumns])
+_ROWS = msgspec.json.Decoder(list[msgspec.Raw])  # each row's own bytes, none parsed
 
 # The decoder of the listing the current task is asking for, if any: set around one implicit
 # API call, so concurrent requests on the same exchange parse as usual.
@@ -61,6 +62,13 @@ class Listing:
 
     def rows(self) -> Any:
         return self._parse(self._body)
+
+    def rows_at(self, indices: Sequence[int]) -> list[Any]:
+        """The rows at ``indices`` parsed in full, the others left as bytes."""
+        if not indices:
+            return []
+        rows = _ROWS.decode(self._body)
+        return [self._parse(bytes(rows[i]).decode()) for i in indices]
 
 
 def install(exchange: Any) -> None:
