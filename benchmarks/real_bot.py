@@ -5,10 +5,11 @@
 Run by ``real_path`` in a process of its own (so its RSS is the bot's alone, ccxt's market
 tables included) against ``real_server`` at ``URL``, with ``N`` positions seeded there; prints
 one JSON object. Time is split three ways per cycle: the whole cycle; the time inside ccxt
-(every ccxt method the gateway calls, the socket and JSON parse included); and the bot's own
-work, the rest. The floor, measured in the same run right after each steady cycle, is the
-same requests a steady cycle makes, sent with aiohttp and read with ``json.loads`` and nothing
-else.
+(every ccxt method the gateway calls, the socket and JSON parse included — on the fast path
+that parse is the gateway's column decoding, run by ccxt's JSON hook where ccxt would parse);
+and the bot's own work, the rest (a changed listing's full parse included). The floor,
+measured in the same run right after each steady cycle, is the same requests a steady cycle
+makes, sent with aiohttp and read with ``json.loads`` and nothing else.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ if __package__ in (None, ""):
 
 from benchmarks.cycle_bench import machine_info
 from benchmarks.scenarios import ChangeMaker
+from positionbot.tracker.exchange.ccxt.order_pacing import OrderPacers
 
 ROOT = Path(__file__).resolve().parent.parent
 Result = dict[str, Any]
@@ -151,13 +152,23 @@ ROWS: tuple[Row, ...] = (
      lambda b, p: f"{_requests(b['changed'])} / {_requests(p['changed'])}"),
     ("1% changed: changes applied per cycle, positionbot (made on the exchange)",
      lambda b, p: f"{_changes(b['changed'])} ({b['changes_made']:,})"),
-    ("stop loss on every position: placement cycle, positionbot",
+    ("stop loss on every position: placement cycle, positionbot (order pacing off: the fake "
+     "enforces no order limits)",
      lambda b, p: "-" if b["stops_placed"] is None else _ms(b["stops_placed"]["cycle_s"] * 1000)),
     ("stop loss on every position: requests",
      lambda b, p: "-" if b["stops_placed"] is None else f"{b['stops_placed']['requests']:,}"),
+    ("stop loss on every position: least wait Binance's order limits add (the pacer's windows)",
+     lambda b, p: f"{paced_wait_s(b['n']):,.0f} s"),
     ("RSS of the bot process after 10 → N real-path steady cycles", lambda b, p: _rss(b)),
     ("peak RSS of the bot process (ccxt markets included)", lambda b, p: _mib(b["peak_rss_bytes"])),
 )
+
+
+def paced_wait_s(orders: int) -> float:
+    """How long the account's order windows hold back ``orders`` creates sent at once: each
+    window lets ``kept`` through per ``seconds``, so the last one waits that many windows."""
+    limits = OrderPacers.for_exchange("binanceusdm").create_stop.limits
+    return max((((orders - 1) // limit.kept) * limit.seconds for limit in limits), default=0.0)
 
 
 def _ratio(a: float, b: float) -> str:
