@@ -214,7 +214,10 @@ async def _execute_one(
 ) -> None:
     kind = a.kind
     if kind is StopActionKind.CROSSED:
-        _failure(t, f"stop {t.stop_loss_price} is already crossed (mark {marks.get(t.id)}); not placed", out)
+        crossed, told = f"stop {t.stop_loss_price} is already crossed", t.stop_loss_note or ""
+        note = told if told.startswith(crossed + " (") else \
+            f"{crossed} (mark {marks.get(t.id)}); not placed"
+        _failure(t, note, out)  # told once: the mark moving on while crossed is no news
     elif kind in (StopActionKind.PLACE, StopActionKind.REPLACE):
         assert t.stop_loss_price is not None
         market = markets.get(t.symbol)
