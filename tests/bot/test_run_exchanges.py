@@ -153,12 +153,15 @@ async def test_a_position_traded_by_hand_is_pushed_from_the_stream_with_exact_fi
 
 
 @KITS
-async def test_a_bot_entry_with_a_stop_opens_and_its_pending_stop_is_placed_at_once(
+async def test_in_one_chat_a_bot_entry_gets_its_pending_stop_and_a_close_cleans_it_up(
     kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with open_desk(kit, tmp_path, monkeypatch) as desk:
+    """Commands and pushes in the trader's one private chat, as the example configuration
+    has it: /long with a stop, Confirm, the entry's fill pushed and its pending stop placed;
+    /close, Confirm, the close pushed and the stop left behind cancelled."""
+    async with open_desk(kit, tmp_path, monkeypatch, one_chat=True) as desk:
         size = shown_size(kit, "0.010")
-        preview = await desk.answer(f"/long {BTC} {size} sl 48000")
+        preview = await desk.answer(f"/long {BTC} {size} sl 48000", "Buy to open")
         assert "Stop loss 48000.0" in preview.text and not stops(desk)  # nothing sent yet
         desk.press(preview, "Confirm")
         text, took = await desk.push("Opened", PROMPT)
@@ -171,7 +174,21 @@ async def test_a_bot_entry_with_a_stop_opens_and_its_pending_stop_is_placed_at_o
         (entry,) = [p for p in desk.server.sent(kit.create) if not p.get("triggerPrice")]
         assert entry["side"].lower() == "buy"
         assert entry.get("reduceOnly", "false") == "false"  # an entry never reduces
-        assert "SL 48000.0 ✅" in await desk.ask("/positions")
+        assert "SL 48000.0 ✅" in await desk.ask("/positions", "<b>main</b>")
+
+        desk.venue.set_mark(BTC, D("50500"))
+        preview = await desk.answer("/close BTC", "Close all")
+        desk.press(preview, "Confirm")
+        text, took = await desk.push("Closed", PROMPT)
+        fill = last_fill(desk)
+        assert took < PROMPT and "closed by the bot" in text
+        assert (fill.side, fill.amount, fill.price) == (SELL, kit.qty("0.010"), D("50500"))
+        realized = (D("50500") - D("50000")) * D("0.010") - fill.fee
+        assert desk.events()[-1][0] == "closed" and desk.events()[-1][3] == realized
+        await desk.api.wait_for(lambda: not stops(desk) and not desk.venue.open_orders(),
+                                within=PROMPT)
+        closing = [p for p in desk.server.sent(kit.create) if not p.get("triggerPrice")][-1]
+        assert closing["side"].lower() == "sell" and closing["reduceOnly"] == "true"
 
 
 async def test_hedge_legs_on_bybit_each_get_their_own_stop_and_a_leg_closed_by_hand_is_cleaned(
@@ -229,3 +246,44 @@ async def test_hedge_legs_on_bybit_each_get_their_own_stop_and_a_leg_closed_by_h
         await desk.api.wait_for(lambda: not stops(desk) and not venue.open_orders(),
                                 within=PROMPT)
         assert venue.positions() == []
+
+
+async def test_changes_made_while_the_bot_was_stopped_are_caught_up_once_on_okx(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stopped (SIGTERM) with a position and its stop; the trader adds and takes profit by
+    hand meanwhile. On the next start the record catches up once, with the exact weighted
+    entry and the partial close's P&L from the fills, the stop is resized to what is held, and
+    the new stream session follows the next change."""
+    kit = OKX
+    async with open_desk(kit, tmp_path, monkeypatch) as desk:
+        venue = desk.venue
+        venue.manual_order(BTC, BUY, kit.qty("0.010"))
+        await desk.push("Opened", PROMPT)
+        assert "stop loss placed" in await desk.ask("/sl BTC 48000")
+        assert await desk.bot.stop() == 0
+        venue.set_mark(BTC, D("50100"))
+        venue.manual_order(BTC, BUY, kit.qty("0.030"))
+        venue.set_mark(BTC, D("51000"))
+        venue.manual_order(BTC, SELL, kit.qty("0.015"), reduce_only=True)
+        take_profit = last_fill(desk)
+
+        await desk.bot.start()
+        await desk.stream_connected()
+        text, _ = await desk.push("Increased", PROMPT)
+        assert "Size 1.00 → 2.50 @ 50100.0" in text  # contracts of 0.01 BTC
+        assert "Avg entry 50075.0 · SL 48000.0 for 2.50" in text
+        await desk.api.wait_for(one_stop(desk, kit, "0.025"), within=PROMPT)
+        entry_fees = sum(f.fee for f in venue.fills[:2])
+        realized = (D("51000") - D("50075")) * D("0.015") - take_profit.fee - entry_fees
+        assert sum(e[3] for e in desk.events()) == realized  # the trade's P&L so far, exact
+
+        venue.set_mark(BTC, D("49000"))
+        venue.manual_order(BTC, SELL, kit.qty("0.025"), reduce_only=True)
+        text, took = await desk.push("Closed", PROMPT)
+        exit_fill = last_fill(desk)
+        assert took < PROMPT
+        last = (D("49000") - D("50075")) * D("0.025") - exit_fill.fee
+        assert desk.events()[-1][0] == "closed" and desk.events()[-1][3] == last
+        await desk.api.wait_for(lambda: not stops(desk), within=PROMPT)
+        assert len(desk.pushes("Opened")) == 1 and len(desk.pushes("Increased")) == 1

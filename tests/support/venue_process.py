@@ -12,7 +12,7 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -43,7 +43,7 @@ interval_seconds = {interval}
 [telegram]
 token_env = "{token_env}"
 base_url = {base_url}
-allowed_chats = [{command_chat}, {push_chat}]
+allowed_chats = [{chats}]
 notify_chats = [{push_chat}]
 
 [[accounts]]
@@ -63,9 +63,10 @@ class Desk:
     server: Any  # BybitServer | OkxServer
     api: FakeBotApi
     bot: BotProcess
+    push_chat: int  # PUSH_CHAT, or COMMAND_CHAT when one chat has both (the usual set-up)
 
     def pushes(self, title: str) -> list[str]:
-        return [m.text for m in self.api.messages(PUSH_CHAT) if title in m.text]
+        return [m.text for m in self.api.messages(self.push_chat) if title in m.text]
 
     async def push(self, title: str, within: float = 5.0) -> tuple[str, float]:
         """Wait for one more push whose text has ``title``: its text and how long it took."""
@@ -73,16 +74,22 @@ class Desk:
         await self.api.wait_for(lambda: len(self.pushes(title)) > seen, within=within)
         return self.pushes(title)[seen], time.monotonic() - began
 
-    async def answer(self, command: str, within: float = 10.0) -> SentMessage:
-        """Send a command in the trader's chat; the bot's answer as first sent (with its
-        buttons: a tap edits the message in place, taking them away)."""
+    async def answer(self, command: str, expect: str = "", within: float = 10.0
+                     ) -> SentMessage:
+        """Send a command in the trader's chat; the bot's first new message there with
+        ``expect`` in it (pushes may come in between when one chat has both), as first sent
+        (with its buttons: a tap edits the message in place, taking them away)."""
         seen = len(self.api.messages(COMMAND_CHAT))
-        self.api.user_message(COMMAND_CHAT, command)
-        await self.api.wait_for(lambda: len(self.api.messages(COMMAND_CHAT)) > seen, within)
-        return replace(self.api.messages(COMMAND_CHAT)[seen])
 
-    async def ask(self, command: str, within: float = 10.0) -> str:
-        return (await self.answer(command, within)).text
+        def found() -> list[SentMessage]:
+            return [m for m in self.api.messages(COMMAND_CHAT)[seen:] if expect in m.text]
+
+        self.api.user_message(COMMAND_CHAT, command)
+        await self.api.wait_for(lambda: bool(found()), within)
+        return replace(found()[0])
+
+    async def ask(self, command: str, expect: str = "", within: float = 10.0) -> str:
+        return (await self.answer(command, expect, within)).text
 
     def press(self, message: SentMessage, label: str) -> str:
         """Tap the one button of ``message`` whose label has ``label``: the query id."""
@@ -92,7 +99,7 @@ class Desk:
     async def stream_connected(self, within: float = 20.0) -> None:
         """Ask /status until it says the stream is connected (its REST sync done)."""
         deadline = time.monotonic() + within
-        while "stream connected" not in await self.ask("/status"):
+        while "stream connected" not in await self.ask("/status", "<b>Status</b>"):
             assert time.monotonic() < deadline, self.bot.log_text()[-3000:]
             await asyncio.sleep(0.3)
 
@@ -106,10 +113,11 @@ class Desk:
                 for k, b, a, p, f, e in rows]
 
 
-def _config(kit: Kit, base_url: str, bot_api_url: str) -> str:
+def _config(kit: Kit, base_url: str, bot_api_url: str, push_chat: int) -> str:
     return _CONFIG.format(
         interval=INTERVAL, token_env=TOKEN_ENV, base_url=json.dumps(bot_api_url),
-        command_chat=COMMAND_CHAT, push_chat=PUSH_CHAT, exchange=kit.exchange_id,
+        chats=", ".join(str(c) for c in sorted({COMMAND_CHAT, push_chat})), push_chat=push_chat,
+        exchange=kit.exchange_id,
         key_env=KEY_ENV, secret_env=SECRET_ENV,
         password=f'password_env = "{PASSWORD_ENV}"\n' if kit.password else "",
         ccxt_config=inline_toml(kit.ccxt_config(base_url)))
@@ -118,22 +126,21 @@ def _config(kit: Kit, base_url: str, bot_api_url: str) -> str:
 @asynccontextmanager
 async def open_desk(kit: Kit, workdir: Path, monkeypatch: pytest.MonkeyPatch, *,
                     mode: PositionMode = PositionMode.ONE_WAY,
-                    venue: Callable[[PaperExchange], None] | None = None,
-                    ) -> AsyncIterator[Desk]:
+                    one_chat: bool = False) -> AsyncIterator[Desk]:
     """The fake exchange and Bot API up, ``positionbot run`` started and its stream connected;
-    on exit the bot is stopped with SIGTERM and must exit 0 without a traceback."""
+    on exit the bot is stopped with SIGTERM and must exit 0 without a traceback. ``one_chat``:
+    commands and pushes share the trader's private chat, as in the example configuration."""
+    push_chat = COMMAND_CHAT if one_chat else PUSH_CHAT
     paper = kit.venue(mode=mode)
-    if venue is not None:
-        venue(paper)
     monkeypatch.setenv(PASSWORD_ENV, "test-passphrase")
     server = kit.server(paper)
     async with server, FakeBotApi() as api:
         path = workdir / "config.toml"
-        path.write_text(_config(kit, server.base_url, api.base_url))
+        path.write_text(_config(kit, server.base_url, api.base_url, push_chat))
         bot = BotProcess(workdir, path, api.token, kit.name)
         await bot.start()
         try:
-            desk = Desk(paper, server, api, bot)
+            desk = Desk(paper, server, api, bot, push_chat)
             await desk.stream_connected()
             yield desk
         finally:
