@@ -103,6 +103,14 @@ class Deduper:
     def fresh(self, batch: StreamBatch, not_before: datetime | None) -> StreamBatch:
         """The part of ``batch`` not seen before. Position reports older than ``not_before``
         (the start of the last REST cycle, which already reflects them) are stale."""
+        return self.split(batch, not_before)[0]
+
+    def split(self, batch: StreamBatch, not_before: datetime | None,
+              ) -> tuple[StreamBatch, tuple[PositionReport, ...]]:
+        """``fresh``, and the position reports dropped only for being dated before
+        ``not_before``: the exchange dates them on its own clock, so one of them may be a fresh
+        change our clock misjudges (see ``contradicts``)."""
+        stale: list[PositionReport] = []
         fills = tuple(f for f in batch.fills if _remember(self._fills, (f.symbol, f.id)))
         orders = tuple(o for o in batch.orders
                        if _remember(self._orders, (o.id, o.status, o.filled, o.is_stop)))
@@ -110,15 +118,32 @@ class Deduper:
         for report in batch.positions:
             leg = (report.symbol, report.leg)
             last = self._positions.get(leg)
-            if (last is not None and report.at < last) or (
-                    not_before is not None and report.at < not_before):
+            if last is not None and report.at < last:
+                continue
+            if not_before is not None and report.at < not_before:
+                stale.append(report)
                 continue
             self._positions[leg] = report.at
             self._positions.move_to_end(leg)
             while len(self._positions) > MAX_REMEMBERED:
                 self._positions.popitem(last=False)
             positions.append(report)
-        return StreamBatch(tuple(positions), fills, orders, batch.gap)
+        return StreamBatch(tuple(positions), fills, orders, batch.gap), tuple(stale)
+
+
+def contradicts(reports: Iterable[PositionReport], mode: PositionMode,
+                held: Mapping[PositionKey, Position]) -> bool:
+    """Whether a stale report states something other than what is held now. Such a report is
+    either truly older than the REST snapshot or a fresh change dated on an exchange clock that
+    runs behind ours; only REST can tell, so the caller verifies rather than guesses."""
+    for report in reports:
+        key = report.key(mode)
+        if key is None:
+            continue
+        now = held.get(key)
+        if (report.side, report.size) != ((now.side, now.size) if now else (None, ZERO)):
+            return True
+    return False
 
 
 def stated_positions(reports: Iterable[PositionReport], mode: PositionMode,

@@ -18,15 +18,15 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from positionbot.tracker.clock import utc_now
-from positionbot.tracker.core.models import Fill, Order, OrderStatus, TradeStatus
+from positionbot.tracker.core.models import Fill, Order, OrderStatus, PositionMode, TradeStatus
 from positionbot.tracker.core.notices import ExchangeRecovered, ExchangeUnreachable, Notice
 from positionbot.tracker.core.records import WriteBatch
-from positionbot.tracker.core.stream_events import Deduper, StreamBatch
+from positionbot.tracker.core.stream_events import Deduper, StreamBatch, contradicts
 from positionbot.tracker.engine.ports import RecordStore
 from positionbot.tracker.engine.stream_port import StreamLost, StreamSource
 
@@ -206,7 +206,12 @@ class StreamFollower:
         report cannot settle is settled by a REST cycle."""
         last = self._tracker.book.last_report(self.account)
         not_before = last.started_at if last is not None and last.ok else None
-        fresh = self._dedupe.fresh(batch, not_before)
+        fresh, stale = self._dedupe.split(batch, not_before)
+        book = self._tracker.book
+        mode = PositionMode.HEDGE if book.is_hedge(self.account) else PositionMode.ONE_WAY
+        if fresh.gap is None and contradicts(stale, mode, book.positions_by_key(self.account)):
+            fresh = replace(fresh, gap="a report dated before the last REST cycle disagrees "
+                                       "with it (an exchange clock behind ours, or a late report)")
         if stop_orders := sum(o.is_stop for o in fresh.orders):
             self.stop_orders_seen += stop_orders
             self._stops_changed()
