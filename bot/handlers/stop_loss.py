@@ -125,8 +125,9 @@ def _offer(services: Services, asker: Asker, trade: Trade, price: Decimal | None
 
 
 async def stop_menu(services: Services, trade: Trade, asker: Asker
-                    ) -> tuple[str, InlineKeyboardMarkup]:
-    """The trade, its stop, and one-tap levels 1-10% away from the mark."""
+                    ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The trade, its stop, and one-tap levels 1-10% away from the mark (no keyboard at all
+    when there is nothing to tap: Telegram refuses an empty one)."""
     market = (await services.markets(trade.account)).get(trade.symbol)
     reference, what = services.commands.stop_reference(trade)
     short = esc(base_of(trade.symbol))
@@ -147,7 +148,8 @@ async def stop_menu(services: Services, trade: Trade, asker: Asker
                  f"<code>/sl {short} -2%</code>.")
     remove = (_offer(services, asker, trade, None) if trade.stop_loss_price is not None
               else None)
-    return "\n".join(lines), stop_menu_keyboard(choices, remove)
+    keyboard = stop_menu_keyboard(choices, remove)
+    return "\n".join(lines), keyboard if keyboard.inline_keyboard else None
 
 
 def _outside_band(services: Services, trade: Trade, price: Decimal) -> str | None:

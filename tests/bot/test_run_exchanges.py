@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from positionbot.tracker.core.models import Fill, Order, OrderSide, PositionMode, Side
-from tests.exchange.contract.kits import BTC, BYBIT, OKX, Kit
+from tests.exchange.contract.kits import BINANCE, BTC, BYBIT, OKX, Kit
 from tests.support.venue_process import Desk, open_desk
 
 pytestmark = pytest.mark.slow  # a real process: seconds, not milliseconds
@@ -287,3 +287,23 @@ async def test_changes_made_while_the_bot_was_stopped_are_caught_up_once_on_okx(
         assert desk.events()[-1][0] == "closed" and desk.events()[-1][3] == last
         await desk.api.wait_for(lambda: not stops(desk), within=PROMPT)
         assert len(desk.pushes("Opened")) == 1 and len(desk.pushes("Increased")) == 1
+
+
+async def test_a_position_opened_by_hand_on_binance_has_a_mark_for_positions_and_percent_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Binance's ACCOUNT_UPDATE names no mark, only the leg's unrealized P&L at it: read from
+    that, the mark is there at once, before any poll, for /positions and for /sl in percent
+    (the stop menu too: with nothing to tap it once sent Telegram an empty keyboard)."""
+    async with open_desk(BINANCE, tmp_path, monkeypatch) as desk:
+        desk.venue.manual_order(BTC, BUY, D("0.010"))
+        await desk.push("Opened", PROMPT)
+        desk.venue.set_mark(BTC, D("50500"))
+        desk.venue.manual_order(BTC, BUY, D("0.010"))  # at 50500: entry 50250, mark 50500
+        await desk.push("Increased", PROMPT)
+        listing = await desk.ask("/positions")
+        assert "Entry 50250.0 · mark 50500.0" in listing and "+5.00 USDT" in listing
+        menu = await desk.answer("/sl BTC")
+        assert any("-2% · 49490.0" in label for label, _ in menu.buttons)
+        assert "stop loss placed at 49490.0 for 0.020" in await desk.ask("/sl BTC -2%")
+        assert one_stop(desk, BINANCE, "0.020", "49490")()

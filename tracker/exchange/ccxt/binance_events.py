@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from positionbot.tracker.core.models import ZERO, Fill, Order, OrderSide, OrderStatus, Side
@@ -92,8 +93,21 @@ def _account_update(message: Mapping[str, Any], symbol_of: SymbolOf) -> StreamBa
         amount = to_decimal(row.get("pa"), f"{symbol} position amount")
         entry = optional_decimal(row.get("ep"), f"{symbol} entry") or ZERO
         leg = _LEGS[leg_text]
-        reports.append(PositionReport(symbol, leg, abs(amount) if leg else amount, entry, at))
+        reports.append(PositionReport(symbol, leg, abs(amount) if leg else amount, entry, at,
+                                      _mark(row, amount, entry, symbol)))
     return StreamBatch(positions=tuple(reports))
+
+
+def _mark(row: Mapping[str, Any], amount: Decimal, entry: Decimal, symbol: str
+          ) -> Decimal | None:
+    """The mark the leg's unrealized P&L was taken at: ``up`` = (mark - ``ep``) x signed
+    ``pa``. The event names no mark; without one, /positions and a percent /sl would wait for
+    the next poll."""
+    unrealized = optional_decimal(row.get("up"), f"{symbol} unrealized P&L")
+    if unrealized is None or amount == ZERO or entry == ZERO:
+        return None
+    mark = entry + unrealized / amount
+    return mark if mark > ZERO else None
 
 
 def _side(raw: Mapping[str, Any]) -> OrderSide:
