@@ -227,3 +227,39 @@ async def test_a_few_moved_rows_are_the_only_ones_parsed_and_built(
 
     twice = [*copy.deepcopy(fewer), copy.deepcopy(fewer[1])]  # two rows name one position
     assert sorted(reader.positions(decode(twice), markets), key=_key) == reference(twice)
+
+
+async def test_a_few_moved_stops_are_the_only_ones_parsed_and_built(
+        hedge_venue: PaperExchange, hedge_gateway: CcxtGateway) -> None:
+    hedge_venue.set_mark(SOL, D("150"))
+    for symbol, amount in ((BTC, "0.01"), (ETH, "0.5"), (SOL, "3")):
+        for side, order_side in ((Side.LONG, OrderSide.BUY), (Side.SHORT, OrderSide.SELL)):
+            hedge_venue.manual_order(symbol, order_side, D(amount), position_side=side)
+            trigger = {BTC: "45000", ETH: "2800", SOL: "140"}[symbol]
+            if side is Side.SHORT:
+                trigger = str(D(trigger) * 2)
+            await hedge_gateway.place_stop_loss(symbol, side, D(amount), D(trigger),
+                                                f"sl-{symbol[:3]}-{side.value}", True)
+    rows = await hedge_gateway._exchange.fapiPrivateGetOpenAlgoOrders({})
+    parsed: list[int] = []
+
+    def parse(body: str) -> Any:
+        answer = json.loads(body)
+        parsed.append(len(answer) if isinstance(answer, list) else 1)
+        return answer
+
+    def decode(rows: Rows) -> Listing:
+        body = json.dumps(rows)
+        return Listing(body, STOPS.decode(body), parse)
+
+    stops = BinanceStopRows(hedge_gateway._exchange)
+    first = stops.orders(decode(rows))
+    assert len(first) == 6 and parsed == [6]
+    moved = _edited(rows, "quantity", "0.02")
+    second = stops.orders(decode(moved))
+    assert parsed == [6, 1] and second[0].amount == D("0.02")
+    assert all(a is b for a, b in zip(first[1:], second[1:], strict=True))
+    assert second == BinanceStopRows(hedge_gateway._exchange).orders(_as_rows(moved))
+    twice = [*moved, copy.deepcopy(moved[2])]  # one id twice: the full read's rules
+    assert stops.orders(decode(twice)) == BinanceStopRows(hedge_gateway._exchange).orders(
+        _as_rows(twice))

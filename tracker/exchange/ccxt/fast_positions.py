@@ -23,12 +23,18 @@ from typing import Any, cast
 
 from positionbot.tracker.core.models import Market, Order, Position, PositionMode
 from positionbot.tracker.exchange.ccxt import listing_columns
-from positionbot.tracker.exchange.ccxt.listing_columns import Listing, PositionColumns, decoded
+from positionbot.tracker.exchange.ccxt.listing_columns import (
+    Listing,
+    PositionColumns,
+    StopColumns,
+    decoded,
+)
 from positionbot.tracker.exchange.ccxt.normalize import Malformed, normalize_order, normalize_position
 
 Row = Mapping[str, Any]
 RowKey = tuple[str, str]  # (exchange symbol id, positionSide)
 _ROW_KEY = attrgetter("symbol", "position_side")
+_ALGO_ID = attrgetter("algo_id")
 _UNSEEN = object()  # a decoded row not seen in the last listing
 
 # ccxt's own statuses for the Algo service's states an open listing shows.
@@ -123,6 +129,22 @@ def _rows_of(answer: list[Any] | Listing, what: str) -> list[Any]:
     return _listing(answer.rows(), what) if isinstance(answer, Listing) else answer
 
 
+def _seen_before(answer: Listing, cache: Mapping[Any, Any] | None, identity: attrgetter[Any],
+                 what: str) -> tuple[list[Any], list[tuple[int, Row]]] | None:
+    """What each row of a listing was built into when it was seen before (looked up by its
+    columns, in C; ``_UNSEEN`` otherwise), and the unseen rows parsed, by index. None (read
+    everything) when there is nothing to look up, most rows are unseen, or two rows share an
+    identity (the full read's rules decide then)."""
+    if cache is None:
+        return None
+    columns = answer.columns
+    found = list(map(cache.get, columns, repeat(_UNSEEN)))
+    missing = list(compress(count(), map(is_, found, repeat(_UNSEEN))))
+    if len(missing) * 4 > len(columns) or len(set(map(identity, columns))) < len(columns):
+        return None
+    return found, list(zip(missing, _objects(answer.rows_at(missing), what), strict=True))
+
+
 class BinancePositionRows:
     """The last raw position rows of one account and the positions built from them."""
 
@@ -201,19 +223,16 @@ class BinancePositionRows:
         """The positions of a listing in which some rows moved: the rows seen before looked up
         by their columns (in C), only the others parsed and built. None (read everything) when
         there is nothing to look up, most rows moved, or two rows name one position."""
-        cache, columns = self._by_columns, answer.columns
-        if cache is None:
+        seen = _seen_before(answer, self._by_columns, _ROW_KEY, "position risk")
+        if seen is None:
             return None
-        found = list(map(cache.get, columns, repeat(_UNSEEN)))
-        missing = list(compress(count(), map(is_, found, repeat(_UNSEEN))))
-        if len(missing) * 4 > len(columns) or len(set(map(_ROW_KEY, columns))) < len(columns):
-            return None
-        rows = _objects(answer.rows_at(missing), "position risk")
-        for i, row in zip(missing, rows, strict=True):
+        found, missing = seen
+        for i, row in missing:
             found[i] = None if _is_zero(row.get("positionAmt")) else self._build(row, markets)
-        self._by_columns = dict(zip(columns, cast(list[Position | None], found), strict=True))
+        self._by_columns = dict(zip(answer.columns, cast(list[Position | None], found),
+                                    strict=True))
         self._last = tuple(p for p in found if isinstance(p, Position))
-        self._columns, self._raw = columns, None  # a listing read row by row: read in full
+        self._columns, self._raw = answer.columns, None  # a listing read row by row: in full
         return self._last
 
     def _build(self, row: Row, markets: Mapping[str, Market]) -> Position:
@@ -255,6 +274,7 @@ class BinanceStopRows:
         self._built: dict[object, tuple[tuple[object, ...], Order]] = {}
         self._raw: Columns | None = None
         self._columns: list[Any] | None = None
+        self._by_columns: dict[StopColumns, Order] | None = None  # as for positions
         self._last: list[Order] = []
 
     async def fetch(self) -> list[Order]:
@@ -269,16 +289,30 @@ class BinanceStopRows:
         columns = answer.columns if isinstance(answer, Listing) else None
         if _same(answer, self._columns, self._raw, _STOP_COLUMNS, "open algo orders"):
             return self._last
+        if isinstance(answer, Listing):
+            seen = _seen_before(answer, self._by_columns, _ALGO_ID, "open algo orders")
+            if seen is not None:
+                found, missing = seen
+                for i, row in missing:
+                    found[i] = self._build(row)
+                self._by_columns = dict(zip(answer.columns, found, strict=True))
+                self._columns, self._raw, self._last = answer.columns, None, found
+                return found
         rows = _rows_of(answer, "open algo orders")
         raw = _raw_state(rows, _STOP_COLUMNS, "open algo orders")
         built = self._built
         fresh: dict[object, tuple[tuple[object, ...], Order]] = {}
+        per_row: list[Order] = []
         for row in rows:
             fields = (row.get("algoStatus"), row.get("quantity"), row.get("triggerPrice"))
             last = built.get(row.get("algoId"))
-            fresh[row.get("algoId")] = last if last is not None and last[0] == fields else (
-                fields, self._build(row))
+            if last is None or last[0] != fields:
+                last = (fields, self._build(row))
+            fresh[row.get("algoId")] = last
+            per_row.append(last[1])
         self._built, self._raw, self._columns = fresh, raw, columns
+        self._by_columns = (dict(zip(columns, per_row, strict=True))
+                            if columns is not None and len(columns) == len(per_row) else None)
         self._last = [order for _, order in fresh.values()]
         return self._last
 
