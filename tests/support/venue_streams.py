@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from positionbot.tracker.exchange.paper import PaperExchange
 from tests.exchange.contract.kits import BYBIT, OKX, Kit
 from tests.support.stream import (
     ACCOUNT,
+    BTC,
     CHAT,
     FAST_FOLLOW,
     FAST_RETRY,
@@ -32,7 +34,10 @@ from tests.support.stream import (
     eventually,
 )
 
-__all__ = ["KitLive", "bybit_hedge_live", "bybit_live", "okx_hedge_live", "okx_live"]
+__all__ = ["KitLive", "bybit_live", "okx_live", "venue_hedge_live", "venue_live"]
+
+_FILL_LISTINGS = {"bybit": ("/v5/execution/list",),  # OKX: the recent fills and the history
+                  "okx": ("/api/v5/trade/fills", "/api/v5/trade/fills-history")}
 
 
 @dataclass
@@ -59,6 +64,19 @@ class KitLive:
 
     async def kinds(self) -> list[str]:
         return [kind for kind, _ in await self.notices()]
+
+    def qty(self, base: str, symbol: str = BTC) -> Decimal:
+        """``base`` coins of ``symbol`` in the exchange's order units: the coins as written on
+        Bybit, a contract count without trailing zeros on OKX ("1", not "1.0"). The venue keeps
+        an order's places into the notices, so they are the places the tests expect there."""
+        units = self.kit.qty(base, symbol)
+        if units == D(base):
+            return D(base)
+        return units.quantize(D(1)) if units == units.to_integral_value() else units.normalize()
+
+    def fills_asked(self) -> int:
+        """REST fill listings asked so far: a change priced from the stream needs none."""
+        return sum(self.server.count(path) for path in _FILL_LISTINGS[self.kit.name])
 
 
 async def kit_env(kit: Kit, tmp_path: Path, *, mode: PositionMode = PositionMode.ONE_WAY
@@ -96,6 +114,21 @@ async def _env(kit: Kit, tmp_path: Path, mode: PositionMode) -> AsyncIterator[Ki
     await close_kit(env)
 
 
+@pytest.fixture(params=[BYBIT, OKX], ids=lambda kit: kit.name)
+async def venue_live(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[KitLive]:
+    """Each of Bybit and OKX in one-way mode, for the tests both exchanges share."""
+    async for env in _env(request.param, tmp_path, PositionMode.ONE_WAY):
+        yield env
+
+
+@pytest.fixture(params=[BYBIT, OKX], ids=lambda kit: kit.name)
+async def venue_hedge_live(request: pytest.FixtureRequest, tmp_path: Path
+                           ) -> AsyncIterator[KitLive]:
+    """Each of Bybit and OKX in hedge (long/short) mode."""
+    async for env in _env(request.param, tmp_path, PositionMode.HEDGE):
+        yield env
+
+
 @pytest.fixture
 async def bybit_live(tmp_path: Path) -> AsyncIterator[KitLive]:
     async for env in _env(BYBIT, tmp_path, PositionMode.ONE_WAY):
@@ -103,18 +136,6 @@ async def bybit_live(tmp_path: Path) -> AsyncIterator[KitLive]:
 
 
 @pytest.fixture
-async def bybit_hedge_live(tmp_path: Path) -> AsyncIterator[KitLive]:
-    async for env in _env(BYBIT, tmp_path, PositionMode.HEDGE):
-        yield env
-
-
-@pytest.fixture
 async def okx_live(tmp_path: Path) -> AsyncIterator[KitLive]:
     async for env in _env(OKX, tmp_path, PositionMode.ONE_WAY):
-        yield env
-
-
-@pytest.fixture
-async def okx_hedge_live(tmp_path: Path) -> AsyncIterator[KitLive]:
-    async for env in _env(OKX, tmp_path, PositionMode.HEDGE):
         yield env

@@ -169,9 +169,7 @@ class OkxSession(StreamSession):
         symbol, settle = self._symbol(row)
         order_id = str(row["ordId"])
         what = f"order {order_id}"
-        status = _STATUS.get(str(row.get("state")))
-        if status is None:
-            raise Malformed(f"{what}: state {row.get('state')!r}")
+        status = _state(row, _STATUS, what)
         side = order_side(row.get("side"), what)
         leg = self._leg(row, what)
         at = ms_time(row.get("uTime") or row.get("cTime"), what)
@@ -207,9 +205,7 @@ class OkxSession(StreamSession):
         symbol, _ = self._symbol(row)
         algo_id = str(row["algoId"])
         what = f"algo order {algo_id}"
-        status = _ALGO_STATUS.get(str(row.get("state")))
-        if status is None:
-            raise Malformed(f"{what}: state {row.get('state')!r}")
+        status = _state(row, _ALGO_STATUS, what)
         trigger = None
         for key in ("slTriggerPx", "triggerPx", "tpTriggerPx"):
             trigger = optional_decimal(row.get(key), f"{what} trigger", zero_is_none=True)
@@ -229,3 +225,11 @@ class OkxSession(StreamSession):
             triggered_order_id=str(child) if status is OrderStatus.TRIGGERED
             and child not in (None, "", "0") else None,
             timestamp=ms_time(row.get("uTime") or row.get("cTime"), what))
+
+
+def _state(row: Mapping[str, Any], states: Mapping[str, OrderStatus], what: str) -> OrderStatus:
+    """An order's or algo order's ``state``; a word we do not know makes the row unreadable."""
+    status = states.get(str(row.get("state")))
+    if status is None:
+        raise Malformed(f"{what}: state {row.get('state')!r}")
+    return status
