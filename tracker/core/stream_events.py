@@ -33,7 +33,7 @@ class PositionReport:
     amount: Decimal
     entry_price: Decimal
     at: datetime  # the exchange's event time
-    mark_price: Decimal | None = None  # where the push states it (Bybit, OKX; not Binance)
+    mark_price: Decimal | None = None  # stated (Bybit, OKX) or implied (Binance's up, ep, pa)
 
     @property
     def size(self) -> Decimal:
