@@ -125,7 +125,7 @@ def _updated_positions(
     markets: Mapping[str, Market],
 ) -> tuple[dict[PositionKey, Position], set[PositionKey]]:
     """The last snapshot with the stated keys replaced (keeping the last known mark where the
-    report states none, as Binance's never does)."""
+    report gives none)."""
     current = dict(ctx.book.positions_by_key(account))
     dust: set[PositionKey] = set()
     for key, position in stated.items():
