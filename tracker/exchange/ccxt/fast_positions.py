@@ -11,6 +11,11 @@ amount and trigger), and only a row that differs is normalised — through the s
 around the raw row. Unchanged rows give back the very same objects, and a listing in which
 nothing changed gives back the very same tuple, so the cycle can tell "nothing changed" by
 identity. Marks and unrealised P&L of unchanged rows are refreshed every ``mark_refresh_s``.
+
+A whole listing normally arrives decoded on its significant columns only (``listing_columns``):
+it is compared as a list of small structs, and when some moved, rows seen before are looked up
+by their columns and only the others are parsed and built. A body those structs do not fit
+arrives parsed by ccxt and is compared column by column as read (``_unchanged``).
 """
 
 from __future__ import annotations
