@@ -25,6 +25,7 @@ from positionbot.tracker.core.models import (
 )
 from positionbot.tracker.core.notices import StopLossCleared, StopLossPlaced
 from positionbot.tracker.core.stoploss import is_crossed, percent_stop_price, round_stop_price
+from positionbot.tracker.engine.cleanup_actions import pending_cancelled_notice
 from positionbot.tracker.engine.figures import money, shown
 from positionbot.tracker.engine.ports import (
     ExchangeError,
@@ -37,7 +38,6 @@ from positionbot.tracker.engine.runner import SimplePositionTracker
 from positionbot.tracker.engine.stop_actions import (
     Swap,
     failure_note,
-    pending_cancelled_notice,
     place_stop,
     stop_failure,
     stop_figures,

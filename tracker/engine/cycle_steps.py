@@ -32,13 +32,10 @@ from positionbot.tracker.core.notices import PendingCancelled
 from positionbot.tracker.core.stoploss import closed_by_stop
 from positionbot.tracker.core.stoploss import stop_fired as fired_in_part
 from positionbot.tracker.engine.book import AccountBook
+from positionbot.tracker.engine.cleanup_actions import cancel_leftover_stops, resolve_orphans
 from positionbot.tracker.engine.ports import ExchangeError, ExchangeGateway
 from positionbot.tracker.engine.report import EntryMismatch
-from positionbot.tracker.engine.stop_actions import (
-    cancel_leftover_stops,
-    merged,
-    resolve_orphans,
-)
+from positionbot.tracker.engine.side_by_side import merged
 
 log = logging.getLogger(__name__)
 
