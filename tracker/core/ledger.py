@@ -275,5 +275,6 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
     out.trades.append(opened)
     out.events.append(ev2)
     out.notices.append(PositionFlipped(**close_fields, new_side=opened.side, new_size=opened.size,
-                                       new_entry=opened.avg_entry_price, new_trade_id=opened.id))
+                                       new_entry=opened.avg_entry_price, new_trade_id=opened.id,
+                                       new_realized_pnl=ev2.realized_pnl, new_fees=ev2.fees))
     out.applied.append(AppliedChange(kind, opened, ev, closed_trade=closed, reopened=ev2))

@@ -110,6 +110,10 @@ class PositionFlipped(PositionClosed):
     new_side: Side
     new_size: Decimal
     new_entry: Decimal
+    # What the new trade booked before the look that saw it: its opening fees, and the P&L of
+    # any part of it closed again in the same fills (net of fees); it has no push of its own.
+    new_realized_pnl: Decimal = Decimal(0)
+    new_fees: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
