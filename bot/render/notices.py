@@ -130,8 +130,38 @@ def _sizes(n: PositionNotice, m: Market | None) -> str:
             f" @ {fmt_price(n.price, m)}{_est(n)}")
 
 
+def _closed_something(n: PositionNotice) -> bool:
+    """The change's fills closed part of a position (its gross P&L is not nil): a take-profit or
+    a round trip folded into a net add or open between two looks, as well as every decrease."""
+    return n.realized_pnl + n.fees != 0
+
+
+def _pnl_lines(n: PositionNotice, m: Market | None, *, trade: bool = True) -> list[str]:
+    """What the change booked and (``trade``) the trade's running P&L, as a decrease says it."""
+    ccy = _ccy(n, m)
+    lines = [f"{PNL} <b>{fmt_money(n.realized_pnl, ccy)}</b>"
+             f" · fees {fmt_money(n.fees, ccy, signed=False)}"]
+    if trade:
+        lines.append(f"Trade {PNL} {fmt_money(n.trade_realized_pnl, ccy)}")
+    return lines
+
+
+def _booked_lines(n: PositionNotice, m: Market | None, *, trade: bool = True) -> list[str]:
+    """An open or an increase says what it booked: the P&L line when its fills also closed
+    something (else the trader never sees that P&L), just its fees when they only added.
+    An open is a new trade: its running P&L is the change's, so it is not said twice."""
+    if _closed_something(n):
+        return _pnl_lines(n, m, trade=trade)
+    if not n.fees:
+        return []  # no fills explained it (or free ones): nothing was booked
+    ccy = _ccy(n, m)
+    running = f" · trade {PNL} {fmt_money(n.trade_realized_pnl, ccy)}" if trade else ""
+    return [f"Fees {fmt_money(n.fees, ccy, signed=False)}{running}"]
+
+
 def _body_opened(n: PositionOpened, m: Market | None) -> list[str]:
     return [f"Size {fmt_size(n.size_after, m)} @ {fmt_price(n.price, m)}{_est(n)}",
+            *_booked_lines(n, m, trade=False),
             f"Entry {fmt_price(n.avg_entry, m)} · {_stop(n, m)}"]
 
 
@@ -144,15 +174,12 @@ def _stop_resized(n: PositionNotice, m: Market | None) -> str:
 
 
 def _body_increased(n: PositionIncreased, m: Market | None) -> list[str]:
-    return [_sizes(n, m), f"Avg entry {fmt_price(n.avg_entry, m)} · {_stop_resized(n, m)}"]
+    return [_sizes(n, m), *_booked_lines(n, m),
+            f"Avg entry {fmt_price(n.avg_entry, m)} · {_stop_resized(n, m)}"]
 
 
 def _body_decreased(n: PositionDecreased, m: Market | None) -> list[str]:
-    ccy = _ccy(n, m)
-    lines = [_sizes(n, m),
-             f"{PNL} <b>{fmt_money(n.realized_pnl, ccy)}</b>"
-             f" · fees {fmt_money(n.fees, ccy, signed=False)}",
-             f"Trade {PNL} {fmt_money(n.trade_realized_pnl, ccy)}",
+    lines = [_sizes(n, m), *_pnl_lines(n, m),
              f"Entry {fmt_price(n.avg_entry, m)} · {_stop_resized(n, m)}"]
     if n.by_bot:
         lines.append(esc(_REASONS[CloseReason.BY_BOT]))
@@ -176,10 +203,19 @@ def _close_lines(n: PositionClosed, m: Market | None) -> list[str]:
     return lines
 
 
+def _new_trade_booked(n: PositionFlipped, ccy: str) -> list[str]:
+    """The new trade gets no push of its own: what its fills booked before this look is said
+    here (its opening fees; a P&L when part of it was closed again in the same fills)."""
+    if n.new_realized_pnl + n.new_fees != 0:
+        return [f"New trade {PNL} <b>{fmt_money(n.new_realized_pnl, ccy)}</b>"
+                f" · fees {fmt_money(n.new_fees, ccy, signed=False)}"]
+    return [f"New trade fees {fmt_money(n.new_fees, ccy, signed=False)}"] if n.new_fees else []
+
+
 def _body_flipped(n: PositionFlipped, m: Market | None) -> list[str]:
     return [*_close_lines(n, m),
             f"Now {side_label(n.new_side.value)} {fmt_size(n.new_size, m)}"
-            f" @ {fmt_price(n.new_entry, m)}"]
+            f" @ {fmt_price(n.new_entry, m)}", *_new_trade_booked(n, _ccy(n, m))]
 
 
 def _body_stop(n: StopNotice, m: Market | None) -> list[str]:
@@ -290,7 +326,7 @@ def _summary_detail(n: Notice, m: Market | None) -> str:
                 f" {fmt_money(n.realized_pnl, _ccy(n, m))} ({fmt_pct(n.pnl_pct)})")
     if isinstance(n, PositionNotice):
         detail = f"{fmt_size(n.size_after, m)} @ {fmt_price(n.price, m)}{_est(n)}"
-        if isinstance(n, PositionDecreased):
+        if isinstance(n, PositionDecreased) or _closed_something(n):
             detail += f" · {PNL} {fmt_money(n.realized_pnl, _ccy(n, m))}"
         return detail
     if isinstance(n, StopNotice):
