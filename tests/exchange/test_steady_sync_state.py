@@ -16,8 +16,9 @@ from positionbot.fakes.binance_server import BinanceServer
 from positionbot.storage.store import Store
 from positionbot.tracker.core.models import OrderSide, SyncState
 from positionbot.tracker.engine.report import CycleReport
-from positionbot.tracker.engine.runner import SYNC_STATE_EVERY, SimplePositionTracker
+from positionbot.tracker.engine.runner import SimplePositionTracker
 from positionbot.tracker.engine.settings import TrackerSettings
+from positionbot.tracker.engine.settled import SYNC_STATE_EVERY
 from positionbot.tracker.exchange.ccxt.gateway import CcxtGateway
 from positionbot.tracker.exchange.paper import PaperExchange
 from tests.support.clock import HandClock

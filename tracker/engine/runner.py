@@ -8,8 +8,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -59,6 +58,7 @@ from positionbot.tracker.engine.ports import (
 from positionbot.tracker.engine.pricing import EPOCH_KEY, price_changes
 from positionbot.tracker.engine.report import CycleReport
 from positionbot.tracker.engine.settings import TrackerSettings
+from positionbot.tracker.engine.settled import SettledInputs
 from positionbot.tracker.engine.snapshots import SnapshotReader
 from positionbot.tracker.engine.stop_actions import execute_stop_actions
 from positionbot.tracker.engine.stream_apply import StreamApplied, StreamContext, apply_stream_report
@@ -70,12 +70,6 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 CycleObserver = Callable[[CycleReport], object]
-
-SYNC_STATE_EVERY = timedelta(seconds=30)
-"""A steady cycle moves only the sync state's two timestamps: the book (which /status reads)
-has them every cycle, the database at most this often, so a settled account costs no write
-per cycle. After a crash the stored "last success" is at most this old."""
-
 
 def error_kind(error: ExchangeError) -> str:
     """A failed cycle's exchange error as a short label for logs and metrics."""
@@ -116,11 +110,7 @@ class SimplePositionTracker:
         self._steps_for: Mapping[str, Market] | None = None
         self._steps_cache: dict[str, Decimal] = {}
         self.cycles_completed = 0
-        # Diff before work, by identity: a gateway hands back the very same positions tuple
-        # (and stop list) when nothing changed, so a cycle whose inputs are those of the last
-        # cycle that found nothing to do does nothing (the reader keys a snapshot once).
-        self._settled: dict[str, tuple[object, ...]] = {}
-        self._sync_written: dict[str, datetime] = {}  # when a steady cycle last wrote sync state
+        self._settled = SettledInputs()  # diff before work (see ``settled``)
         self._open: dict[str, tuple[int, list[Trade], bool]] = {}
         # The stream followers of accounts that stream (the wiring sets them): the scheduler
         # slows the verifying poll while one is healthy, /status shows their health.
@@ -219,7 +209,7 @@ class SimplePositionTracker:
     async def _failed(self, account: str, started: datetime, t0: float, calls0: int,
                       error: str, kind: str) -> CycleReport:
         error = short_reason(error)  # stored and pushed: no secrets, URLs or HTML bodies
-        self._settled.pop(account, None)
+        self._settled.forget(account)
         state, notice = failure_state(self.book.sync_state(account), started, error,
                                       self.settings.alert_after_failures)
         if notice is not None:
@@ -292,9 +282,9 @@ class SimplePositionTracker:
         lines, errors = await self._act(gw, account, outcome.trades, stops, by_key, snap.mode, markets)
         quiet = not (outcome.applied or lines or errors or pricing.errors or verified)
         if quiet and self.book.revision(account) == revision and self._nothing_waits(account):
-            self._settled[account] = inputs
+            self._settled.remember(account, inputs)
         else:
-            self._settled.pop(account, None)
+            self._settled.forget(account)
         return CycleReport(
             account, started, time.perf_counter() - t0, True, len(by_key),
             tuple(outcome.applied), tuple(lines), gw.calls - calls0,
@@ -311,23 +301,16 @@ class SimplePositionTracker:
         return cached[1], cached[2]
 
     def _settled_on(self, account: str, inputs: tuple[object, ...]) -> bool:
-        """The same inputs, object for object, as the last cycle that found nothing to do."""
-        last = self._settled.get(account)
-        if last is None or account in self._stops_unsure:
-            return False
-        *objects, revision = inputs
-        *last_objects, last_revision = last
-        return revision == last_revision and all(
-            a is b for a, b in zip(objects, last_objects, strict=True))
+        return account not in self._stops_unsure and self._settled.matches(account, inputs)
 
     async def _stop_listing(self, account: str, gw: ExchangeGateway, before: tuple[object, ...],
                             after: tuple[object, ...]) -> list[Order]:
         """The open stops. A healthy stream that vouches for the last listing spares the request
         when nothing else changed since the cycle that used it (``vouches_for_stops``)."""
-        follower, last = self.streams.get(account), self._settled.get(account)
+        follower = self.streams.get(account)
         if follower is None:
             return await gw.fetch_open_stop_orders()
-        kept = last[2] if last is not None else None
+        kept = self._settled.kept_stops(account)
         if isinstance(kept, list) and follower.vouches_for_stops() and self._settled_on(
                 account, (*before, kept, *after)):
             return kept
@@ -340,20 +323,9 @@ class SimplePositionTracker:
 
     async def _steady(self, account: str, started: datetime, t0: float, calls0: int,
                       snap: PositionSnapshot, by_key: dict[PositionKey, Position]) -> CycleReport:
-        """Nothing changed since a cycle that found nothing to do: only the success is recorded,
-        in the book every cycle and in the database when more than its time moved or
-        ``SYNC_STATE_EVERY`` has passed since this path last wrote it."""
+        """Nothing changed since a cycle that found nothing to do: only the success is recorded."""
         local = time.perf_counter()
-        last = self.book.sync_state(account)
-        state, recovered = success_state(last, started)
-        written = self._sync_written.get(account)
-        if (recovered or written is None or started - written >= SYNC_STATE_EVERY
-                or replace(last, last_attempt_at=started, last_success_at=started) != state):
-            await self._store.commit(WriteBatch(account, notices=[recovered] if recovered else [],
-                                                sync_state=state))
-            self._sync_written[account] = started
-        self.book.set_sync_state(state)
-        self.book.set_snapshot(account, snap, by_key)
+        await self._settled.record_success(self._store, self.book, account, started, snap, by_key)
         local_s = time.perf_counter() - local
         await self.funding.step(self._gateways[account], self._store, self.book, account,
                                 self._clock())
