@@ -71,6 +71,7 @@ async def test_round_trip_before_an_open_between_two_looks_tells_its_pnl(env: En
     booked = _close_pnl(first.price, out, D("0.010")) - first.fee - again.fee
     assert booked == D("10") - D("0.2") - D("0.204") - D("0.408")
     text = await _last_push(env, "opened")
+    assert "Size 0.020 @ 51000.0" in text  # what is open now, not the round trip's buy too
     assert f"{PNL} <b>{fmt_money(booked, 'USDT')}</b>" in text
     assert f"fees {fmt_money(first.fee + out.fee + again.fee, 'USDT', signed=False)}" in text
     (trade,) = env.trades()
@@ -96,3 +97,24 @@ async def test_a_flip_tells_what_the_new_trade_booked_before_the_look(env: Env) 
     assert "SHORT 0.015 @ 51000.0" in text
     assert f"New trade {PNL} <b>{fmt_money(booked, 'USDT')}</b>" in text
     assert f"fees {fmt_money(cover.fee + opening_fee, 'USDT', signed=False)}" in text
+
+
+async def test_a_decrease_whose_fills_include_an_add_counts_both_fills(env: Env) -> None:
+    env.exchange.manual_order(BTC, BUY, D("0.010"))
+    await env.cycle()
+    before = len(env.exchange.fills)
+    env.exchange.set_mark(BTC, D("50100"))
+    env.exchange.manual_order(BTC, BUY, D("0.010"))
+    env.exchange.set_mark(BTC, D("51000"))
+    env.exchange.manual_order(BTC, SELL, D("0.015"), reduce_only=True)
+    report = await env.cycle()  # one look sees only the net: 0.010 -> 0.005
+    assert [c.kind for c in report.changes] == [ChangeKind.DECREASED]
+    add, take = env.exchange.fills[before:]
+    booked = _close_pnl(D("50050"), take, D("0.015")) - add.fee
+    assert report.changes[0].realized_pnl == booked
+    (trade,) = env.trades()
+    text = await _last_push(env, "decreased")
+    assert "Size 0.010 → 0.005 @ 51000.0" in text and "Entry 50050.0" in text
+    assert f"{PNL} <b>{fmt_money(booked, 'USDT')}</b>" in text
+    assert f"fees {fmt_money(add.fee + take.fee, 'USDT', signed=False)}" in text
+    assert f"Trade {PNL} {fmt_money(trade.realized_pnl, 'USDT')}" in text

@@ -202,7 +202,9 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
         book = rp.new if rp else Book()
         avg = rp.final_avg if rp else p.entry_price
         t = _open(pc, p, book, avg, new_id, now, account)
-        price = book.add_vwap or p.entry_price
+        # After a round trip folded into the open, the adds' average includes the legs already
+        # closed again: the price of what is open now is the replay's entry.
+        price = avg if book.reduced_qty else book.add_vwap or p.entry_price
         t, ev = _event(t, kind.value, ZERO, p.size, price, book, False, now)
         out.trades.append(t)
         out.events.append(ev)
