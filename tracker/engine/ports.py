@@ -30,7 +30,12 @@ from positionbot.tracker.core.records import WriteBatch
 
 
 class ExchangeError(Exception):
-    """Base of every error a gateway raises."""
+    """Base of every error a gateway raises; ``reason`` is what the trader is told (the
+    exchange's own words and code, short), the message what the log keeps."""
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class TransientExchangeError(ExchangeError):
@@ -52,6 +57,11 @@ class PermanentExchangeError(ExchangeError):
 
 class OrderRejectedError(PermanentExchangeError):
     """The exchange refused an order (invalid, insufficient funds, would trigger now...)."""
+
+
+class StopPriceCrossedError(OrderRejectedError):
+    """The exchange refused a stop because the price is already past it (it would trigger at
+    once): the same news as the bot's own crossed check, not a fault to retry now."""
 
 
 class ExchangeGateway(Protocol):

@@ -45,6 +45,8 @@ class Dialect:
 
     open_stop_params: ClassVar[Mapping[str, Any]] = {"trigger": True}
     stop_extras: ClassVar[Mapping[str, Any]] = {}
+    # Refusal codes meaning "this stop would trigger at once": its price is already crossed.
+    crossed_stop_codes: ClassVar[frozenset[str]] = frozenset()
     ccxt_defaults: ClassVar[Mapping[str, Any]] = {}
 
     def order_params(self, client_id: str, leg: Side, hedge: bool, *, reduce: bool,

@@ -33,6 +33,8 @@ class Bybit(Dialect):
     """Bybit v5 (unified trading account)."""
 
     stop_extras: ClassVar[Mapping[str, Any]] = {"triggerBy": "MarkPrice"}
+    # 110092 "expect Rising, but trigger_price <= current", 110093 "expect Falling, ... >= current"
+    crossed_stop_codes: ClassVar[frozenset[str]] = frozenset({"110092", "110093"})
     # The unified account is assumed (ccxt would otherwise ask /v5/user/query-api, which needs
     # transfer or withdrawal permissions); coin lists and option markets are not needed.
     ccxt_defaults: ClassVar[Mapping[str, Any]] = {

@@ -32,6 +32,8 @@ class Okx(Dialect):
 
     open_stop_params: ClassVar[Mapping[str, Any]] = {"trigger": True, "ordType": "conditional"}
     stop_extras: ClassVar[Mapping[str, Any]] = {"slTriggerPxType": "mark"}
+    # 51277-51280: a TP or SL trigger price on the wrong side of the last price
+    crossed_stop_codes: ClassVar[frozenset[str]] = frozenset({"51277", "51278", "51279", "51280"})
     ccxt_defaults: ClassVar[Mapping[str, Any]] = {
         "options": {"fetchMarkets": {"types": ["swap", "future"]}},
         "has": {"fetchCurrencies": False}}

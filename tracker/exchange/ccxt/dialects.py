@@ -46,6 +46,7 @@ class Binance(Dialect):
     """Stops in the Algo service (``trigger``), triggered on the mark when told so."""
 
     stop_extras: ClassVar[Mapping[str, Any]] = {"workingType": "MARK_PRICE"}
+    crossed_stop_codes: ClassVar[frozenset[str]] = frozenset({"-2021"})  # would immediately trigger
 
 
 def dialect_for(exchange_id: str) -> Dialect:

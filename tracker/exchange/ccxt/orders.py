@@ -25,6 +25,7 @@ from positionbot.tracker.core.models import Order, OrderSide, Side
 from positionbot.tracker.engine.ports import (
     ExchangeError,
     OrderOutcomeUnknownError,
+    StopPriceCrossedError,
     TransientExchangeError,
 )
 from positionbot.tracker.exchange.ccxt.dialects import Dialect
@@ -36,6 +37,7 @@ from positionbot.tracker.exchange.ccxt.retry import (
     describe,
     is_transient,
     permanent_error,
+    reason,
 )
 
 log = logging.getLogger(__name__)
@@ -156,7 +158,9 @@ class OrderPlacer:
             return existing
         raise TransientExchangeError(
             f"{what}: not placed: refused unprocessed {self._retry.attempts} times "
-            f"({describe(last) if last else 'no answer'})")
+            f"({describe(last) if last else 'no answer'})",
+            reason=f"not placed: refused unprocessed {self._retry.attempts} times "
+                   f"({reason(last) if last else 'no answer'})")
 
     async def cancel(self, what: str, call: Callable[[], Awaitable[None]], *, stop: bool,
                      health: Health) -> None:
@@ -180,7 +184,9 @@ class OrderPlacer:
                         describe(last))
         assert last is not None
         raise TransientExchangeError(
-            f"{what}: failed after {self._retry.attempts} attempts ({describe(last)})") from last
+            f"{what}: failed after {self._retry.attempts} attempts ({describe(last)})",
+            reason=f"no good answer after {self._retry.attempts} attempts ({reason(last)})"
+        ) from last
 
     async def _settle_unknown(self, what: str, symbol: str, client_order_id: str, stop: bool,
                               cause: BaseException) -> Order:
@@ -207,5 +213,8 @@ class OrderPlacer:
             existing = await self._lookup(symbol, None, client_order_id, stop)
             if existing is not None:
                 return existing
-        self._on_rejected()
-        raise permanent_error(exc, what, order=True) from exc
+        error = permanent_error(exc, what, order=True,
+                                crossed=self._dialect.crossed_stop_codes if stop else frozenset())
+        if not isinstance(error, StopPriceCrossedError):  # a crossed price says nothing of the mode
+            self._on_rejected()
+        raise error from exc

@@ -11,6 +11,7 @@ raises). Only the second branch is worth retrying; the first gets a clear messag
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -21,11 +22,12 @@ from typing import TypeVar
 
 import ccxt.async_support as ccxt
 
-from positionbot.tracker.core.redact import redact
+from positionbot.tracker.core.redact import redact, short_reason
 from positionbot.tracker.engine.ports import (
     ExchangeError,
     OrderRejectedError,
     PermanentExchangeError,
+    StopPriceCrossedError,
     TransientExchangeError,
 )
 
@@ -39,6 +41,7 @@ MALFORMED_PAYLOAD_ERRORS: tuple[type[Exception], ...] = (
 )
 
 _MAX_MESSAGE = 300
+_NAMES = {"binanceusdm": "Binance", "binance": "Binance", "bybit": "Bybit", "okx": "OKX"}
 
 
 class Health:
@@ -92,19 +95,61 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def permanent_error(exc: BaseException, what: str, *, order: bool = False) -> ExchangeError:
-    """The gateway error for a refusal ccxt reported; ``order`` marks an order-placing call."""
-    detail = describe(exc)
+def refusal(exc: BaseException) -> tuple[str, str, str] | None:
+    """(exchange, code, message) of an exchange's JSON refusal as ccxt words it, ``"<id> <body>"``:
+    Binance ``{"code", "msg"}``, Bybit ``{"retCode", "retMsg"}``, OKX ``{"code", "msg"}`` with the
+    order's own ``sCode``/``sMsg`` in ``data``; None for any other text."""
+    exchange, _, body = str(exc).partition(" ")
+    start = body.find("{")
+    try:
+        answer = json.loads(body[start:]) if start >= 0 else None
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    items = answer.get("data")
+    item = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+    if str(item.get("sCode") or "0") != "0":
+        code, message = item.get("sCode"), item.get("sMsg")
+    elif "retCode" in answer:
+        code, message = answer.get("retCode"), answer.get("retMsg")
+    else:
+        code, message = answer.get("code"), answer.get("msg")
+    if code is None:
+        return None
+    return _NAMES.get(exchange, exchange), str(code), " ".join(str(message or "").split())
+
+
+def reason(exc: BaseException) -> str:
+    """What the trader is told of a refusal: the exchange's own message and code, redacted and
+    short (never a JSON body or URL); any other fault as ``describe`` words it, shortened."""
+    said = refusal(exc)
+    if said is None:
+        return short_reason(describe(exc))
+    exchange, code, message = said
+    verb = "answered" if is_transient(exc) else "refused"
+    return short_reason(f"{exchange} {verb}: {message.rstrip('.')} ({code})")
+
+
+def permanent_error(exc: BaseException, what: str, *, order: bool = False,
+                    crossed: frozenset[str] = frozenset()) -> ExchangeError:
+    """The gateway error for a refusal ccxt reported; ``order`` marks an order-placing call,
+    ``crossed`` the codes meaning its stop price is already crossed (it would trigger at once).
+    Each carries the readable ``reason`` the trader is told."""
+    why = reason(exc)
     if isinstance(exc, ccxt.AuthenticationError):
         return PermanentExchangeError(
             f"{what}: authentication failed - check the API key, secret and its permissions "
-            f"({detail})"
-        )
+            f"({why})", reason=f"authentication failed ({why})")
     if isinstance(exc, ccxt.BadSymbol):
-        return PermanentExchangeError(f"{what}: the exchange does not know this symbol ({detail})")
+        return PermanentExchangeError(f"{what}: the exchange does not know this symbol ({why})",
+                                      reason=why)
+    said = refusal(exc)
+    if order and said is not None and said[1] in crossed:
+        return StopPriceCrossedError(f"{what}: {why}", reason=why)
     if order:
-        return OrderRejectedError(f"{what}: order rejected by the exchange ({detail})")
-    return PermanentExchangeError(f"{what}: refused by the exchange ({detail})")
+        return OrderRejectedError(f"{what}: order rejected by the exchange ({why})", reason=why)
+    return PermanentExchangeError(f"{what}: refused by the exchange ({why})", reason=why)
 
 
 async def attempt_once(what: str, call: Callable[[], Awaitable[T]], timeout: float) -> T:
@@ -144,5 +189,5 @@ async def with_retries(policy: RetryPolicy, what: str, call: Callable[[], Awaita
                     describe(last))
     assert last is not None
     raise TransientExchangeError(
-        f"{what}: failed after {policy.attempts} attempts ({describe(last)})"
-    ) from last
+        f"{what}: failed after {policy.attempts} attempts ({describe(last)})",
+        reason=f"no good answer after {policy.attempts} attempts ({reason(last)})") from last
