@@ -31,6 +31,7 @@ from positionbot.tracker.engine.ports import (
     ExchangeError,
     OrderOutcomeUnknownError,
     OrderRejectedError,
+    StopPriceCrossedError,
     TransientExchangeError,
 )
 from positionbot.tracker.engine.report import StopLossResult
@@ -173,10 +174,12 @@ class TradeCommands:
             if t.stop_loss_order_id is not None:
                 # The live stop stays in force; forgetting it would leave two stops later.
                 return StopLossResult(t, False, t.stop_loss_order_id,
-                                      f"exchange {what}: {e}; the previous one stays")
-            failed, notice = stop_failure(wanted, failure_note(e))
+                                      f"exchange {what}: {e.reason}; the previous one stays")
+            failed, notice = stop_failure(wanted, failure_note(wanted, e))
             await tracker.commit_trade(failed, [notice] if notice else [])
-            return StopLossResult(failed, False, None, f"exchange {what}: {e}; will retry")
+            then = ("placed when the price is back on the right side"
+                    if isinstance(e, StopPriceCrossedError) else "will retry")
+            return StopLossResult(failed, False, None, f"exchange {what}: {e.reason}; {then}")
         swap = await swap_stop(gw, t, order)
         if swap is Swap.ROLLED_BACK:
             tracker.reconcile_stops(t.account)

@@ -39,6 +39,7 @@ from positionbot.tracker.engine.ports import (
     ExchangeGateway,
     OrderOutcomeUnknownError,
     OrderRejectedError,
+    StopPriceCrossedError,
     TransientExchangeError,
 )
 from positionbot.tracker.engine.side_by_side import merged, side_by_side
@@ -77,6 +78,8 @@ async def place_stop(gw: ExchangeGateway, t: Trade, price: Decimal, size: Decima
     cid = client_order_id(t.id, "sl", t.event_seq, price, size)
     try:
         return await gw.place_stop_loss(t.symbol, t.side, size, price, cid, hedge)
+    except StopPriceCrossedError:
+        raise  # refused outright: nothing to look for
     except (TransientExchangeError, OrderRejectedError):
         found = await gw.fetch_order(t.symbol, client_order_id=cid, stop=True)
         if found is not None and found.status is OrderStatus.OPEN:
@@ -135,10 +138,22 @@ def stop_failure(t: Trade, message: str) -> tuple[Trade, StopLossFailed | None]:
     return replace(t, stop_loss_note=message), notice
 
 
-def failure_note(e: ExchangeError) -> str:
-    """What a failed stop placement is recorded and pushed as: an unknown outcome is not a
-    refusal, and its words stay the same over the cycles that check it, so it is told once."""
-    return UNCONFIRMED if isinstance(e, OrderOutcomeUnknownError) else str(e)
+def crossed_note(t: Trade, why: str) -> str:
+    """The one warning for a stop whose price is already crossed, whether the bot's mark or the
+    exchange's refusal says so: while it stays crossed at that price the first words are kept,
+    so the mark moving on, or the other source saying it again, is no news."""
+    crossed, told = f"stop {t.stop_loss_price} is already crossed", t.stop_loss_note or ""
+    return told if told.startswith(crossed + " (") else \
+        f"{crossed} ({why}); not placed until the price is back on the right side"
+
+
+def failure_note(t: Trade, e: ExchangeError) -> str:
+    """What a failed stop placement is recorded and pushed as: the exchange's reason in short;
+    an unknown outcome is not a refusal, and a crossed price is the crossed warning. Their words
+    stay the same over the cycles that check again, so each is told once."""
+    if isinstance(e, OrderOutcomeUnknownError):
+        return UNCONFIRMED
+    return crossed_note(t, e.reason) if isinstance(e, StopPriceCrossedError) else e.reason
 
 
 def _failure(t: Trade, message: str, out: Outcome) -> None:
@@ -188,7 +203,7 @@ async def _execute_guarded(
         await _execute_one(gw, a, t, markets, hedge, marks, out)
     except ExchangeError as e:
         if a.kind in (StopActionKind.PLACE, StopActionKind.REPLACE):
-            _failure(t, failure_note(e), out)
+            _failure(t, failure_note(t, e), out)
         else:
             out.errors.append(f"stop loss {t.symbol}: {e}")
             log.warning("stop-loss %s for trade %s failed: %s", a.kind, t.id, e)
@@ -203,10 +218,7 @@ async def _execute_one(
 ) -> None:
     kind = a.kind
     if kind is StopActionKind.CROSSED:
-        crossed, told = f"stop {t.stop_loss_price} is already crossed", t.stop_loss_note or ""
-        note = told if told.startswith(crossed + " (") else \
-            f"{crossed} (mark {marks.get(t.id)}); not placed"
-        _failure(t, note, out)  # told once: the mark moving on while crossed is no news
+        _failure(t, crossed_note(t, f"mark {marks.get(t.id)}"), out)
     elif kind in (StopActionKind.PLACE, StopActionKind.REPLACE):
         assert t.stop_loss_price is not None
         market = markets.get(t.symbol)
@@ -272,7 +284,7 @@ async def _reprotect(gw: ExchangeGateway, t: Trade, hedge: bool, out: Outcome) -
     try:
         order = await place_stop(gw, fired, t.stop_loss_price, t.size, hedge)
     except ExchangeError as e:
-        _failure(fired, failure_note(e), out)  # the same words as the retries: told once
+        _failure(fired, failure_note(fired, e), out)  # the same words as the retries: told once
         if all(u.id != t.id for u in out.trades):  # no new failure notice: record it still
             out.trades.append(fired)
         return
