@@ -121,7 +121,7 @@ async def test_the_exchanges_refusal_and_the_marks_check_give_one_warning(
 
 async def _failed_pushes(bot: Bot) -> list[str]:
     rows = await bot.store.pending_notifications(utc_now() + timedelta(days=1), limit=1000)
-    return [str(json.loads(row.fields)["error"]) for row in rows  # type: ignore[arg-type]
+    return [str(json.loads(row.fields)["error"]) for row in rows
             if row.kind == "stop_loss_failed"]
 
 
@@ -155,3 +155,28 @@ async def test_the_rest_of_a_partly_fired_stop_past_the_mark_is_warned_once_then
     assert (await bot.kinds())[-1] == "stop_loss_placed"
     assert len(await _failed_pushes(bot)) == 1
 
+
+
+async def test_sl_on_a_stale_mark_answers_with_the_exchanges_reason_and_warns_once(
+        bot: Bot) -> None:
+    """The mark fell past the asked price since the bot last looked: the bot's own check lets
+    ``/sl`` through, the exchange refuses it, and the reply and the one push say why in short."""
+    q = bot.kit.qty
+    bot.venue.manual_order(BTC, OrderSide.BUY, q("0.010"))
+    await bot.cycle()
+    [trade] = bot.trades()
+    bot.venue.set_mark(BTC, D("44000"))
+
+    result = await TradeCommands(bot.tracker).set_stop_loss(trade.id, D("45000"))
+
+    assert not result.placed
+    head, _, then = result.message.partition(f"{NAMES[bot.kit.name]} refused: ")
+    assert head == "exchange refused the new stop: ", result.message
+    assert then.endswith("; placed when the price is back on the right side"), result.message
+    assert not any(mark in result.message for mark in ("{", "}", "http", "pb-1")), result.message
+    await bot.tracker.run_cycle("acc-1")
+    [warning] = await _failed_pushes(bot)
+    assert warning.startswith("stop 45000 is already crossed (")
+    bot.venue.set_mark(BTC, D("46000"))
+    await bot.cycle()
+    assert [o.trigger_price for o in bot.venue.open_stop_orders()] == [D("45000")]

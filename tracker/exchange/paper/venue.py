@@ -29,7 +29,7 @@ from positionbot.tracker.core.models import (
     PositionSnapshot,
     Side,
 )
-from positionbot.tracker.engine.ports import OrderRejectedError
+from positionbot.tracker.engine.ports import OrderRejectedError, StopPriceCrossedError
 from positionbot.tracker.exchange.paper.events import (
     EventHub,
     FillBooked,
@@ -211,7 +211,7 @@ class PaperExchange:
         check_price(market, trigger_price, "trigger price")
         mark = self._marks.get(symbol)
         if mark is not None and stop_crossed(side, trigger_price, mark):
-            raise OrderRejectedError("-2021 Order would immediately trigger")
+            raise StopPriceCrossedError("-2021 Order would immediately trigger")
         order = Order(
             id=self._next_order_id(), symbol=symbol, side=side, type="stop_market",
             status=OrderStatus.OPEN, amount=amount, trigger_price=trigger_price,
