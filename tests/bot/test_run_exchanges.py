@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from positionbot.bot.render.format import fmt_money
 from positionbot.tracker.core.models import Fill, Order, OrderSide, PositionMode, Side
 from tests.exchange.contract.kits import BINANCE, BTC, BYBIT, OKX, Kit
 from tests.support.venue_process import Desk, open_desk
@@ -277,6 +278,10 @@ async def test_changes_made_while_the_bot_was_stopped_are_caught_up_once_on_okx(
         entry_fees = sum(f.fee for f in venue.fills[:2])
         realized = (D("51000") - D("50075")) * D("0.015") - take_profit.fee - entry_fees
         assert sum(e[3] for e in desk.events()) == realized  # the trade's P&L so far, exact
+        booked = realized + venue.fills[0].fee  # this catch-up's: the take-profit less 2 fees
+        assert desk.events()[-1][3] == booked
+        assert f"P&amp;L <b>{fmt_money(booked, 'USDT')}</b>" in text  # told, not only stored
+        assert f"Trade P&amp;L {fmt_money(realized, 'USDT')}" in text
 
         venue.set_mark(BTC, D("49000"))
         venue.manual_order(BTC, SELL, kit.qty("0.025"), reduce_only=True)
