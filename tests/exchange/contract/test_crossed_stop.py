@@ -49,7 +49,7 @@ def _readable(kit: Kit, reason: str) -> None:
 
 
 async def test_a_stop_past_the_mark_is_refused_as_crossed_in_the_exchanges_own_words(
-        kit: Kit, gateway: CcxtGateway, venue: PaperExchange) -> None:
+        kit: Kit, gateway: CcxtGateway, server: Server, venue: PaperExchange) -> None:
     venue.manual_order(BTC, OrderSide.BUY, kit.qty("0.010"))  # long at the mark, 50000
 
     with pytest.raises(StopPriceCrossedError) as refused:
@@ -58,6 +58,7 @@ async def test_a_stop_past_the_mark_is_refused_as_crossed_in_the_exchanges_own_w
 
     _readable(kit, refused.value.reason)
     assert venue.open_stop_orders() == []
+    assert server.count(kit.create_stop, "POST") == 1  # a refusal: not sent again
 
 
 async def test_any_other_refusal_carries_the_exchanges_message_and_code(
