@@ -146,12 +146,15 @@ def _pnl_lines(n: PositionNotice, m: Market | None, *, trade: bool = True) -> li
     return lines
 
 
-def _booked_lines(n: PositionNotice, m: Market | None, *, trade: bool = True) -> list[str]:
-    """An open or an increase says what it booked: the P&L line when its fills also closed
-    something (else the trader never sees that P&L), just its fees when they only added.
+def _booked_lines(n: PositionOpened | PositionIncreased, m: Market | None, *,
+                  trade: bool = True) -> list[str]:
+    """An open or an increase says what it booked: what its fills also closed and its P&L
+    (else the trader never sees that P&L), just its fees when they only added.
     An open is a new trade: its running P&L is the change's, so it is not said twice."""
     if _closed_something(n):
-        return _pnl_lines(n, m, trade=trade)
+        also = [f"Also closed {fmt_size(n.closed, m)} @ {fmt_price(n.exit_price, m)}"
+                ] if n.closed else []  # (older outbox rows do not say)
+        return [*also, *_pnl_lines(n, m, trade=trade)]
     if not n.fees:
         return []  # no fills explained it (or free ones): nothing was booked
     ccy = _ccy(n, m)

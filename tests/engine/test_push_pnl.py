@@ -52,7 +52,7 @@ async def test_add_and_partial_take_profit_between_two_looks_tells_the_pnl(env: 
     assert report.changes[0].realized_pnl == booked == D("12.9678")
     (trade,) = env.trades()
     text = await _last_push(env, "increased")
-    assert "Size 0.010 → 0.025" in text
+    assert "Size 0.010 → 0.025 @ 50100.0" in text and "Also closed 0.015 @ 51000.0" in text
     assert f"{PNL} <b>{fmt_money(booked, 'USDT')}</b>" in text
     assert f"{PNL} <b>+12.97 USDT</b>" in text
     assert f"fees {fmt_money(add.fee + take.fee, 'USDT', signed=False)}" in text
@@ -72,6 +72,7 @@ async def test_round_trip_before_an_open_between_two_looks_tells_its_pnl(env: En
     assert booked == D("10") - D("0.2") - D("0.204") - D("0.408")
     text = await _last_push(env, "opened")
     assert "Size 0.020 @ 51000.0" in text  # what is open now, not the round trip's buy too
+    assert "Also closed 0.010 @ 51000.0" in text
     assert f"{PNL} <b>{fmt_money(booked, 'USDT')}</b>" in text
     assert f"fees {fmt_money(first.fee + out.fee + again.fee, 'USDT', signed=False)}" in text
     (trade,) = env.trades()

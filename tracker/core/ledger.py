@@ -208,7 +208,8 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
         t, ev = _event(t, kind.value, ZERO, p.size, price, book, False, now)
         out.trades.append(t)
         out.events.append(ev)
-        out.notices.append(PositionOpened(**_figures(t, ev)))
+        out.notices.append(PositionOpened(**_figures(t, ev), closed=book.reduced_qty,
+                                          exit_price=book.exit_vwap))
         out.applied.append(AppliedChange(kind, t, ev))
         return
     t0 = c.trade
@@ -234,7 +235,8 @@ def _apply_one(pc: PricedChange, account: str, new_id: Callable[[], int], now: d
         out.trades.append(t)
         out.events.append(ev)
         if kind is ChangeKind.INCREASED:
-            out.notices.append(PositionIncreased(**_figures(t, ev)))
+            out.notices.append(PositionIncreased(**_figures(t, ev), closed=book.reduced_qty,
+                                                 exit_price=book.exit_vwap))
         else:
             out.notices.append(PositionDecreased(**_figures(t, ev),
                                                  by_bot=t0.close_requested_by_bot))

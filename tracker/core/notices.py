@@ -74,11 +74,17 @@ class PositionNotice(TradeNotice):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PositionOpened(PositionNotice):
     kind: ClassVar[NoticeKind] = NoticeKind.OPENED
+    # A round trip folded into the open between two looks: what it closed and at what price.
+    closed: Decimal = Decimal(0)
+    exit_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PositionIncreased(PositionNotice):
     kind: ClassVar[NoticeKind] = NoticeKind.INCREASED
+    # A partial close folded into the net add between two looks: what it closed, at what price.
+    closed: Decimal = Decimal(0)
+    exit_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
