@@ -8,14 +8,16 @@ Real tracker, paper venue and SQLite file; the push is rendered from the stored 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
 from positionbot.bot.render.format import fmt_money
 from positionbot.bot.render.notices import NoticeView, render_notice
 from positionbot.tracker.core.models import ChangeKind, Fill, Side
-from positionbot.tracker.core.notices import decode
+from positionbot.tracker.core.notices import decode, encode
 from positionbot.tracker.exchange.paper import default_markets
+from tests.support.notices import FLIPPED
 from tests.support.tracker import BTC, BUY, SELL, D, Env
 
 MARKET = {m.symbol: m for m in default_markets()}[BTC]
@@ -119,3 +121,24 @@ async def test_a_decrease_whose_fills_include_an_add_counts_both_fills(env: Env)
     assert f"{PNL} <b>{fmt_money(booked, 'USDT')}</b>" in text
     assert f"fees {fmt_money(add.fee + take.fee, 'USDT', signed=False)}" in text
     assert f"Trade {PNL} {fmt_money(trade.realized_pnl, 'USDT')}" in text
+
+
+async def test_a_plain_add_says_its_fees_and_no_pnl_it_did_not_book(env: Env) -> None:
+    env.exchange.manual_order(BTC, BUY, D("0.010"))
+    await env.cycle()
+    env.exchange.manual_order(BTC, BUY, D("0.030"))
+    await env.cycle()
+    first, add = env.exchange.fills
+    text = await _last_push(env, "increased")
+    assert f"Fees {fmt_money(add.fee, 'USDT', signed=False)}" in text
+    assert f"trade {PNL} {fmt_money(-first.fee - add.fee, 'USDT')}" in text
+    assert "<b>" not in text.split("\n", 1)[1] and "Also closed" not in text
+
+
+def test_a_flip_stored_before_the_new_fields_still_renders() -> None:
+    kind, fields = encode(FLIPPED)
+    older = json.loads(fields)
+    del older["new_realized_pnl"], older["new_fees"]
+    notice = decode(kind, FLIPPED.account, FLIPPED.dedupe_key, json.dumps(older))
+    text = render_notice(NoticeView(notice, MARKET, 1)).text
+    assert "New trade" not in text and f"{PNL} <b>" in text
