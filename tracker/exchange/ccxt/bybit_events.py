@@ -105,11 +105,7 @@ class BybitSession(StreamSession):
         return StreamBatch(fills=tuple(f for f in fills if f.amount > ZERO))
 
     def _symbol(self, row: Mapping[str, Any]) -> tuple[str, str]:
-        market_id = str(row.get("symbol") or "")
-        found = self.symbol_of(market_id)
-        if found is None:
-            raise Malformed(f"unknown market {market_id!r}")
-        return found
+        return self.known_market(str(row.get("symbol") or ""))
 
     def _position(self, row: Mapping[str, Any], sent: object) -> PositionReport:
         symbol, _ = self._symbol(row)

@@ -132,11 +132,7 @@ class OkxSession(StreamSession):
         return StreamBatch(fills=tuple(fills), orders=tuple(orders))
 
     def _symbol(self, row: Mapping[str, Any]) -> tuple[str, str]:
-        market_id = str(row.get("instId") or "")
-        found = self.symbol_of(market_id)
-        if found is None:
-            raise Malformed(f"unknown market {market_id!r}")
-        return found
+        return self.known_market(str(row.get("instId") or ""))
 
     @staticmethod
     def _leg(row: Mapping[str, Any], what: str) -> Side | None:

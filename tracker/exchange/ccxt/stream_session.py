@@ -40,6 +40,14 @@ class StreamSession:
         self.account = account
         self.symbol_of = symbol_of
 
+    def known_market(self, market_id: str) -> tuple[str, str]:
+        """(symbol, settle coin) of a market the stream names; an unknown one makes the row
+        unreadable (a REST cycle then verifies), never guessed."""
+        found = self.symbol_of(market_id)
+        if found is None:
+            raise Malformed(f"unknown market {market_id!r}")
+        return found
+
     def reset(self, exchange: Any) -> None:
         """Before a new connection."""
 
