@@ -97,6 +97,8 @@ class NoticeView:
 def _title(n: Notice) -> tuple[str, str]:
     if isinstance(n, StopLossFailed) and n.unconfirmed:
         return "❓", "Stop loss not confirmed"
+    if isinstance(n, StopLossFailed) and n.crossed_by:
+        return "⚠️", "Stop loss not placed: price already crossed"
     return _TITLES.get(n.kind, ("ℹ️", esc(n.kind.value.replace("_", " ").capitalize())))
 
 
@@ -230,6 +232,10 @@ def _body_stop(n: StopNotice, m: Market | None) -> list[str]:
     if isinstance(n, StopLossFailed) and n.unconfirmed:
         lines += ["The exchange did not say whether it took the stop order. The bot checks on "
                   "the next syncs, never places it twice, and tells you when it is settled."]
+    elif isinstance(n, StopLossFailed) and n.crossed_by:
+        lines += [_crossed_by(n.crossed_by, m),
+                  "Your position is unprotected until the price is back on the right side; "
+                  "the stop is placed then, or change it with /sl."]
     elif isinstance(n, StopLossFailed):
         lines += [f"Error: {esc(n.error)}", "The bot retries on the next sync."]
     if isinstance(n, StopLossCleared) and n.reason:
@@ -237,6 +243,12 @@ def _body_stop(n: StopNotice, m: Market | None) -> list[str]:
     if isinstance(n, StopLossRemoved):
         lines.append("⚠️ The position has no stop loss now.")
     return lines
+
+
+def _crossed_by(why: str, m: Market | None) -> str:
+    """The mark that is past the stop, or the exchange's words when it refused it."""
+    mark = why.removeprefix("mark ")
+    return f"Mark {fmt_price(mark, m)}" if mark != why else f"Exchange: {esc(why)}"
 
 
 def _body_pending(n: PendingCancelled, _: Market | None) -> list[str]:

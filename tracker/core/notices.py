@@ -139,6 +139,9 @@ class StopLossFailed(StopNotice):
     kind: ClassVar[NoticeKind] = NoticeKind.STOP_LOSS_FAILED
     error: str
     unconfirmed: bool = False  # the exchange left the create's outcome unknown: being checked
+    # Not a fault: the stop's price is already crossed, so it waits for the price to come back.
+    # Says who found it crossed ("mark M", or the exchange's reason); empty for a real failure.
+    crossed_by: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
