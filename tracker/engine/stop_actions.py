@@ -134,17 +134,29 @@ def stop_failure(t: Trade, message: str) -> tuple[Trade, StopLossFailed | None]:
     if t.stop_loss_note == message:
         return t, None
     notice = StopLossFailed(**stop_figures(t, f"failed/{t.event_seq}/{_digest(message)}"),
-                            error=message, unconfirmed=message == UNCONFIRMED)
+                            error=message, unconfirmed=message == UNCONFIRMED,
+                            crossed_by=_crossed_by(t, message))
     return replace(t, stop_loss_note=message), notice
+
+
+def _crossed_head(t: Trade) -> str:
+    return f"stop {t.stop_loss_price} is already crossed ("
 
 
 def crossed_note(t: Trade, why: str) -> str:
     """The one warning for a stop whose price is already crossed, whether the bot's mark or the
     exchange's refusal says so: while it stays crossed at that price the first words are kept,
     so the mark moving on, or the other source saying it again, is no news."""
-    crossed, told = f"stop {t.stop_loss_price} is already crossed", t.stop_loss_note or ""
-    return told if told.startswith(crossed + " (") else \
-        f"{crossed} ({why}); not placed until the price is back on the right side"
+    head, told = _crossed_head(t), t.stop_loss_note or ""
+    return told if told.startswith(head) else \
+        f"{head}{why}); not placed until the price is back on the right side"
+
+
+def _crossed_by(t: Trade, note: str) -> str:
+    """Who found the stop crossed (the ``why`` of ``crossed_note``), so the push can say it is
+    waiting for the price rather than failing; empty for any other note."""
+    head = _crossed_head(t)
+    return note[len(head):].rpartition(")")[0] if note.startswith(head) else ""
 
 
 def failure_note(t: Trade, e: ExchangeError) -> str:
