@@ -13,8 +13,8 @@ async def test_a_stop_the_paper_venue_finds_crossed_is_the_crossed_warning(env: 
 
     result = await TradeCommands(env.tracker).set_stop_loss(trade.id, D("48000"))
 
-    assert not result.placed and result.message.endswith("placed when the price is back on "
-                                                         "the right side")
+    assert not result.placed and result.message.startswith("stop 48000 not placed: the price is "
+                                                           "already past it (")
     await env.cycle()
     env.exchange.set_mark(BTC, D("46500"))
     await env.cycle()

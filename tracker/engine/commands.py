@@ -177,9 +177,12 @@ class TradeCommands:
                                       f"exchange {what}: {e.reason}; the previous one stays")
             failed, notice = stop_failure(wanted, failure_note(wanted, e))
             await tracker.commit_trade(failed, [notice] if notice else [])
-            then = ("placed when the price is back on the right side"
-                    if isinstance(e, StopPriceCrossedError) else "will retry")
-            return StopLossResult(failed, False, None, f"exchange {what}: {e.reason}; {then}")
+            if isinstance(e, StopPriceCrossedError):  # not a fault: it waits for the price
+                return StopLossResult(failed, False, None, (
+                    f"stop {price} not placed: the price is already past it ({e.reason}); the "
+                    "position is unprotected until the price is back on the right side; the "
+                    "stop is placed then, or change it with /sl"))
+            return StopLossResult(failed, False, None, f"exchange {what}: {e.reason}; will retry")
         swap = await swap_stop(gw, t, order)
         if swap is Swap.ROLLED_BACK:
             tracker.reconcile_stops(t.account)

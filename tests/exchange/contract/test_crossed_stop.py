@@ -172,8 +172,8 @@ async def test_sl_on_a_stale_mark_answers_with_the_exchanges_reason_and_warns_on
 
     assert not result.placed
     head, _, then = result.message.partition(f"{NAMES[bot.kit.name]} refused: ")
-    assert head == "exchange refused the new stop: ", result.message
-    assert then.endswith("; placed when the price is back on the right side"), result.message
+    assert head == "stop 45000 not placed: the price is already past it (", result.message
+    assert then.endswith("; the stop is placed then, or change it with /sl"), result.message
     assert not any(mark in result.message for mark in ("{", "}", "http", "pb-1")), result.message
     await bot.tracker.run_cycle("acc-1")
     [warning] = await _failed_pushes(bot)
