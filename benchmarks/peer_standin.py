@@ -1,13 +1,16 @@
 """STAND-IN for the peer tracker of issue 15 — not the peer's code, and not positionbot.
 
     python -m benchmarks.peer_standin URL N [--steady K] [--changed K] [--all-new-budget S]
+        [--exchange binanceusdm|bybit|okx]
 
 A minimal id-set reconciler written for the comparison, with what the issue says the peer
 does: it reads the positions through real ccxt (``binanceusdm.fetch_positions``, ccxt's unified
 parse) over local HTTP, keeps them by id (``symbol:side``) and reconciles by id-set membership
 only (no sizes compared, no P&L, no stops, no database), and persists its state by rewriting
 one JSON file for every change it records. Prints one JSON object; the floor is measured in the
-same run, after each steady cycle (the one request it makes, read with ``json.loads``).
+same run, after each steady cycle (the one request it makes, read with ``json.loads``). On
+Bybit it pages through the whole book (ccxt's ``paginate``, 200 positions a request) and the
+floor replays those requests; OKX answers every position in one request.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import ccxt.async_support as ccxt
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.real_bot import Floor, bench_ccxt_config
+from benchmarks.real_bot import Floor, ReplayFloor, bench_ccxt_config, bench_ccxt_config_for
+from benchmarks.real_venues import BINANCE, EXCHANGES, VENUES, Sent, record_gets
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +54,12 @@ class PeerResult:
 class IdSetReconciler:
     """Positions by id in a dict, the whole dict written to ``path`` after every change."""
 
-    def __init__(self, exchange: Any, path: Path) -> None:
+    def __init__(self, exchange: Any, path: Path, sent: Sent | None = None,
+                 params: dict[str, Any] | None = None) -> None:
         self._exchange = exchange
         self._path = path
+        self._sent = sent  # every GET ccxt sent, on an exchange that pages (else 1 a cycle)
+        self._params = params or {}
         self.state: dict[str, dict[str, Any]] = {}
         self.requests = 0
 
@@ -60,7 +67,12 @@ class IdSetReconciler:
         """One reconcile; False when ``budget_s`` ran out before every change was written."""
         t0 = time.perf_counter()
         self.requests += 1
-        positions = await self._exchange.fetch_positions()
+        if self._sent is not None:
+            self._sent.clear()
+            positions = await self._exchange.fetch_positions(None, self._params)
+        else:
+            positions = await self._exchange.fetch_positions()
+        sent = 1 if self._sent is None else len(self._sent)
         seen: dict[str, dict[str, Any]] = {}
         for p in positions:
             if p.get("contracts"):
@@ -78,8 +90,8 @@ class IdSetReconciler:
                 self._persist()
                 changes += 1
                 if budget_s is not None and time.perf_counter() - t0 > budget_s:
-                    return PeerSample(time.perf_counter() - t0, 1, changes), False
-        return PeerSample(time.perf_counter() - t0, 1, changes), True
+                    return PeerSample(time.perf_counter() - t0, sent, changes), False
+        return PeerSample(time.perf_counter() - t0, sent, changes), True
 
     def _persist(self) -> None:
         tmp = self._path.with_suffix(".tmp")
@@ -87,14 +99,24 @@ class IdSetReconciler:
         tmp.replace(self._path)
 
 
-async def run(url: str, n: int, steady: int, changed: int, budget_s: float) -> PeerResult:
+async def run(url: str, n: int, steady: int, changed: int, budget_s: float,
+              exchange_id: str = BINANCE) -> PeerResult:
     result = PeerResult(n)
-    floor = Floor(url)
-    exchange = ccxt.binanceusdm({"apiKey": "bench-key", "secret": "bench-secret",
-                                 "enableRateLimit": True, **bench_ccxt_config(url)})
+    if exchange_id == BINANCE:
+        floor = Floor(url)
+        exchange = ccxt.binanceusdm({"apiKey": "bench-key", "secret": "bench-secret",
+                                     "enableRateLimit": True, **bench_ccxt_config(url)})
+        sent, params = None, None
+    else:
+        venue = VENUES[exchange_id]
+        exchange = getattr(ccxt, venue.ccxt_id)({
+            "apiKey": "bench-key", "secret": "bench-secret", "password": venue.password,
+            "enableRateLimit": True, **bench_ccxt_config_for(exchange_id, url)})
+        sent, params = record_gets(exchange), dict(venue.peer_params)
+        floor = ReplayFloor(url, sent)
     try:
         with tempfile.TemporaryDirectory(prefix="peer-standin-") as tmp:
-            peer = IdSetReconciler(exchange, Path(tmp) / "positions.json")
+            peer = IdSetReconciler(exchange, Path(tmp) / "positions.json", sent, params)
             await exchange.load_markets()
             await floor.control("/bench/seed", start=0, stop=n)
             sample, complete = await peer.cycle(budget_s)
@@ -123,8 +145,10 @@ def main() -> None:
     parser.add_argument("--changed", type=int, default=10)
     parser.add_argument("--all-new-budget", type=float, default=120.0,
                         help="seconds the all-new cycle may take before it is reported as stopped")
+    parser.add_argument("--exchange", choices=EXCHANGES, default=BINANCE)
     args = parser.parse_args()
-    result = asyncio.run(run(args.url, args.n, args.steady, args.changed, args.all_new_budget))
+    result = asyncio.run(run(args.url, args.n, args.steady, args.changed, args.all_new_budget,
+                             args.exchange))
     print(json.dumps(asdict(result)))
 
 

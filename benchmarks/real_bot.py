@@ -1,6 +1,7 @@
 """The bot on the real path: the tracker, a SQLite file and the ccxt gateway over local HTTP.
 
     python -m benchmarks.real_bot URL N [--steady K] [--changed K] [--memory K] [--generic]
+        [--exchange binanceusdm|bybit|okx]
 
 Run by ``real_path`` in a process of its own (so its RSS is the bot's alone, ccxt's market
 tables included) against ``real_server`` at ``URL``, with ``N`` positions seeded there; prints
@@ -9,7 +10,8 @@ one JSON object. Time is split three ways per cycle: the whole cycle; the time i
 that parse is the gateway's column decoding, run by ccxt's JSON hook where ccxt would parse);
 and the bot's own work, the rest (a changed listing's full parse included). The floor,
 measured in the same run right after each steady cycle, is the same requests a steady cycle
-makes, sent with aiohttp and read with ``json.loads`` and nothing else.
+makes, sent with aiohttp and read with ``json.loads`` and nothing else (on Bybit and OKX,
+which page their listings, every GET the steady cycle sent, replayed: ``real_venues``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_env import stop_price
+from benchmarks.real_venues import BINANCE, EXCHANGES, VENUES, Sent, record_gets, replay
 from benchmarks.scenarios import _rss_bytes
 from positionbot.fakes.binance_server import ccxt_config_for
 from positionbot.storage.store import Store, fixed_recipients
@@ -108,6 +111,7 @@ class Sample:
 class BotResult:
     n: int
     path: str
+    exchange: str
     all_new: Sample | None = None
     stops_placed: Sample | None = None
     steady: list[Sample] = field(default_factory=list)
@@ -142,16 +146,36 @@ class Floor:
         await self._session.close()
 
 
+class ReplayFloor(Floor):
+    """The GETs the last cycle sent (``sent``, from ``record_gets``), re-sent and parsed."""
+
+    def __init__(self, url: str, sent: Sent) -> None:
+        super().__init__(url)
+        self.sent = sent
+
+    async def measure(self, *, positions_only: bool = False) -> float:
+        return await replay(self._session, self.sent)
+
+
+def bench_ccxt_config_for(exchange: str, url: str) -> dict[str, Any]:
+    if exchange == BINANCE:
+        return bench_ccxt_config(url)
+    return {**VENUES[exchange].ccxt_config_for(url), "rateLimit": BENCH_RATE_LIMIT_MS}
+
+
 class Bot:
-    def __init__(self, url: str, db: Path, fast: bool) -> None:
-        self.gateway = CcxtGateway(ACCOUNT, "binanceusdm", api_key="bench-key",
-                                   secret="bench-secret", ccxt_config=bench_ccxt_config(url),
+    def __init__(self, url: str, db: Path, fast: bool, exchange: str = BINANCE) -> None:
+        password = None if exchange == BINANCE else VENUES[exchange].password
+        self.gateway = CcxtGateway(ACCOUNT, exchange, api_key="bench-key",
+                                   secret="bench-secret", password=password,
+                                   ccxt_config=bench_ccxt_config_for(exchange, url),
                                    fast_path=fast)
         # Order pacing off, as the weight limiter is scaled down: the fake enforces no order
         # limits, and at Binance's 1,080 orders a minute 10,000 stops take 9.3 minutes of
         # waiting whatever the bot does (``real_path`` states that bound beside the figure).
         self.gateway._orders.pacers = OrderPacers.for_exchange("unpaced")
         self.timer = CcxtTimer(self.gateway._exchange)
+        self.sent = None if exchange == BINANCE else record_gets(self.gateway._exchange)
         self._db = db
         self._store: Store | None = None
         self.tracker: SimplePositionTracker | None = None
@@ -165,6 +189,8 @@ class Bot:
 
     async def cycle(self) -> Sample:
         assert self.tracker is not None
+        if self.sent is not None:
+            self.sent.clear()  # only this cycle's GETs are kept, for the floor to replay
         calls0, ccxt0 = self.gateway.calls, self.timer.seconds
         report = await self.tracker.run_cycle(ACCOUNT)
         if not report.ok:
@@ -194,11 +220,11 @@ def _rss_reading(cycles: int) -> tuple[int, int | None]:
 
 
 async def run(url: str, n: int, steady: int, changed: int, memory: int, fast: bool,
-              stops: bool) -> BotResult:
-    result = BotResult(n, "fast" if fast else "generic")
-    floor = Floor(url)
+              stops: bool, exchange: str = BINANCE) -> BotResult:
+    result = BotResult(n, "fast" if fast else "generic", exchange)
     with tempfile.TemporaryDirectory(prefix="positionbot-real-") as tmp:
-        bot = Bot(url, Path(tmp) / "bench.db", fast)
+        bot = Bot(url, Path(tmp) / "bench.db", fast, exchange)
+        floor = Floor(url) if bot.sent is None else ReplayFloor(url, bot.sent)
         try:
             await bot.start()
             await bot.gateway.markets()  # loaded before the timed cycles, as a running bot has
@@ -247,9 +273,10 @@ def main() -> None:
     parser.add_argument("--memory", type=int, default=1000)
     parser.add_argument("--generic", action="store_true", help="ccxt's unified parse, no fast path")
     parser.add_argument("--no-stops", action="store_true")
+    parser.add_argument("--exchange", choices=EXCHANGES, default=BINANCE)
     args = parser.parse_args()
     result = asyncio.run(run(args.url, args.n, args.steady, args.changed, args.memory,
-                             not args.generic, not args.no_stops))
+                             not args.generic, not args.no_stops, args.exchange))
     print(json.dumps(asdict(result)))
 
 

@@ -1,11 +1,14 @@
 """Real-path benchmark: positionbot and the peer stand-in through real ccxt over local HTTP.
 
     python benchmarks/real_path.py [--sizes 100,1000,10000] [--quick] [--memory-cycles N]
+        [--exchange binanceusdm|bybit|okx]
 
 For each size: the Binance-format fake (``real_server``) starts in its own process with N
 positions to seed; the bot (``real_bot``) runs in a process of its own against it, then, on a
 fresh server, the peer stand-in (``peer_standin``). Prints one Markdown table with every figure
-labelled by what it includes, then the issue 15 targets as PASS/MISS.
+labelled by what it includes, then the issue 15 targets as PASS/MISS. ``--exchange bybit`` or
+``okx`` runs the same against the Bybit v5 or OKX v5 fake, which page their listings, so a
+cycle's request count and floor there include every page.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.cycle_bench import machine_info
+from benchmarks.real_venues import BINANCE, EXCHANGES, VENUES
 from benchmarks.scenarios import ChangeMaker
 from positionbot.tracker.exchange.ccxt.order_pacing import OrderPacers
 
@@ -52,11 +56,13 @@ async def _child(args: list[str], out: TextIO) -> Result:
     return result
 
 
-async def _with_server(n: int, changed: int, run: Callable[[str], Any]) -> Result:
+async def _with_server(n: int, changed: int, run: Callable[[str], Any],
+                       exchange: str = BINANCE) -> Result:
     markets = n + ChangeMaker.spare_markets(n, changed + 2)
+    venue = [] if exchange == BINANCE else ["--exchange", exchange]
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "benchmarks.real_server", "--markets", str(markets), "--open", str(n),
-        cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        *venue, cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
     try:
         assert server.stdout is not None
         url = (await asyncio.wait_for(server.stdout.readline(), 120)).decode().strip()
@@ -76,14 +82,17 @@ async def _with_server(n: int, changed: int, run: Callable[[str], Any]) -> Resul
 
 async def measure(n: int, args: argparse.Namespace, out: TextIO) -> tuple[Result, Result]:
     common = ["--steady", str(args.steady_cycles), "--changed", str(args.changed_cycles)]
+    if args.exchange != BINANCE:
+        common += ["--exchange", args.exchange]
     t0 = time.perf_counter()
     bot = await _with_server(n, args.changed_cycles, lambda url: _child(
-        ["benchmarks.real_bot", url, str(n), *common, "--memory", str(args.memory_cycles)], out))
+        ["benchmarks.real_bot", url, str(n), *common, "--memory", str(args.memory_cycles)], out),
+        args.exchange)
     print(f"  bot at {n:,} positions: {time.perf_counter() - t0:.1f} s", file=out, flush=True)
     t0 = time.perf_counter()
     peer = await _with_server(n, args.changed_cycles, lambda url: _child(
         ["benchmarks.peer_standin", url, str(n), *common,
-         "--all-new-budget", str(args.peer_budget)], out))
+         "--all-new-budget", str(args.peer_budget)], out), args.exchange)
     print(f"  peer stand-in at {n:,} positions: {time.perf_counter() - t0:.1f} s", file=out,
           flush=True)
     return bot, peer
@@ -158,16 +167,16 @@ ROWS: tuple[Row, ...] = (
     ("stop loss on every position: requests",
      lambda b, p: "-" if b["stops_placed"] is None else f"{b['stops_placed']['requests']:,}"),
     ("stop loss on every position: least wait Binance's order limits add (the pacer's windows)",
-     lambda b, p: f"{paced_wait_s(b['n']):,.0f} s"),
+     lambda b, p: f"{paced_wait_s(b['n'], b.get('exchange', BINANCE)):,.0f} s"),
     ("RSS of the bot process after 10 → N real-path steady cycles", lambda b, p: _rss(b)),
     ("peak RSS of the bot process (ccxt markets included)", lambda b, p: _mib(b["peak_rss_bytes"])),
 )
 
 
-def paced_wait_s(orders: int) -> float:
+def paced_wait_s(orders: int, exchange: str = BINANCE) -> float:
     """How long the account's order windows hold back ``orders`` creates sent at once: each
     window lets ``kept`` through per ``seconds``, so the last one waits that many windows."""
-    limits = OrderPacers.for_exchange("binanceusdm").create_stop.limits
+    limits = OrderPacers.for_exchange(exchange).create_stop.limits
     return max((((orders - 1) // limit.kept) * limit.seconds for limit in limits), default=0.0)
 
 
@@ -181,11 +190,25 @@ def _changes(samples: Sequence[Result]) -> str:
         else str(values[0])
 
 
-def table(results: Sequence[tuple[Result, Result]]) -> list[str]:
+# On an exchange that pages its listings the request counts are not Binance's 2 and 1.
+PAGED_LABELS = (("Binance's", "the exchange's"),
+                ("(the bot's 2 requests)", "(every request the bot's steady cycle sent)"),
+                ("(the peer's 1 request)", "(every request the peer's cycle sent)"))
+
+
+def label_for(label: str, exchange: str) -> str:
+    if exchange != BINANCE:
+        for old, new in PAGED_LABELS:
+            label = label.replace(old, new)
+    return label
+
+
+def table(results: Sequence[tuple[Result, Result]], exchange: str = BINANCE) -> list[str]:
     header = ["", *(f"{bot['n']:,}" for bot, _ in results)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, cell in ROWS:
-        lines.append("| " + " | ".join([label, *(cell(b, p) for b, p in results)]) + " |")
+        lines.append("| " + " | ".join([label_for(label, exchange),
+                                        *(cell(b, p) for b, p in results)]) + " |")
     return lines
 
 
@@ -225,6 +248,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--steady-cycles", type=int)
     parser.add_argument("--changed-cycles", type=int)
     parser.add_argument("--memory-cycles", type=int)
+    parser.add_argument("--exchange", choices=EXCHANGES, default=BINANCE,
+                        help="which exchange's fake and ccxt class (default binanceusdm)")
     parser.add_argument("--peer-budget", type=float, default=120.0,
                         help="seconds the peer's all-new cycle may run (default 120)")
     args = parser.parse_args(list(argv))
@@ -246,9 +271,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     print(f"cycles per size: {args.steady_cycles} steady, {args.changed_cycles} with 1% changed, "
           f"{args.memory_cycles} for memory", file=out, flush=True)
     results = [asyncio.run(measure(n, args, out)) for n in args.sizes]
-    print("\n## Real path (ccxt 4.5 binanceusdm over local HTTP, Binance-format fake in its own "
+    fake = "Binance-format fake" if args.exchange == BINANCE else VENUES[args.exchange].title
+    print(f"\n## Real path (ccxt 4.5 {args.exchange} over local HTTP, {fake} in its own "
           "process)", file=out)
-    for line in table(results):
+    for line in table(results, args.exchange):
         print(line, file=out)
     print("\n## Targets (issue 15)", file=out)
     for line in targets(results):
