@@ -47,6 +47,7 @@ class BybitVenue:
         self._by_id = {wire.market_id(m): m for m in venue.markets.values()}
         self._stops: dict[str, tuple[int, str]] = {}  # stop id -> (triggerDirection, triggerBy)
         self.stop_of_child: dict[str, str] = {}
+        self._finished: set[str] = set()  # stops seen fired or cancelled: never looked up again
         self.routes: dict[tuple[str, str], Callable[[Params], Any]] = {
             ("GET", "/v5/market/time"): lambda _p: wire.envelope(
                 {"timeSecond": str(wire.now_ms() // 1000), "timeNano": str(wire.now_ms() * 10**6)}),
@@ -70,13 +71,21 @@ class BybitVenue:
     # --- bookkeeping -------------------------------------------------------------------------
 
     def sync(self) -> None:
-        """Learn which order each fired stop became (its fills are reported under the stop)."""
+        """Learn which order each fired stop became (its fills are reported under the stop).
+        An open stop has not fired and a finished one never changes, so only stops neither open
+        nor seen finished are looked up (each look-up walks every market: at 1,000 stops on
+        1,000 markets, looking all up made every request take a second)."""
+        open_ids = set()
         for order in self.venue.open_stop_orders():
+            open_ids.add(order.id)
             self._stops.setdefault(order.id, (2 if order.side is OrderSide.SELL else 1, "LastPrice"))
-        for stop_id in list(self._stops):
+        for stop_id in [s for s in self._stops if s not in open_ids and s not in self._finished]:
             stop = self._find_any(stop_id)
-            if stop is not None and stop.triggered_order_id is not None:
+            if stop is None:
+                continue
+            if stop.triggered_order_id is not None:
                 self.stop_of_child[stop.triggered_order_id] = stop_id
+            self._finished.add(stop_id)
 
     def _market(self, params: Params, key: str = "symbol") -> Market:
         market = self._by_id.get(params.get(key, ""))
