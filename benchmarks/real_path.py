@@ -84,9 +84,11 @@ async def measure(n: int, args: argparse.Namespace, out: TextIO) -> tuple[Result
     common = ["--steady", str(args.steady_cycles), "--changed", str(args.changed_cycles)]
     if args.exchange != BINANCE:
         common += ["--exchange", args.exchange]
+    stops = ["--no-stops"] if args.no_stops else []
     t0 = time.perf_counter()
     bot = await _with_server(n, args.changed_cycles, lambda url: _child(
-        ["benchmarks.real_bot", url, str(n), *common, "--memory", str(args.memory_cycles)], out),
+        ["benchmarks.real_bot", url, str(n), *common, *stops, "--memory",
+         str(args.memory_cycles)], out),
         args.exchange)
     print(f"  bot at {n:,} positions: {time.perf_counter() - t0:.1f} s", file=out, flush=True)
     t0 = time.perf_counter()
@@ -167,7 +169,8 @@ ROWS: tuple[Row, ...] = (
     ("stop loss on every position: requests",
      lambda b, p: "-" if b["stops_placed"] is None else f"{b['stops_placed']['requests']:,}"),
     ("stop loss on every position: least wait Binance's order limits add (the pacer's windows)",
-     lambda b, p: f"{paced_wait_s(b['n'], b.get('exchange', BINANCE)):,.0f} s"),
+     lambda b, p: "-" if b["stops_placed"] is None
+     else f"{paced_wait_s(b['n'], b.get('exchange', BINANCE)):,.0f} s"),
     ("RSS of the bot process after 10 → N real-path steady cycles", lambda b, p: _rss(b)),
     ("peak RSS of the bot process (ccxt markets included)", lambda b, p: _mib(b["peak_rss_bytes"])),
 )
@@ -250,6 +253,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--memory-cycles", type=int)
     parser.add_argument("--exchange", choices=EXCHANGES, default=BINANCE,
                         help="which exchange's fake and ccxt class (default binanceusdm)")
+    parser.add_argument("--no-stops", action="store_true",
+                        help="no stop losses placed: the stop listing stays empty (Bybit's 100 "
+                             "pages of 50 and OKX's 100 pages of 100 stop short of 10,000 stops)")
     parser.add_argument("--peer-budget", type=float, default=120.0,
                         help="seconds the peer's all-new cycle may run (default 120)")
     args = parser.parse_args(list(argv))
@@ -273,7 +279,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     results = [asyncio.run(measure(n, args, out)) for n in args.sizes]
     fake = "Binance-format fake" if args.exchange == BINANCE else VENUES[args.exchange].title
     print(f"\n## Real path (ccxt 4.5 {args.exchange} over local HTTP, {fake} in its own "
-          "process)", file=out)
+          f"process{', no stop losses' if args.no_stops else ''})", file=out)
     for line in table(results, args.exchange):
         print(line, file=out)
     print("\n## Targets (issue 15)", file=out)
