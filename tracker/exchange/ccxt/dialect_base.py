@@ -20,7 +20,11 @@ from positionbot.tracker.exchange.ccxt.normalize import (
 Fetch = Callable[[dict[str, Any]], Awaitable[list[Any]]]
 # (since ms, limit, params) -> one page of ccxt trades
 FetchTrades = Callable[[int | None, int | None, dict[str, Any]], Awaitable[list[Any]]]
-MAX_PAGES = 100
+MAX_PAGES = 100  # per look-up of fills (and per 7-day window of them)
+LISTING_MAX_PAGES = 500
+"""Pages of one account listing (positions, open stops) before the listing is refused as
+runaway: Bybit pages stops 50 at a time, so this still reads 25,000 of them (100 pages held
+only 5,000, and a larger book failed every cycle)."""
 WEEK_MS = 7 * 24 * 3600 * 1000
 LEGS = {"long": Side.LONG, "short": Side.SHORT}
 

@@ -13,6 +13,7 @@ import ccxt.async_support as ccxt
 from positionbot.tracker.core.models import Fill, Market, Order, OrderSide, Position, Side
 from positionbot.tracker.engine.ports import TransientExchangeError
 from positionbot.tracker.exchange.ccxt.dialect_base import (
+    LISTING_MAX_PAGES,
     MAX_PAGES,
     WEEK_MS,
     Dialect,
@@ -72,7 +73,7 @@ class Bybit(Dialect):
     async def collect(self, kind: str, fetch: Fetch, scope: dict[str, Any]) -> list[Any]:
         rows: list[Any] = []
         params = {**scope, "limit": self._limits[kind]}
-        for _ in range(MAX_PAGES):
+        for _ in range(LISTING_MAX_PAGES):
             page = await fetch(dict(params))
             rows.extend(page)
             cursor = next((info_of(r).get("nextPageCursor") for r in page
@@ -80,7 +81,7 @@ class Bybit(Dialect):
             if not cursor or len(page) < params["limit"]:
                 return rows
             params["cursor"] = cursor
-        raise TransientExchangeError(f"bybit: more than {MAX_PAGES} pages of {kind}")
+        raise TransientExchangeError(f"bybit: more than {LISTING_MAX_PAGES} pages of {kind}")
 
     async def trades(self, fetch: FetchTrades, since_ms: int, now_ms: int) -> list[Any] | None:
         """Windows of at most 7 days; within one, pages of 100 newest first, by ``cursor``."""

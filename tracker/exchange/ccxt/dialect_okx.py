@@ -12,6 +12,7 @@ from positionbot.tracker.core.models import Fill, Market, Order, Position, Side
 from positionbot.tracker.engine.ports import TransientExchangeError
 from positionbot.tracker.exchange.ccxt.dialect_base import (
     LEGS,
+    LISTING_MAX_PAGES,
     MAX_PAGES,
     Dialect,
     Fetch,
@@ -66,13 +67,13 @@ class Okx(Dialect):
         rows: list[Any] = []
         params: dict[str, Any] = {**scope, "limit": 100}
         key = "algoId" if kind == "stops" else "ordId"
-        for _ in range(MAX_PAGES):
+        for _ in range(LISTING_MAX_PAGES):
             page = await fetch(dict(params))
             rows.extend(page)
             if len(page) < 100:
                 return rows
             params["after"] = min(int(info_of(r)[key]) for r in page)
-        raise TransientExchangeError(f"okx: more than {MAX_PAGES} pages of {kind}")
+        raise TransientExchangeError(f"okx: more than {LISTING_MAX_PAGES} pages of {kind}")
 
     async def trades(self, fetch: FetchTrades, since_ms: int, now_ms: int) -> list[Any] | None:
         """Fills history (three months), pages of 100 newest first, older ones ``after`` the
