@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -31,7 +32,7 @@ Lost = Callable[[str], None]
 NO_CCXT_KEEPALIVE_MS = 24 * 3600 * 1000  # ccxt's own single listen-key keep-alive, pushed out
 
 
-class StreamSession:
+class StreamSession(ABC):
     """One exchange's part of a stream session; a fresh ``reset`` precedes every connect."""
 
     ccxt_defaults: ClassVar[Mapping[str, Any]] = {}
@@ -48,33 +49,33 @@ class StreamSession:
             raise Malformed(f"unknown market {market_id!r}")
         return found
 
-    def reset(self, exchange: Any) -> None:
+    def reset(self, exchange: Any) -> None:  # noqa: B027 (optional hook)
         """Before a new connection."""
 
+    @abstractmethod
     def watches(self, exchange: Any) -> list[Coroutine[Any, Any, None]]:
         """One coroutine per socket: it dials, logs in and subscribes, then stays pending until
         the socket fails (it raises then)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def clients(self, exchange: Any) -> list[Any]:
         """The session's ccxt WebSocket clients dialled so far."""
-        raise NotImplementedError
 
+    @abstractmethod
     def ready(self, exchange: Any) -> bool:
         """Connected and subscribed: events from now on reach us (raises if the handshake
         failed)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read(self, message: Any) -> tuple[StreamBatch | None, bool]:
         """The batch a raw message carries (None: none) and whether ccxt must see it too (its
         logins, pongs and subscription answers). Raises ``StreamLost`` when it ends the
         session."""
-        raise NotImplementedError
 
-    def opened(self) -> None:
+    def opened(self) -> None:  # noqa: B027 (optional hook)
         """The session proved good."""
 
-    async def keep_alive(self, exchange: Any, call_timeout: float, lost: Lost) -> None:
+    async def keep_alive(self, exchange: Any, call_timeout: float, lost: Lost) -> None:  # noqa: B027 (optional hook)
         """Whatever the session needs while it lasts (returns at once when nothing)."""
 
 
